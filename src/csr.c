@@ -1,0 +1,180 @@
+/*
+ * Why the provider: the private key never exists outside the TPM, so the
+ * CSR's self-signature must be made by the TPM.  The tpm2 provider opens the
+ * key by its handle URI and routes the signature to the TPM, while digests
+ * and everything else stay in OpenSSL's default provider.
+ */
+#include "csr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/provider.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
+
+#include "ossl.h"
+
+/* Prefer the TPM for the key and the signature, never for the digest. */
+#define TPM2_PROPQ "?provider=tpm2,tpm2.digest!=yes"
+
+struct providers {
+	OSSL_LIB_CTX *libctx;
+	OSSL_PROVIDER *tpm2, *deflt;
+};
+
+static void providers_unload(struct providers *p)
+{
+	if (p->tpm2)
+		OSSL_PROVIDER_unload(p->tpm2);
+	if (p->deflt)
+		OSSL_PROVIDER_unload(p->deflt);
+	OSSL_LIB_CTX_free(p->libctx);
+	memset(p, 0, sizeof(*p));
+}
+
+static int providers_load(const char *tcti, struct providers *p, struct tp_error *err)
+{
+	memset(p, 0, sizeof(*p));
+	/* The provider reads its TCTI from the environment when it starts. */
+	if (setenv("TPM2OPENSSL_TCTI", tcti, 1) < 0)
+		return tp_error_set(err, EX_IOERR, "cannot set TPM2OPENSSL_TCTI");
+	p->libctx = OSSL_LIB_CTX_new();
+	if (!p->libctx)
+		return tp_error_ossl(err, EX_IOERR, "cannot create an OpenSSL library context");
+	p->deflt = OSSL_PROVIDER_load(p->libctx, "default");
+	if (!p->deflt) {
+		tp_error_ossl(err, EX_IOERR, "cannot load OpenSSL's default provider");
+		goto fail;
+	}
+	p->tpm2 = OSSL_PROVIDER_load(p->libctx, "tpm2");
+	if (!p->tpm2) {
+		tp_error_ossl(err, EX_IOERR, "cannot load the tpm2 OpenSSL provider (TCTI \"%s\")", tcti);
+		goto fail;
+	}
+	return 0;
+fail:
+	providers_unload(p);
+	return -1;
+}
+
+static int load_tpm_key(struct providers *p, uint32_t handle, EVP_PKEY **ret_pkey, struct tp_error *err)
+{
+	OSSL_STORE_CTX *store;
+	OSSL_STORE_INFO *info;
+	EVP_PKEY *pkey = NULL;
+	char uri[32];
+
+	snprintf(uri, sizeof(uri), "handle:0x%08x", handle);
+	store = OSSL_STORE_open_ex(uri, p->libctx, TPM2_PROPQ, NULL, NULL, NULL, NULL, NULL);
+	if (!store)
+		return tp_error_ossl(err, EX_IOERR, "tpm2 provider cannot open %s", uri);
+	while (!pkey && !OSSL_STORE_eof(store)) {
+		info = OSSL_STORE_load(store);
+		if (!info)
+			break;
+		if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
+			pkey = OSSL_STORE_INFO_get1_PKEY(info);
+		OSSL_STORE_INFO_free(info);
+	}
+	OSSL_STORE_close(store);
+	if (!pkey)
+		return tp_error_ossl(err, EX_IOERR, "tpm2 provider found no key at %s", uri);
+	*ret_pkey = pkey;
+	return 0;
+}
+
+static int sign_request(struct providers *p, EVP_PKEY *key, const char *cn, char **ret_pem, struct tp_error *err)
+{
+	EVP_MD_CTX *mdctx = NULL;
+	X509_REQ *req = NULL;
+	X509_NAME *name;
+	BIO *bio = NULL;
+	char *data;
+	long len;
+	int r = -1;
+
+	req = X509_REQ_new_ex(p->libctx, TPM2_PROPQ);
+	name = req ? X509_REQ_get_subject_name(req) : NULL;
+	if (!name || !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_REQ_set_pubkey(req, key)) {
+		tp_error_ossl(err, EX_IOERR, "cannot build the certificate request");
+		goto out;
+	}
+	mdctx = EVP_MD_CTX_new();
+	if (!mdctx || EVP_DigestSignInit_ex(mdctx, NULL, "SHA256", p->libctx, TPM2_PROPQ, key, NULL) <= 0 ||
+	    X509_REQ_sign_ctx(req, mdctx) <= 0) {
+		tp_error_ossl(err, EX_IOERR, "the TPM did not sign the certificate request");
+		goto out;
+	}
+	bio = BIO_new(BIO_s_mem());
+	if (!bio || !PEM_write_bio_X509_REQ(bio, req)) {
+		tp_error_ossl(err, EX_IOERR, "cannot encode the certificate request");
+		goto out;
+	}
+	len = BIO_get_mem_data(bio, &data);
+	*ret_pem = strndup(data, (size_t)len);
+	if (!*ret_pem) {
+		tp_error_set(err, EX_IOERR, "out of memory");
+		goto out;
+	}
+	r = 0;
+out:
+	BIO_free(bio);
+	EVP_MD_CTX_free(mdctx);
+	X509_REQ_free(req);
+	return r;
+}
+
+/* Parse what will be sent, in the default library context, and check that
+ * it carries the TPM's public key and a signature that verifies with it. */
+static int verify_request(const char *pem, EVP_PKEY *expected, struct tp_error *err)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+	int r = -1;
+
+	if (!req)
+		tp_error_ossl(err, EX_IOERR, "the certificate request does not parse back");
+	else if (EVP_PKEY_eq(X509_REQ_get0_pubkey(req), expected) != 1)
+		tp_error_set(err, EX_IOERR, "the certificate request carries a public key other than the TPM key's");
+	else if (X509_REQ_verify(req, expected) != 1)
+		tp_error_ossl(err, EX_IOERR, "the certificate request's self-signature does not verify");
+	else
+		r = 0;
+	X509_REQ_free(req);
+	BIO_free(bio);
+	return r;
+}
+
+int tp_csr_build(const char *tcti, uint32_t handle, const char *common_name, EVP_PKEY *expected, char **ret_pem,
+		 struct tp_error *err)
+{
+	struct providers p;
+	EVP_PKEY *key = NULL;
+	char *pem = NULL;
+	int r = -1;
+
+	if (providers_load(tcti, &p, err) < 0)
+		return -1;
+	if (load_tpm_key(&p, handle, &key, err) < 0 || sign_request(&p, key, common_name, &pem, err) < 0)
+		goto out;
+	/* Release the provider's TPM connection before anything else talks
+	 * to the TPM. */
+	EVP_PKEY_free(key);
+	key = NULL;
+	providers_unload(&p);
+	if (verify_request(pem, expected, err) < 0)
+		goto out;
+	*ret_pem = pem;
+	pem = NULL;
+	r = 0;
+out:
+	EVP_PKEY_free(key);
+	providers_unload(&p);
+	free(pem);
+	return r;
+}

@@ -1,0 +1,355 @@
+/*
+ * Options: the command line wins over the config file, which wins over the
+ * environment and the built-in defaults.  Every value, wherever it came
+ * from, goes through the same validation, and an error names the option the
+ * way the user wrote it (--key-handle or "key-handle" in the config file).
+ */
+#include "options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "fsutil.h"
+
+struct opt_def {
+	const char *name;
+	const char *arg;      /* placeholder in the usage text */
+	bool number_ok;       /* a JSON number is accepted too */
+	const char *help;
+};
+
+static const struct opt_def opt_defs[TP_OPT__COUNT] = {
+	[TP_OPT_THING_NAME] = { "thing-name", "NAME", false, "AWS IoT thing name (certificate CN)" },
+	[TP_OPT_TCTI] = { "tcti", "CONF", false, "TPM TCTI (default " TP_DEFAULT_TCTI ")" },
+	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", true, "persistent key handle (default 0x81000002)" },
+	[TP_OPT_REGION] = { "region", "REGION", false, "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION)" },
+	[TP_OPT_ENDPOINT_URL] = { "endpoint-url", "URL", false, "certificate API endpoint (default from the region)" },
+	[TP_OPT_SIGNING_NAME] = { "signing-name", "NAME", false, "SigV4 signing name: iot (default) or execute-api" },
+	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", false, "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
+	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", false, "output directory (default " TP_DEFAULT_OUT_DIR ")" },
+};
+
+enum { OPT_CONFIG = TP_OPT__COUNT, OPT_HELP };
+
+const char *tp_opt_name(enum tp_opt opt)
+{
+	return opt_defs[opt].name;
+}
+
+void tp_options_usage(FILE *f)
+{
+	char left[64];
+	int i;
+
+	fprintf(f, "  %-28s %s\n", "--config FILE", "config file (default " TP_DEFAULT_CONFIG " if present)");
+	for (i = 0; i < TP_OPT__COUNT; i++) {
+		snprintf(left, sizeof(left), "--%s %s", opt_defs[i].name, opt_defs[i].arg);
+		fprintf(f, "  %-28s %s\n", left, opt_defs[i].help);
+	}
+}
+
+static void set_value(struct tp_options *o, int opt, char *value, enum tp_origin origin)
+{
+	free(o->val[opt]);
+	o->val[opt] = value;
+	o->origin[opt] = origin;
+}
+
+int tp_options_parse_argv(struct tp_options *o, int argc, char **argv, struct tp_error *err)
+{
+	struct option longopts[TP_OPT__COUNT + 3];
+	char *copy;
+	int i, c;
+
+	for (i = 0; i < TP_OPT__COUNT; i++)
+		longopts[i] = (struct option){ opt_defs[i].name, required_argument, NULL, i };
+	longopts[OPT_CONFIG] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	longopts[OPT_HELP] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	longopts[OPT_HELP + 1] = (struct option){ NULL, 0, NULL, 0 };
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (c == 'h' || c == OPT_HELP)
+			return 1;
+		if (c == ':')
+			return tp_error_set(err, EX_USAGE, "option %s needs a value", argv[optind - 1]);
+		if (c == '?')
+			return tp_error_set(err, EX_USAGE, "unknown option \"%s\"", argv[optind - 1]);
+		copy = strdup(optarg);
+		if (!copy)
+			return tp_error_set(err, EX_IOERR, "out of memory");
+		if (c == OPT_CONFIG) {
+			free(o->config_path);
+			o->config_path = copy;
+		} else {
+			set_value(o, c, copy, TP_FROM_ARGV);
+		}
+	}
+	if (optind < argc)
+		return tp_error_set(err, EX_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	return 0;
+}
+
+static int find_opt(const char *name)
+{
+	int i;
+
+	for (i = 0; i < TP_OPT__COUNT; i++)
+		if (strcmp(opt_defs[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* The JSON value of a key as a string we own; numbers only where allowed. */
+static int config_value(const cJSON *item, int opt, const char *path, char **ret, struct tp_error *err)
+{
+	char buf[32];
+	double d;
+	char *s;
+
+	if (cJSON_IsString(item)) {
+		s = strdup(item->valuestring);
+	} else if (cJSON_IsNumber(item) && opt_defs[opt].number_ok) {
+		d = cJSON_GetNumberValue(item);
+		if (d < 0 || d > 4294967295.0 || d != (double)(uint32_t)d)
+			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" is not a valid number", path, item->string);
+		snprintf(buf, sizeof(buf), "0x%08x", (uint32_t)d);
+		s = strdup(buf);
+	} else {
+		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be a %s", path, item->string,
+				    opt_defs[opt].number_ok ? "string or a number" : "string");
+	}
+	if (!s)
+		return tp_error_set(err, EX_IOERR, "out of memory");
+	*ret = s;
+	return 0;
+}
+
+int tp_config_parse(struct tp_options *o, const char *json, size_t len, const char *path, struct tp_error *err)
+{
+	char *values[TP_OPT__COUNT] = { 0 };
+	const cJSON *item;
+	cJSON *root;
+	int r = -1, opt, i;
+
+	root = cJSON_ParseWithLength(json, len);
+	if (!root) {
+		tp_error_set(err, EX_CONFIG, "config %s: not valid JSON", path);
+		goto out;
+	}
+	if (!cJSON_IsObject(root)) {
+		tp_error_set(err, EX_CONFIG, "config %s: the top level must be a JSON object", path);
+		goto out;
+	}
+	/* Check everything before taking anything: a bad file changes nothing. */
+	cJSON_ArrayForEach(item, root) {
+		opt = find_opt(item->string);
+		if (opt < 0) {
+			tp_error_set(err, EX_CONFIG, "config %s: unknown key \"%s\"", path, item->string);
+			goto out;
+		}
+		if (values[opt]) {
+			tp_error_set(err, EX_CONFIG, "config %s: key \"%s\" appears twice", path, item->string);
+			goto out;
+		}
+		if (config_value(item, opt, path, &values[opt], err) < 0)
+			goto out;
+	}
+	for (i = 0; i < TP_OPT__COUNT; i++) {
+		if (values[i] && !o->val[i]) {
+			set_value(o, i, values[i], TP_FROM_CONFIG);
+			values[i] = NULL;
+		}
+	}
+	r = 0;
+out:
+	for (i = 0; i < TP_OPT__COUNT; i++)
+		free(values[i]);
+	cJSON_Delete(root);
+	return r;
+}
+
+int tp_config_load(struct tp_options *o, struct tp_error *err)
+{
+	const char *path = o->config_path ? o->config_path : TP_DEFAULT_CONFIG;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = tp_read_file(path, TP_CONFIG_MAX, &buf, &len, err);
+	if (r < 0) {
+		err->exit_code = EX_CONFIG;
+		return -1;
+	}
+	if (r > 0) {
+		/* Missing: fine for the default file, an error for --config. */
+		if (o->config_path)
+			return tp_error_set(err, EX_CONFIG, "config %s: no such file", path);
+		return 0;
+	}
+	r = tp_config_parse(o, buf, len, path, err);
+	free(buf);
+	return r;
+}
+
+/* Where a value came from, for error messages. */
+static int bad_value(const struct tp_options *o, int opt, const char *why, struct tp_error *err)
+{
+	const char *v = o->val[opt];
+
+	switch (o->origin[opt]) {
+	case TP_FROM_CONFIG:
+		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\": \"%s\" %s",
+				    o->config_path ? o->config_path : TP_DEFAULT_CONFIG, opt_defs[opt].name, v, why);
+	case TP_FROM_ENV:
+		return tp_error_set(err, EX_CONFIG, "%s (from the environment) \"%s\" %s", opt_defs[opt].name, v, why);
+	default:
+		return tp_error_set(err, EX_USAGE, "--%s \"%s\" %s", opt_defs[opt].name, v, why);
+	}
+}
+
+static bool all_chars(const char *s, const char *extra, bool upper_ok)
+{
+	for (; *s; s++) {
+		if (islower((unsigned char)*s) || isdigit((unsigned char)*s))
+			continue;
+		if (upper_ok && isupper((unsigned char)*s))
+			continue;
+		if (strchr(extra, *s))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+int tp_parse_handle(const char *s, uint32_t *ret_handle)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || v < 0x81000000ul || v > 0x817ffffful)
+		return -1;
+	*ret_handle = (uint32_t)v;
+	return 0;
+}
+
+int tp_endpoint_for_region(const char *region, char **ret_url, struct tp_error *err)
+{
+	const char *suffix = strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
+	char *url;
+
+	if (asprintf(&url, "https://iot.%s.%s", region, suffix) < 0)
+		return tp_error_set(err, EX_IOERR, "out of memory");
+	*ret_url = url;
+	return 0;
+}
+
+static int set_default(struct tp_options *o, int opt, const char *value, enum tp_origin origin,
+		       struct tp_error *err)
+{
+	char *copy;
+
+	if (o->val[opt] || !value || !*value)
+		return 0;
+	copy = strdup(value);
+	if (!copy)
+		return tp_error_set(err, EX_IOERR, "out of memory");
+	set_value(o, opt, copy, origin);
+	return 0;
+}
+
+/* https://host[:port][/path], no query, no fragment, no credentials. */
+static int check_endpoint(struct tp_options *o, struct tp_error *err)
+{
+	char *url = o->val[TP_OPT_ENDPOINT_URL];
+	const char *host = url + strlen("https://");
+	size_t n;
+
+	if (strncmp(url, "https://", 8) != 0)
+		return bad_value(o, TP_OPT_ENDPOINT_URL, "must start with https://", err);
+	if (!*host || *host == '/' || strpbrk(url, "?#@ \t\r\n\\"))
+		return bad_value(o, TP_OPT_ENDPOINT_URL, "is not a plain https://host[:port] URL", err);
+	n = strlen(url);
+	while (n > 8 && url[n - 1] == '/')
+		url[--n] = '\0';
+	return 0;
+}
+
+int tp_options_finish(struct tp_options *o, struct tp_error *err)
+{
+	const char *v;
+	size_t n;
+
+	if (set_default(o, TP_OPT_TCTI, TP_DEFAULT_TCTI, TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(o, TP_OPT_KEY_HANDLE, "0x81000002", TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(o, TP_OPT_REGION, getenv("AWS_REGION"), TP_FROM_ENV, err) < 0 ||
+	    set_default(o, TP_OPT_REGION, getenv("AWS_DEFAULT_REGION"), TP_FROM_ENV, err) < 0 ||
+	    set_default(o, TP_OPT_SIGNING_NAME, "iot", TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(o, TP_OPT_CA_BUNDLE, getenv("AWS_CA_BUNDLE"), TP_FROM_ENV, err) < 0 ||
+	    set_default(o, TP_OPT_OUT_DIR, TP_DEFAULT_OUT_DIR, TP_FROM_DEFAULT, err) < 0)
+		return -1;
+
+	v = o->val[TP_OPT_THING_NAME];
+	if (!v)
+		return tp_error_set(err, EX_USAGE, "no thing name: give --thing-name or \"thing-name\" in the config file");
+	n = strlen(v);
+	if (n == 0 || n > 128 || !all_chars(v, ":_-", true))
+		return bad_value(o, TP_OPT_THING_NAME, "is not a valid thing name (1-128 of A-Z a-z 0-9 : _ -)", err);
+
+	if (!*o->val[TP_OPT_TCTI])
+		return bad_value(o, TP_OPT_TCTI, "is empty", err);
+
+	if (tp_parse_handle(o->val[TP_OPT_KEY_HANDLE], &o->key_handle) < 0)
+		return bad_value(o, TP_OPT_KEY_HANDLE, "is not a persistent handle in 0x81000000-0x817FFFFF", err);
+	if (o->key_handle == TP_SRK_HANDLE)
+		return bad_value(o, TP_OPT_KEY_HANDLE, "is the storage root key's handle", err);
+
+	v = o->val[TP_OPT_REGION];
+	if (!v)
+		return tp_error_set(err, EX_USAGE, "no region: give --region or set AWS_REGION");
+	n = strlen(v);
+	if (n == 0 || n > 32 || !all_chars(v, "-", false))
+		return bad_value(o, TP_OPT_REGION, "is not a valid AWS region name", err);
+
+	v = o->val[TP_OPT_SIGNING_NAME];
+	if (strcmp(v, "iot") != 0 && strcmp(v, "execute-api") != 0)
+		return bad_value(o, TP_OPT_SIGNING_NAME, "is not a signing name (iot or execute-api)", err);
+
+	if (o->val[TP_OPT_ENDPOINT_URL]) {
+		if (check_endpoint(o, err) < 0)
+			return -1;
+	} else {
+		if (tp_endpoint_for_region(o->val[TP_OPT_REGION], &o->val[TP_OPT_ENDPOINT_URL], err) < 0)
+			return -1;
+		o->origin[TP_OPT_ENDPOINT_URL] = TP_FROM_DEFAULT;
+	}
+
+	if (!*o->val[TP_OPT_OUT_DIR])
+		return bad_value(o, TP_OPT_OUT_DIR, "is empty", err);
+	if (o->val[TP_OPT_CA_BUNDLE] && !*o->val[TP_OPT_CA_BUNDLE])
+		return bad_value(o, TP_OPT_CA_BUNDLE, "is empty", err);
+	return 0;
+}
+
+void tp_options_free(struct tp_options *o)
+{
+	int i;
+
+	if (!o)
+		return;
+	free(o->config_path);
+	for (i = 0; i < TP_OPT__COUNT; i++)
+		free(o->val[i]);
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,67 @@
+/* Options shared by the subcommands: command line, config file, defaults. */
+#ifndef TP_OPTIONS_H
+#define TP_OPTIONS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+#define TP_DEFAULT_CONFIG "/etc/tpm-provision/config.json"
+#define TP_DEFAULT_TCTI "device:/dev/tpmrm0"
+#define TP_DEFAULT_KEY_HANDLE 0x81000002u
+#define TP_SRK_HANDLE 0x81000001u
+#define TP_DEFAULT_OUT_DIR "/var/lib/tpm-provision"
+#define TP_CONFIG_MAX (64 * 1024)
+
+/* One entry per long option; the config file uses the same names as keys. */
+enum tp_opt {
+	TP_OPT_THING_NAME,
+	TP_OPT_TCTI,
+	TP_OPT_KEY_HANDLE,
+	TP_OPT_REGION,
+	TP_OPT_ENDPOINT_URL,
+	TP_OPT_SIGNING_NAME,
+	TP_OPT_CA_BUNDLE,
+	TP_OPT_OUT_DIR,
+	TP_OPT__COUNT
+};
+
+enum tp_origin { TP_FROM_DEFAULT = 0, TP_FROM_ARGV, TP_FROM_CONFIG, TP_FROM_ENV };
+
+struct tp_options {
+	char *config_path;            /* --config, NULL for the default */
+	char *val[TP_OPT__COUNT];     /* raw values, NULL when unset */
+	enum tp_origin origin[TP_OPT__COUNT];
+	uint32_t key_handle;          /* parsed by tp_options_finish() */
+};
+
+/* Parse "--name value" / "--name=value" options.  Returns 1 when --help
+ * was asked for, 0 on success, -1 on error (EX_USAGE). */
+int tp_options_parse_argv(struct tp_options *o, int argc, char **argv,
+			  struct tp_error *err);
+
+/* Fill the options still unset from a JSON config document.  An unknown key
+ * or a value of the wrong type is an error naming the key (EX_CONFIG). */
+int tp_config_parse(struct tp_options *o, const char *json, size_t len,
+		    const char *path, struct tp_error *err);
+
+/* Read --config, or the default config file when it exists. */
+int tp_config_load(struct tp_options *o, struct tp_error *err);
+
+/* Apply environment and defaults, validate every value, derive the
+ * endpoint from the region. */
+int tp_options_finish(struct tp_options *o, struct tp_error *err);
+
+/* "https://iot.REGION.amazonaws.com" (".amazonaws.com.cn" for cn-*). */
+int tp_endpoint_for_region(const char *region, char **ret_url,
+			   struct tp_error *err);
+
+/* Parse a persistent handle in the owner range 0x81000000-0x817FFFFF. */
+int tp_parse_handle(const char *s, uint32_t *ret_handle);
+
+const char *tp_opt_name(enum tp_opt opt);
+void tp_options_usage(FILE *f);
+void tp_options_free(struct tp_options *o);
+
+#endif

@@ -1,0 +1,89 @@
+#include "ossl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+
+int tp_error_ossl(struct tp_error *err, int exit_code, const char *fmt, ...)
+{
+	unsigned long e, last = 0;
+	char reason[256];
+	va_list ap;
+
+	while ((e = ERR_get_error()) != 0)
+		last = e;
+	if (!err || err->exit_code != 0)
+		return -1;
+	err->exit_code = exit_code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	if (last) {
+		ERR_error_string_n(last, reason, sizeof(reason));
+		tp_error_append(err, "%s", reason);
+	}
+	return -1;
+}
+
+int tp_pkey_from_tpm(const struct tp_tpm_public *pub, EVP_PKEY **ret_pkey, struct tp_error *err)
+{
+	unsigned char point[1 + sizeof(pub->x) + sizeof(pub->y)];
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	int r = -1;
+
+	if (pub->type != TP_KEY_ECC || pub->bits != 256)
+		return tp_error_set(err, EX_IOERR, "unsupported TPM key type");
+	/* Uncompressed SEC1 point: 0x04 || x || y. */
+	point[0] = 0x04;
+	memcpy(point + 1, pub->x, pub->x_len);
+	memcpy(point + 1 + pub->x_len, pub->y, pub->y_len);
+
+	bld = OSSL_PARAM_BLD_new();
+	if (!bld ||
+	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + pub->x_len + pub->y_len) ||
+	    !(params = OSSL_PARAM_BLD_to_param(bld))) {
+		tp_error_ossl(err, EX_IOERR, "cannot describe the TPM public key");
+		goto out;
+	}
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", "provider=default");
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+		tp_error_ossl(err, EX_IOERR, "the TPM public key is not a valid P-256 key");
+		goto out;
+	}
+	*ret_pkey = pkey;
+	r = 0;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	return r;
+}
+
+int tp_x509_to_pem(X509 *cert, char **ret_pem, struct tp_error *err)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *pem;
+	long len;
+
+	if (!bio || !PEM_write_bio_X509(bio, cert)) {
+		BIO_free(bio);
+		return tp_error_ossl(err, EX_IOERR, "cannot encode the certificate as PEM");
+	}
+	len = BIO_get_mem_data(bio, &data);
+	pem = strndup(data, (size_t)len);
+	BIO_free(bio);
+	if (!pem)
+		return tp_error_set(err, EX_IOERR, "out of memory");
+	*ret_pem = pem;
+	return 0;
+}

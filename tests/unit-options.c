@@ -1,0 +1,158 @@
+/* Unit tests: command line, config file, defaults, endpoint derivation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/options.h"
+#include "tests/tap.h"
+
+static int parse_config(struct tp_options *o, const char *json, struct tp_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	return tp_config_parse(o, json, strlen(json), "test.json", err);
+}
+
+static void test_config(void)
+{
+	struct tp_options o = { 0 };
+	struct tp_error err;
+	char *argv[] = { "enroll", "--thing-name", "cli-thing", "--region=eu-west-1", NULL };
+
+	memset(&err, 0, sizeof(err));
+	tap_ok(tp_options_parse_argv(&o, 4, argv, &err) == 0, "command line parses");
+	tap_ok(parse_config(&o, "{\"thing-name\": \"file-thing\", \"tcti\": \"swtpm:port=1\", \"key-handle\": 2164260868}",
+			    &err) == 0, "config parses");
+	tap_str(o.val[TP_OPT_THING_NAME], "cli-thing", "command line wins over the config file");
+	tap_str(o.val[TP_OPT_TCTI], "swtpm:port=1", "config fills what the command line left unset");
+	tap_str(o.val[TP_OPT_KEY_HANDLE], "0x81000004", "key-handle may be a JSON number");
+	tap_ok(o.origin[TP_OPT_TCTI] == TP_FROM_CONFIG, "origin of a config value is recorded");
+	tp_options_free(&o);
+
+	tap_ok(parse_config(&o, "{\"thing_name\": \"x\"}", &err) < 0 && err.exit_code == EX_CONFIG &&
+		       strstr(err.msg, "unknown key \"thing_name\""), "unknown key is named: %s", err.msg);
+	tap_ok(parse_config(&o, "{\"region\": 5}", &err) < 0 && err.exit_code == EX_CONFIG &&
+		       strstr(err.msg, "\"region\" must be a string"), "wrong type is named: %s", err.msg);
+	tap_ok(parse_config(&o, "{\"key-handle\": -1}", &err) < 0 && strstr(err.msg, "key-handle"),
+	       "negative number is refused: %s", err.msg);
+	tap_ok(parse_config(&o, "[1,2]", &err) < 0 && strstr(err.msg, "JSON object"), "non-object refused");
+	tap_ok(parse_config(&o, "{\"region\": ", &err) < 0 && strstr(err.msg, "not valid JSON"), "bad JSON refused");
+	tap_ok(parse_config(&o, "{\"region\": \"a\", \"tcti\": 1}", &err) < 0 && o.val[TP_OPT_REGION] == NULL,
+	       "a bad config file changes nothing");
+	tap_ok(parse_config(&o, "{\"region\": \"a\", \"region\": \"b\"}", &err) < 0 && strstr(err.msg, "twice"),
+	       "duplicate key refused");
+	tp_options_free(&o);
+}
+
+static void test_argv_errors(void)
+{
+	struct tp_options o = { 0 };
+	struct tp_error err = { 0 };
+	char *bad_opt[] = { "enroll", "--no-such", NULL };
+	char *missing[] = { "enroll", "--region", NULL };
+	char *extra[] = { "enroll", "stray", NULL };
+
+	tap_ok(tp_options_parse_argv(&o, 2, bad_opt, &err) < 0 && err.exit_code == EX_USAGE &&
+		       strstr(err.msg, "\"--no-such\""), "unknown option quoted: %s", err.msg);
+	tp_options_free(&o);
+	memset(&err, 0, sizeof(err));
+	tap_ok(tp_options_parse_argv(&o, 2, missing, &err) < 0 && strstr(err.msg, "--region"),
+	       "missing value named: %s", err.msg);
+	tp_options_free(&o);
+	memset(&err, 0, sizeof(err));
+	tap_ok(tp_options_parse_argv(&o, 2, extra, &err) < 0 && strstr(err.msg, "\"stray\""),
+	       "stray argument quoted: %s", err.msg);
+	tp_options_free(&o);
+}
+
+/* Run finish() on a command line; returns its result, err filled. */
+static int finish(char **argv, int argc, struct tp_options *o, struct tp_error *err)
+{
+	memset(o, 0, sizeof(*o));
+	memset(err, 0, sizeof(*err));
+	if (tp_options_parse_argv(o, argc, argv, err) != 0)
+		return -1;
+	return tp_options_finish(o, err);
+}
+
+static void test_finish(void)
+{
+	struct tp_options o;
+	struct tp_error err;
+	char *good[] = { "enroll", "--thing-name", "gw-0042", "--region", "eu-west-1", NULL };
+	char *cn[] = { "enroll", "--thing-name", "gw", "--region", "cn-north-1", NULL };
+	char *url[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--endpoint-url", "https://127.0.0.1:8443/", NULL };
+	char *http[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--endpoint-url", "http://x", NULL };
+	char *handle[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-handle", "0x81800000", NULL };
+	char *srk[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-handle", "0x81000001", NULL };
+	char *name[] = { "enroll", "--thing-name", "gw 42", "--region", "eu-west-1", NULL };
+	char *sig[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--signing-name", "s3", NULL };
+
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	unsetenv("AWS_CA_BUNDLE");
+	tap_ok(finish(good, 5, &o, &err) == 0, "defaults apply");
+	tap_str(o.val[TP_OPT_TCTI], "device:/dev/tpmrm0", "default TCTI");
+	tap_ok(o.key_handle == 0x81000002u, "default key handle");
+	tap_str(o.val[TP_OPT_SIGNING_NAME], "iot", "default signing name");
+	tap_str(o.val[TP_OPT_OUT_DIR], "/var/lib/tpm-provision", "default output directory");
+	tap_str(o.val[TP_OPT_ENDPOINT_URL], "https://iot.eu-west-1.amazonaws.com", "endpoint from region");
+	tp_options_free(&o);
+
+	tap_ok(finish(cn, 5, &o, &err) == 0, "China region");
+	tap_str(o.val[TP_OPT_ENDPOINT_URL], "https://iot.cn-north-1.amazonaws.com.cn", "China endpoint");
+	tp_options_free(&o);
+
+	tap_ok(finish(url, 7, &o, &err) == 0, "explicit endpoint");
+	tap_str(o.val[TP_OPT_ENDPOINT_URL], "https://127.0.0.1:8443", "trailing slash removed");
+	tp_options_free(&o);
+
+	tap_ok(finish(http, 7, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"http://x\""),
+	       "plain http refused: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(handle, 7, &o, &err) < 0 && strstr(err.msg, "0x81800000"), "handle range: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(srk, 7, &o, &err) < 0 && strstr(err.msg, "storage root key"), "SRK handle refused: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(name, 5, &o, &err) < 0 && strstr(err.msg, "\"gw 42\""), "bad thing name: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(sig, 7, &o, &err) < 0 && strstr(err.msg, "\"s3\""), "bad signing name: %s", err.msg);
+	tp_options_free(&o);
+
+	setenv("AWS_DEFAULT_REGION", "us-east-2", 1);
+	tap_ok(finish(good, 3, &o, &err) == 0, "region from AWS_DEFAULT_REGION");
+	tap_str(o.val[TP_OPT_REGION], "us-east-2", "AWS_DEFAULT_REGION used");
+	tp_options_free(&o);
+	setenv("AWS_REGION", "eu-central-1", 1);
+	tap_ok(finish(good, 3, &o, &err) == 0, "region from AWS_REGION");
+	tap_str(o.val[TP_OPT_REGION], "eu-central-1", "AWS_REGION wins over AWS_DEFAULT_REGION");
+	tp_options_free(&o);
+	tap_ok(finish(good, 5, &o, &err) == 0, "region from --region");
+	tap_str(o.val[TP_OPT_REGION], "eu-west-1", "--region wins over the environment");
+	tp_options_free(&o);
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	tap_ok(finish(good, 3, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "region"),
+	       "no region: %s", err.msg);
+	tp_options_free(&o);
+}
+
+static void test_handles(void)
+{
+	uint32_t h = 0;
+
+	tap_ok(tp_parse_handle("0x81000002", &h) == 0 && h == 0x81000002u, "hex handle");
+	tap_ok(tp_parse_handle("2164260866", &h) == 0 && h == 0x81000002u, "decimal handle");
+	tap_ok(tp_parse_handle("0x817fffff", &h) == 0, "top of the owner range");
+	tap_ok(tp_parse_handle("0x80ffffff", &h) < 0, "below the owner range");
+	tap_ok(tp_parse_handle("0x81000002x", &h) < 0, "trailing junk");
+	tap_ok(tp_parse_handle("-1", &h) < 0, "negative");
+	tap_ok(tp_parse_handle("", &h) < 0, "empty");
+}
+
+int main(void)
+{
+	test_config();
+	test_argv_errors();
+	test_finish();
+	test_handles();
+	return tap_done();
+}
