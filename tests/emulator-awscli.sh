@@ -1,9 +1,11 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the test functions are called through check
 # TAP: the AWS IoT emulator (tests/iot-emulator.py) against real peers: the
 # aws CLI (botocore, signs "execute-api"), curl's SigV4 (signs "iot", like
 # tpm-provision's libcurl) and botocore's signer with a skewed clock.
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+# shellcheck source=tests/lib.sh
 . "$top_srcdir/tests/lib.sh"
 
 # Debian's awscli (v2); another aws on PATH may be a different major version.
@@ -39,7 +41,7 @@ awsiot() {
 		export AWS_SECRET_ACCESS_KEY="${SK:-$EMU_SECRET_ACCESS_KEY}"
 		[ -z "${TOKEN:-}" ] || export AWS_SESSION_TOKEN="$TOKEN"
 		export AWS_CA_BUNDLE="$EMU_CA" AWS_CONFIG_FILE=/dev/null \
-			AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER= \
+			AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER='' \
 			AWS_EC2_METADATA_DISABLED=true AWS_RETRY_MODE=standard \
 			AWS_MAX_ATTEMPTS=3
 		exec "$AWS_CLI" --endpoint-url "$EMU_URL" --region "${REGION:-eu-west-1}" \
@@ -199,10 +201,11 @@ openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$W/myca.key" -subj "/CN=Test Device CA" -days 30 \
 	-out "$W/myca.pem" 2>/dev/null || bail "openssl cannot make a CA"
 for dev in dev1 dev2; do
-	new_csr "$dev" ec ec_paramgen_curve:P-256 &&
-		openssl x509 -req -in "$W/$dev.csr" -CA "$W/myca.pem" -CAkey "$W/myca.key" \
-			-set_serial "0x$(openssl rand -hex 8)" -days 30 -out "$W/$dev.pem" 2>/dev/null ||
+	if ! new_csr "$dev" ec ec_paramgen_curve:P-256 ||
+		! openssl x509 -req -in "$W/$dev.csr" -CA "$W/myca.pem" -CAkey "$W/myca.key" \
+			-set_serial "0x$(openssl rand -hex 8)" -days 30 -out "$W/$dev.pem" 2>/dev/null; then
 		bail "openssl cannot issue a device certificate"
+	fi
 done
 
 register_with_ca() {

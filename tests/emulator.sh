@@ -22,7 +22,7 @@ _emu_random_akid() {
 #   EMU_SESSION_ACCESS_KEY_ID EMU_SESSION_SECRET_ACCESS_KEY EMU_SESSION_TOKEN
 #                                                     a temporary credential
 emulator_start() {
-	local i
+	local _
 	EMU_DIR="$TEST_DIR/emu"
 	mkdir -p "$EMU_DIR"
 	rm -f "$EMU_DIR/port"
@@ -43,11 +43,12 @@ emulator_start() {
 ]
 EOF
 	)
+	# shellcheck disable=SC2154 # top_srcdir: set by automake or lib.sh
 	"$PY" "$top_srcdir/tests/iot-emulator.py" --dir "$EMU_DIR" "$@" \
 		2>"$EMU_DIR/emulator.log" &
 	EMU_PID=$!
 	register_pid "$EMU_PID"
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		[ -s "$EMU_DIR/port" ] && break
 		kill -0 "$EMU_PID" 2>/dev/null || break
 		sleep 0.05

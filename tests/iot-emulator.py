@@ -29,7 +29,9 @@ API (rest-json, shapes from botocore's iot/2015-05-28 model)
     GET  /certificates/{certificateId}      DescribeCertificate
     GET  /endpoint[?endpointType=...]       DescribeEndpoint
     Every API request must carry a valid SigV4 signature for --region and
-    service "iot" or "execute-api".  Errors are answered like AWS does:
+    service "iot" or "execute-api" (canonical request as AWS defines it: the
+    query is decoded and re-encoded, so a client must send and sign
+    "endpointType=iot%3AData-ATS", not a raw ":").  Errors are answered like AWS does:
     status from the model, x-amzn-ErrorType header, {"message": ...} body.
     Every response carries x-amzn-RequestId.
 
@@ -38,10 +40,13 @@ API (rest-json, shapes from botocore's iot/2015-05-28 model)
     2049-12-31T23:59:59Z and a SHA-256 signature by the issuing CA.  A
     certificate's id is the lowercase hex SHA-256 of its DER encoding.
 
+Accepted CSRs are kept as DIR/csr/1.pem, 2.pem, ... in the order received.
+
 Request log (DIR/requests.jsonl, also GET /_emulator/requests)
     {"time", "requestId", "method", "path", "query", "operation" (or null),
      "status", "errorType" (or null), "service" (signing name or null),
      "accessKeyId" (or null), "fault" (injected fault mode or null)}
+    ("status" is null for a "close" fault: no response was sent.)
     A line is written and flushed before its response is sent.
 
 Control interface (unsigned, not logged as API requests)
@@ -77,7 +82,6 @@ import os
 import posixpath
 import re
 import signal
-import socket
 import ssl
 import sys
 import threading
@@ -219,6 +223,8 @@ class Pki:
         self.issuer_key = rsa.generate_private_key(65537, 2048)
         self.issuer = self_signed_ca("IoT emulator issuing CA", self.issuer_key)
 
+        self.csr_dir = os.path.join(directory, "csr")
+        os.makedirs(self.csr_dir, exist_ok=True)
         self.server_cert = os.path.join(directory, "server.pem")
         self.server_key = os.path.join(directory, "server-key.pem")
         write_file(os.path.join(directory, "ca.pem"), cert_pem(tls_ca))
@@ -538,6 +544,7 @@ class Service:
         self.account = account
         self.lock = threading.Lock()
         self.certificates = {}
+        self.csr_count = 0
 
     def arn(self, certificate_id):
         return "arn:aws:iot:%s:%s:cert/%s" % (self.region, self.account, certificate_id)
@@ -600,7 +607,15 @@ class Service:
                                   "is not supported: %s." % problem)
         record = self.store(self.pki.issue(public_key),
                             "ACTIVE" if active else "INACTIVE")
+        self.keep_csr(pem)
         return {k: record[k] for k in ("certificateArn", "certificateId", "certificatePem")}
+
+    def keep_csr(self, pem):
+        """Keep each accepted CSR as csr/N.pem (N from 1), for tests."""
+        with self.lock:
+            self.csr_count += 1
+            path = os.path.join(self.pki.csr_dir, "%d.pem" % self.csr_count)
+        write_file(path, pem)
 
     def register(self, req, with_ca):
         body = json_body(req)
@@ -968,7 +983,7 @@ class Server(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, ssl.SSLError, socket.timeout, OSError)):
+        if isinstance(exc, OSError):  # TLS, resets, timeouts: one line
             sys.stderr.write("iot-emulator: connection from %s: %r\n" % (client_address[0], exc))
         else:
             super().handle_error(request, client_address)
