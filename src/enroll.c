@@ -30,7 +30,7 @@ static void enroll_usage(void)
 	       "Create a non-exportable signing key in the TPM, have AWS IoT issue a\n"
 	       "certificate for it (CreateCertificateFromCsr) and install it.\n\n"
 	       "options:\n");
-	tp_options_usage(stdout);
+	tp_options_usage(stdout, TP_CMD_ENROLL);
 	printf("\nAWS credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and\n"
 	       "AWS_SESSION_TOKEN, never from the command line.\n");
 }
@@ -136,13 +136,13 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	X509 *cert = NULL;
 	int created, r = -1;
 
-	r = tp_options_parse_argv(&o, argc, argv, err);
+	r = tp_options_parse_argv(&o, TP_CMD_ENROLL, argc, argv, err);
 	if (r == 1) {
 		enroll_usage();
 		r = 0;
 		goto out;
 	}
-	if (r < 0 || tp_config_load(&o, err) < 0 || tp_options_finish(&o, err) < 0) {
+	if (r < 0 || tp_config_load(&o, TP_CMD_ENROLL, err) < 0 || tp_options_finish(&o, err) < 0) {
 		r = -1;
 		goto out;
 	}

@@ -17,22 +17,43 @@
 
 #include "fsutil.h"
 
+enum opt_kind {
+	KIND_STRING,
+	KIND_HANDLE,   /* a string, or a JSON number */
+	KIND_FLAG,     /* no value on the command line, true/false in JSON */
+};
+
+#define BOTH (TP_CMD_ENROLL | TP_CMD_REGISTER)
+
 struct opt_def {
 	const char *name;
 	const char *arg;      /* placeholder in the usage text */
-	bool number_ok;       /* a JSON number is accepted too */
+	enum opt_kind kind;
+	unsigned cmds;        /* enum tp_cmd bits */
+	bool cli_only;        /* a one-off action, not a setting for a file */
 	const char *help;
 };
 
 static const struct opt_def opt_defs[TP_OPT__COUNT] = {
-	[TP_OPT_THING_NAME] = { "thing-name", "NAME", false, "AWS IoT thing name (certificate CN)" },
-	[TP_OPT_TCTI] = { "tcti", "CONF", false, "TPM TCTI (default " TP_DEFAULT_TCTI ")" },
-	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", true, "persistent key handle (default 0x81000002)" },
-	[TP_OPT_REGION] = { "region", "REGION", false, "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION)" },
-	[TP_OPT_ENDPOINT_URL] = { "endpoint-url", "URL", false, "certificate API endpoint (default from the region)" },
-	[TP_OPT_SIGNING_NAME] = { "signing-name", "NAME", false, "SigV4 signing name: iot (default) or execute-api" },
-	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", false, "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
-	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", false, "output directory (default " TP_DEFAULT_OUT_DIR ")" },
+	[TP_OPT_THING_NAME] = { "thing-name", "NAME", KIND_STRING, BOTH, false, "AWS IoT thing name (certificate CN)" },
+	[TP_OPT_TCTI] = { "tcti", "CONF", KIND_STRING, BOTH, false, "TPM TCTI (default " TP_DEFAULT_TCTI ")" },
+	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", KIND_HANDLE, BOTH, false, "persistent key handle (default 0x81000002)" },
+	[TP_OPT_REGION] = { "region", "REGION", KIND_STRING, BOTH, false, "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION)" },
+	[TP_OPT_ENDPOINT_URL] = { "endpoint-url", "URL", KIND_STRING, BOTH, false, "certificate API endpoint (default from the region)" },
+	[TP_OPT_SIGNING_NAME] = { "signing-name", "NAME", KIND_STRING, BOTH, false, "SigV4 signing name: iot (default) or execute-api" },
+	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", KIND_STRING, BOTH, false, "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
+	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, BOTH, false, "output directory (default " TP_DEFAULT_OUT_DIR ")" },
+	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, TP_CMD_ENROLL, false, "ecc-p256 (default), ecc-p384, rsa-2048, rsa-3072" },
+	[TP_OPT_KEY_FILE] = { "key-file", "PATH", KIND_STRING, BOTH, false, "keep the key in a TSS2 key file, not at a handle" },
+	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, BOTH, false, "file holding the key's authorization value" },
+	[TP_OPT_RSA_PSS] = { "rsa-pss", "", KIND_FLAG, TP_CMD_ENROLL, false, "sign the CSR with RSA-PSS (RSA keys)" },
+	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, TP_CMD_ENROLL, true, "replace the key this program created" },
+	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_STRING, BOTH, false, "give up retrying after this long (default 300)" },
+	[TP_OPT_INSECURE_HTTP_LOOPBACK] = { "insecure-http-loopback", "", KIND_FLAG, BOTH, true, "allow http:// to a loopback endpoint (tests)" },
+	[TP_OPT_CERT] = { "cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the device certificate to register" },
+	[TP_OPT_CA_CERT] = { "ca-cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the CA certificate that issued it" },
+	[TP_OPT_NO_CA] = { "no-ca", "", KIND_FLAG, TP_CMD_REGISTER, false, "register without a CA (RegisterCertificateWithoutCA)" },
+	[TP_OPT_STATUS] = { "status", "STATUS", KIND_STRING, TP_CMD_REGISTER, false, "ACTIVE (default) or INACTIVE" },
 };
 
 enum { OPT_CONFIG = TP_OPT__COUNT, OPT_HELP };
@@ -42,13 +63,20 @@ const char *tp_opt_name(enum tp_opt opt)
 	return opt_defs[opt].name;
 }
 
-void tp_options_usage(FILE *f)
+int tp_opt_flag(const struct tp_options *o, enum tp_opt opt)
+{
+	return o->val[opt] != NULL;
+}
+
+void tp_options_usage(FILE *f, enum tp_cmd cmd)
 {
 	char left[64];
 	int i;
 
 	fprintf(f, "  %-28s %s\n", "--config FILE", "config file (default " TP_DEFAULT_CONFIG " if present)");
 	for (i = 0; i < TP_OPT__COUNT; i++) {
+		if (!(opt_defs[i].cmds & cmd))
+			continue;
 		snprintf(left, sizeof(left), "--%s %s", opt_defs[i].name, opt_defs[i].arg);
 		fprintf(f, "  %-28s %s\n", left, opt_defs[i].help);
 	}
@@ -61,17 +89,20 @@ static void set_value(struct tp_options *o, int opt, char *value, enum tp_origin
 	o->origin[opt] = origin;
 }
 
-int tp_options_parse_argv(struct tp_options *o, int argc, char **argv, struct tp_error *err)
+int tp_options_parse_argv(struct tp_options *o, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err)
 {
 	struct option longopts[TP_OPT__COUNT + 3];
 	char *copy;
-	int i, c;
+	int i, n = 0, c;
 
 	for (i = 0; i < TP_OPT__COUNT; i++)
-		longopts[i] = (struct option){ opt_defs[i].name, required_argument, NULL, i };
-	longopts[OPT_CONFIG] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
-	longopts[OPT_HELP] = (struct option){ "help", no_argument, NULL, OPT_HELP };
-	longopts[OPT_HELP + 1] = (struct option){ NULL, 0, NULL, 0 };
+		if (opt_defs[i].cmds & cmd)
+			longopts[n++] = (struct option){ opt_defs[i].name,
+							 opt_defs[i].kind == KIND_FLAG ? no_argument : required_argument,
+							 NULL, i };
+	longopts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	longopts[n++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 
 	optind = 1;
 	opterr = 0;
@@ -82,7 +113,7 @@ int tp_options_parse_argv(struct tp_options *o, int argc, char **argv, struct tp
 			return tp_error_set(err, EX_USAGE, "option %s needs a value", argv[optind - 1]);
 		if (c == '?')
 			return tp_error_set(err, EX_USAGE, "unknown option \"%s\"", argv[optind - 1]);
-		copy = strdup(optarg);
+		copy = strdup(optarg ? optarg : "true");
 		if (!copy)
 			return tp_error_set(err, EX_IOERR, "out of memory");
 		if (c == OPT_CONFIG) {
@@ -97,26 +128,35 @@ int tp_options_parse_argv(struct tp_options *o, int argc, char **argv, struct tp
 	return 0;
 }
 
-static int find_opt(const char *name)
+static int find_opt(const char *name, enum tp_cmd cmd)
 {
 	int i;
 
 	for (i = 0; i < TP_OPT__COUNT; i++)
-		if (strcmp(opt_defs[i].name, name) == 0)
+		if (strcmp(opt_defs[i].name, name) == 0 && (opt_defs[i].cmds & cmd) && !opt_defs[i].cli_only)
 			return i;
 	return -1;
 }
 
-/* The JSON value of a key as a string we own; numbers only where allowed. */
+/* The JSON value of a key as a string we own (NULL for a false flag);
+ * numbers only where allowed. */
 static int config_value(const cJSON *item, int opt, const char *path, char **ret, struct tp_error *err)
 {
 	char buf[32];
 	double d;
 	char *s;
 
-	if (cJSON_IsString(item)) {
+	if (opt_defs[opt].kind == KIND_FLAG) {
+		if (!cJSON_IsBool(item))
+			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be true or false", path, item->string);
+		if (cJSON_IsFalse(item)) {
+			*ret = NULL;
+			return 0;
+		}
+		s = strdup("true");
+	} else if (cJSON_IsString(item)) {
 		s = strdup(item->valuestring);
-	} else if (cJSON_IsNumber(item) && opt_defs[opt].number_ok) {
+	} else if (cJSON_IsNumber(item) && opt_defs[opt].kind == KIND_HANDLE) {
 		d = cJSON_GetNumberValue(item);
 		if (d < 0 || d > 4294967295.0 || d != (double)(uint32_t)d)
 			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" is not a valid number", path, item->string);
@@ -124,7 +164,7 @@ static int config_value(const cJSON *item, int opt, const char *path, char **ret
 		s = strdup(buf);
 	} else {
 		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be a %s", path, item->string,
-				    opt_defs[opt].number_ok ? "string or a number" : "string");
+				    opt_defs[opt].kind == KIND_HANDLE ? "string or a number" : "string");
 	}
 	if (!s)
 		return tp_error_set(err, EX_IOERR, "out of memory");
@@ -132,8 +172,10 @@ static int config_value(const cJSON *item, int opt, const char *path, char **ret
 	return 0;
 }
 
-int tp_config_parse(struct tp_options *o, const char *json, size_t len, const char *path, struct tp_error *err)
+int tp_config_parse(struct tp_options *o, enum tp_cmd cmd, const char *json, size_t len, const char *path,
+		    struct tp_error *err)
 {
+	bool seen[TP_OPT__COUNT] = { 0 };
 	char *values[TP_OPT__COUNT] = { 0 };
 	const cJSON *item;
 	cJSON *root;
@@ -150,15 +192,16 @@ int tp_config_parse(struct tp_options *o, const char *json, size_t len, const ch
 	}
 	/* Check everything before taking anything: a bad file changes nothing. */
 	cJSON_ArrayForEach(item, root) {
-		opt = find_opt(item->string);
+		opt = find_opt(item->string, cmd);
 		if (opt < 0) {
 			tp_error_set(err, EX_CONFIG, "config %s: unknown key \"%s\"", path, item->string);
 			goto out;
 		}
-		if (values[opt]) {
+		if (seen[opt]) {
 			tp_error_set(err, EX_CONFIG, "config %s: key \"%s\" appears twice", path, item->string);
 			goto out;
 		}
+		seen[opt] = true;
 		if (config_value(item, opt, path, &values[opt], err) < 0)
 			goto out;
 	}
@@ -176,7 +219,7 @@ out:
 	return r;
 }
 
-int tp_config_load(struct tp_options *o, struct tp_error *err)
+int tp_config_load(struct tp_options *o, enum tp_cmd cmd, struct tp_error *err)
 {
 	const char *path = o->config_path ? o->config_path : TP_DEFAULT_CONFIG;
 	char *buf = NULL;
@@ -194,7 +237,7 @@ int tp_config_load(struct tp_options *o, struct tp_error *err)
 			return tp_error_set(err, EX_CONFIG, "config %s: no such file", path);
 		return 0;
 	}
-	r = tp_config_parse(o, buf, len, path, err);
+	r = tp_config_parse(o, cmd, buf, len, path, err);
 	free(buf);
 	return r;
 }
@@ -288,8 +331,16 @@ static int check_endpoint(struct tp_options *o, struct tp_error *err)
 
 int tp_options_finish(struct tp_options *o, struct tp_error *err)
 {
+	static const enum tp_opt not_yet[] = {
+		TP_OPT_KEY_ALG, TP_OPT_KEY_FILE, TP_OPT_KEY_AUTH_FILE, TP_OPT_RSA_PSS, TP_OPT_FORCE_NEW_KEY,
+		TP_OPT_DEADLINE, TP_OPT_INSECURE_HTTP_LOOPBACK,
+	};
 	const char *v;
 	size_t n;
+
+	for (n = 0; n < sizeof(not_yet) / sizeof(not_yet[0]); n++)
+		if (o->val[not_yet[n]])
+			return bad_value(o, not_yet[n], "is not supported by this version", err);
 
 	if (set_default(o, TP_OPT_TCTI, TP_DEFAULT_TCTI, TP_FROM_DEFAULT, err) < 0 ||
 	    set_default(o, TP_OPT_KEY_HANDLE, "0x81000002", TP_FROM_DEFAULT, err) < 0 ||

@@ -24,30 +24,52 @@ enum tp_opt {
 	TP_OPT_SIGNING_NAME,
 	TP_OPT_CA_BUNDLE,
 	TP_OPT_OUT_DIR,
+	/* key creation (enroll) */
+	TP_OPT_KEY_ALG,
+	TP_OPT_KEY_FILE,
+	TP_OPT_KEY_AUTH_FILE,
+	TP_OPT_RSA_PSS,
+	TP_OPT_FORCE_NEW_KEY,
+	/* service client */
+	TP_OPT_DEADLINE,
+	TP_OPT_INSECURE_HTTP_LOOPBACK,
+	/* register */
+	TP_OPT_CERT,
+	TP_OPT_CA_CERT,
+	TP_OPT_NO_CA,
+	TP_OPT_STATUS,
 	TP_OPT__COUNT
 };
+
+/* Which subcommands take an option. */
+enum tp_cmd { TP_CMD_ENROLL = 1 << 0, TP_CMD_REGISTER = 1 << 1 };
 
 enum tp_origin { TP_FROM_DEFAULT = 0, TP_FROM_ARGV, TP_FROM_CONFIG, TP_FROM_ENV };
 
 struct tp_options {
 	char *config_path;            /* --config, NULL for the default */
-	char *val[TP_OPT__COUNT];     /* raw values, NULL when unset */
+	char *val[TP_OPT__COUNT];     /* raw values, NULL when unset; a set
+				       * flag is "true" */
 	enum tp_origin origin[TP_OPT__COUNT];
 	uint32_t key_handle;          /* parsed by tp_options_finish() */
 };
 
-/* Parse "--name value" / "--name=value" options.  Returns 1 when --help
- * was asked for, 0 on success, -1 on error (EX_USAGE). */
-int tp_options_parse_argv(struct tp_options *o, int argc, char **argv,
-			  struct tp_error *err);
+/* Parse "--name value" / "--name=value" / "--flag" options of subcommand
+ * cmd.  Returns 1 when --help was asked for, 0 on success, -1 on error
+ * (EX_USAGE). */
+int tp_options_parse_argv(struct tp_options *o, enum tp_cmd cmd, int argc,
+			  char **argv, struct tp_error *err);
 
 /* Fill the options still unset from a JSON config document.  An unknown key
  * or a value of the wrong type is an error naming the key (EX_CONFIG). */
-int tp_config_parse(struct tp_options *o, const char *json, size_t len,
+int tp_config_parse(struct tp_options *o, enum tp_cmd cmd, const char *json, size_t len,
 		    const char *path, struct tp_error *err);
 
 /* Read --config, or the default config file when it exists. */
-int tp_config_load(struct tp_options *o, struct tp_error *err);
+int tp_config_load(struct tp_options *o, enum tp_cmd cmd, struct tp_error *err);
+
+/* Whether a flag option is set. */
+int tp_opt_flag(const struct tp_options *o, enum tp_opt opt);
 
 /* Apply environment and defaults, validate every value, derive the
  * endpoint from the region. */
@@ -61,7 +83,7 @@ int tp_endpoint_for_region(const char *region, char **ret_url,
 int tp_parse_handle(const char *s, uint32_t *ret_handle);
 
 const char *tp_opt_name(enum tp_opt opt);
-void tp_options_usage(FILE *f);
+void tp_options_usage(FILE *f, enum tp_cmd cmd);
 void tp_options_free(struct tp_options *o);
 
 #endif

@@ -8,7 +8,7 @@
 static int parse_config(struct tp_options *o, const char *json, struct tp_error *err)
 {
 	memset(err, 0, sizeof(*err));
-	return tp_config_parse(o, json, strlen(json), "test.json", err);
+	return tp_config_parse(o, TP_CMD_ENROLL, json, strlen(json), "test.json", err);
 }
 
 static void test_config(void)
@@ -18,7 +18,7 @@ static void test_config(void)
 	char *argv[] = { "enroll", "--thing-name", "cli-thing", "--region=eu-west-1", NULL };
 
 	memset(&err, 0, sizeof(err));
-	tap_ok(tp_options_parse_argv(&o, 4, argv, &err) == 0, "command line parses");
+	tap_ok(tp_options_parse_argv(&o, TP_CMD_ENROLL, 4, argv, &err) == 0, "command line parses");
 	tap_ok(parse_config(&o, "{\"thing-name\": \"file-thing\", \"tcti\": \"swtpm:port=1\", \"key-handle\": 2164260868}",
 			    &err) == 0, "config parses");
 	tap_str(o.val[TP_OPT_THING_NAME], "cli-thing", "command line wins over the config file");
@@ -40,6 +40,19 @@ static void test_config(void)
 	tap_ok(parse_config(&o, "{\"region\": \"a\", \"region\": \"b\"}", &err) < 0 && strstr(err.msg, "twice"),
 	       "duplicate key refused");
 	tp_options_free(&o);
+
+	tap_ok(parse_config(&o, "{\"rsa-pss\": true, \"out-dir\": \"/x\"}", &err) == 0 && tp_opt_flag(&o, TP_OPT_RSA_PSS),
+	       "a flag set to true in the config file");
+	tp_options_free(&o);
+	tap_ok(parse_config(&o, "{\"rsa-pss\": false}", &err) == 0 && !tp_opt_flag(&o, TP_OPT_RSA_PSS),
+	       "a flag set to false stays unset");
+	tap_ok(parse_config(&o, "{\"rsa-pss\": \"yes\"}", &err) < 0 && strstr(err.msg, "true or false"),
+	       "a flag must be a boolean: %s", err.msg);
+	tap_ok(parse_config(&o, "{\"force-new-key\": true}", &err) < 0 && strstr(err.msg, "unknown key"),
+	       "a one-off action is not a config key: %s", err.msg);
+	tap_ok(parse_config(&o, "{\"cert\": \"/x.pem\"}", &err) < 0 && strstr(err.msg, "unknown key"),
+	       "another command's option is not a key here: %s", err.msg);
+	tp_options_free(&o);
 }
 
 static void test_argv_errors(void)
@@ -49,17 +62,27 @@ static void test_argv_errors(void)
 	char *bad_opt[] = { "enroll", "--no-such", NULL };
 	char *missing[] = { "enroll", "--region", NULL };
 	char *extra[] = { "enroll", "stray", NULL };
+	char *flag_value[] = { "enroll", "--rsa-pss=yes", NULL };
+	char *flag[] = { "enroll", "--rsa-pss", NULL };
 
-	tap_ok(tp_options_parse_argv(&o, 2, bad_opt, &err) < 0 && err.exit_code == EX_USAGE &&
+	tap_ok(tp_options_parse_argv(&o, TP_CMD_ENROLL, 2, bad_opt, &err) < 0 && err.exit_code == EX_USAGE &&
 		       strstr(err.msg, "\"--no-such\""), "unknown option quoted: %s", err.msg);
 	tp_options_free(&o);
 	memset(&err, 0, sizeof(err));
-	tap_ok(tp_options_parse_argv(&o, 2, missing, &err) < 0 && strstr(err.msg, "--region"),
+	tap_ok(tp_options_parse_argv(&o, TP_CMD_ENROLL, 2, missing, &err) < 0 && strstr(err.msg, "--region"),
 	       "missing value named: %s", err.msg);
 	tp_options_free(&o);
 	memset(&err, 0, sizeof(err));
-	tap_ok(tp_options_parse_argv(&o, 2, extra, &err) < 0 && strstr(err.msg, "\"stray\""),
+	tap_ok(tp_options_parse_argv(&o, TP_CMD_ENROLL, 2, extra, &err) < 0 && strstr(err.msg, "\"stray\""),
 	       "stray argument quoted: %s", err.msg);
+	tp_options_free(&o);
+	memset(&err, 0, sizeof(err));
+	tap_ok(tp_options_parse_argv(&o, TP_CMD_ENROLL, 2, flag_value, &err) < 0 && err.exit_code == EX_USAGE,
+	       "a flag takes no value: %s", err.msg);
+	tp_options_free(&o);
+	memset(&err, 0, sizeof(err));
+	tap_ok(tp_options_parse_argv(&o, TP_CMD_ENROLL, 2, flag, &err) == 0 && tp_opt_flag(&o, TP_OPT_RSA_PSS),
+	       "a flag on the command line");
 	tp_options_free(&o);
 }
 
@@ -68,7 +91,7 @@ static int finish(char **argv, int argc, struct tp_options *o, struct tp_error *
 {
 	memset(o, 0, sizeof(*o));
 	memset(err, 0, sizeof(*err));
-	if (tp_options_parse_argv(o, argc, argv, err) != 0)
+	if (tp_options_parse_argv(o, TP_CMD_ENROLL, argc, argv, err) != 0)
 		return -1;
 	return tp_options_finish(o, err);
 }
