@@ -7,5 +7,6 @@
 /* Each returns 0 on success (printing what it did on stdout) or -1 with
  * err set; main() prints the error once and exits with its code. */
 int cmd_enroll(int argc, char **argv, struct tp_error *err);
+int cmd_register(int argc, char **argv, struct tp_error *err);
 
 #endif

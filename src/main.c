@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "commands.h"
@@ -17,6 +18,7 @@ static const struct subcommand {
 	const char *summary;
 } subcommands[] = {
 	{ "enroll", cmd_enroll, "create the TPM key, get a certificate for it with a CSR, install it" },
+	{ "register", cmd_register, "register the TPM key's existing certificate, install it" },
 };
 
 static void usage(FILE *f)
@@ -34,8 +36,10 @@ int main(int argc, char **argv)
 	struct tp_error err = { 0 };
 	size_t i;
 
-	/* Files get explicit modes; anything else is private. */
+	/* Files get explicit modes; anything else is private.  No core dump:
+	 * it could hold the AWS secret. */
 	umask(077);
+	prctl(PR_SET_DUMPABLE, 0);
 
 	if (argc < 2) {
 		usage(stderr);

@@ -312,19 +312,49 @@ static int set_default(struct tp_options *o, int opt, const char *value, enum tp
 	return 0;
 }
 
-/* https://host[:port][/path], no query, no fragment, no credentials. */
+/* Whether an http:// URL's host is this machine: 127.0.0.0/8, [::1] or
+ * localhost. */
+static bool loopback_host(const char *host)
+{
+	size_t n = strcspn(host, "/");
+	const char *colon;
+
+	if (strncmp(host, "[::1]", 5) == 0)
+		return n == 5 || host[5] == ':';
+	colon = memchr(host, ':', n);
+	if (colon)
+		n = (size_t)(colon - host);
+	if (n == 9 && strncmp(host, "localhost", 9) == 0)
+		return true;
+	return strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n;
+}
+
+/* https://host[:port][/path], no query, no fragment, no credentials;
+ * http:// only to loopback and only when explicitly allowed. */
 static int check_endpoint(struct tp_options *o, struct tp_error *err)
 {
 	char *url = o->val[TP_OPT_ENDPOINT_URL];
-	const char *host = url + strlen("https://");
-	size_t n;
+	const char *host;
+	size_t n, scheme;
 
-	if (strncmp(url, "https://", 8) != 0)
+	if (strncmp(url, "https://", 8) == 0) {
+		scheme = 8;
+	} else if (strncmp(url, "http://", 7) == 0) {
+		scheme = 7;
+		if (!tp_opt_flag(o, TP_OPT_INSECURE_HTTP_LOOPBACK))
+			return bad_value(o, TP_OPT_ENDPOINT_URL, "must start with https://", err);
+		if (!loopback_host(url + scheme))
+			return bad_value(o, TP_OPT_ENDPOINT_URL,
+					 "is plain http to a host that is not loopback (127.0.0.0/8, [::1], localhost)",
+					 err);
+	} else {
 		return bad_value(o, TP_OPT_ENDPOINT_URL, "must start with https://", err);
+	}
+	host = url + scheme;
 	if (!*host || *host == '/' || strpbrk(url, "?#@ \t\r\n\\"))
 		return bad_value(o, TP_OPT_ENDPOINT_URL, "is not a plain https://host[:port] URL", err);
 	n = strlen(url);
-	while (n > 8 && url[n - 1] == '/')
+	while (n > scheme && url[n - 1] == '/')
 		url[--n] = '\0';
 	return 0;
 }
@@ -333,7 +363,6 @@ int tp_options_finish(struct tp_options *o, struct tp_error *err)
 {
 	static const enum tp_opt not_yet[] = {
 		TP_OPT_KEY_ALG, TP_OPT_KEY_FILE, TP_OPT_KEY_AUTH_FILE, TP_OPT_RSA_PSS, TP_OPT_FORCE_NEW_KEY,
-		TP_OPT_DEADLINE, TP_OPT_INSECURE_HTTP_LOOPBACK,
 	};
 	const char *v;
 	size_t n;
@@ -386,6 +415,18 @@ int tp_options_finish(struct tp_options *o, struct tp_error *err)
 		o->origin[TP_OPT_ENDPOINT_URL] = TP_FROM_DEFAULT;
 	}
 
+	if (o->val[TP_OPT_DEADLINE]) {
+		unsigned long secs;
+		char *end;
+
+		v = o->val[TP_OPT_DEADLINE];
+		secs = isdigit((unsigned char)*v) ? strtoul(v, &end, 10) : 0;
+		if (!isdigit((unsigned char)*v) || *end || secs < 1 || secs > 86400)
+			return bad_value(o, TP_OPT_DEADLINE, "is not a number of seconds from 1 to 86400", err);
+		o->deadline = (unsigned)secs;
+	} else {
+		o->deadline = TP_DEFAULT_DEADLINE;
+	}
 	if (!*o->val[TP_OPT_OUT_DIR])
 		return bad_value(o, TP_OPT_OUT_DIR, "is empty", err);
 	if (o->val[TP_OPT_CA_BUNDLE] && !*o->val[TP_OPT_CA_BUNDLE])

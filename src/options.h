@@ -13,6 +13,7 @@
 #define TP_SRK_HANDLE 0x81000001u
 #define TP_DEFAULT_OUT_DIR "/var/lib/tpm-provision"
 #define TP_CONFIG_MAX (64 * 1024)
+#define TP_DEFAULT_DEADLINE 300
 
 /* One entry per long option; the config file uses the same names as keys. */
 enum tp_opt {
@@ -52,6 +53,7 @@ struct tp_options {
 				       * flag is "true" */
 	enum tp_origin origin[TP_OPT__COUNT];
 	uint32_t key_handle;          /* parsed by tp_options_finish() */
+	unsigned deadline;            /* seconds, parsed by tp_options_finish() */
 };
 
 /* Parse "--name value" / "--name=value" / "--flag" options of subcommand

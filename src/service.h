@@ -6,13 +6,13 @@
 #include <stddef.h>
 
 #include "creds.h"
+#include "options.h"
 #include "err.h"
 
 /* Largest response body accepted (a certificate is at most 64 KiB, and JSON
  * escaping can grow it). */
 #define TP_RESPONSE_MAX (256 * 1024)
 #define TP_CERT_PEM_MAX (64 * 1024)
-#define TP_DEFAULT_DEADLINE 300
 
 struct tp_service {
 	const char *endpoint;      /* https://host[:port], no trailing slash */

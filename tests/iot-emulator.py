@@ -58,6 +58,11 @@ Control interface (unsigned, not logged as API requests)
                                  envelope  200 with JSON of the wrong shape
                                  close     close the connection, no response
                                  slow      the normal response, after delay
+                                 gateway   the real answer wrapped as a
+                                           gateway does: {"success": true,
+                                           "data": ...} or {"success": false,
+                                           "error": {"code", "message"}},
+                                           no x-amzn-ErrorType header
          "status": 503,          error mode; default from errorType's model
          "errorType": "ServiceUnavailableException",
          "message": "...",
@@ -66,7 +71,8 @@ Control interface (unsigned, not logged as API requests)
          "retryAfter": null,     adds a Retry-After header (seconds)
          "apply": false,         perform the operation before the fault
                                  (a lost response); always so for slow
-         "body": null}           body text for malformed/envelope
+         "body": null,           body text for malformed/envelope
+         "omitPem": false}       gateway: drop certificatePem from the data
     DELETE /_emulator/faults     drop queued faults
     GET    /_emulator/requests   the request log as a JSON list
     GET    /_emulator/certificates  the stored certificate descriptions
@@ -696,7 +702,7 @@ class Service:
 
 # --- faults -------------------------------------------------------------------
 
-FAULT_MODES = ("error", "malformed", "envelope", "close", "slow")
+FAULT_MODES = ("error", "malformed", "envelope", "close", "slow", "gateway")
 
 
 def parse_fault(spec):
@@ -718,7 +724,8 @@ def parse_fault(spec):
         "message": spec.get("message", "Injected fault: %s" % error_type),
         "delay": float(spec.get("delay", 3 if mode == "slow" else 0)),
         "retryAfter": spec.get("retryAfter"),
-        "apply": bool(spec.get("apply")) or mode == "slow",
+        "apply": bool(spec.get("apply")) or mode in ("slow", "gateway"),
+        "omitPem": bool(spec.get("omitPem")),
         "body": spec.get("body"),
     }
 
@@ -888,6 +895,8 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "close":
             self.log_request_entry(req, None, None)
             self.close_connection = True
+        elif mode == "gateway":
+            self.answer_gateway(req, result, fault["omitPem"])
         else:
             default = ('{"certificateArn": "arn:aws:iot:' if mode == "malformed"
                        else '{"unexpected": {}}')
@@ -899,6 +908,21 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(status, payload, request_id=req.request_id,
                        error_type=error.header() if error else None,
                        headers=headers)
+
+    def answer_gateway(self, req, result, omit_pem):
+        """The answer as a gateway wraps it: {"success": true, "data": ...}
+        or {"success": false, "error": {"code", "message"}}, without AWS's
+        headers; omit_pem drops certificatePem from the data."""
+        if isinstance(result, ApiError):
+            obj = {"success": False,
+                   "error": {"code": result.error_type, "message": result.message}}
+            self.log_request_entry(req, result.status, result.error_type)
+            self.send_json(result.status, json.dumps(obj).encode(), request_id=req.request_id)
+            return
+        status, data = result
+        if omit_pem:
+            data = {k: v for k, v in data.items() if k != "certificatePem"}
+        self.answer(req, status, {"success": True, "data": data})
 
     def answer_error(self, req, error, headers=None):
         obj = {"message": error.message}

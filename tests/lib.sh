@@ -166,6 +166,56 @@ tpm_session_count() {
 	tpm2_getcap handles-loaded-session | grep -c '0x'
 }
 
+# --- running tpm-provision -----------------------------------------------------
+
+RUN_OUT="$TEST_DIR/run.out"
+RUN_ERR="$TEST_DIR/run.err"
+
+# run [ENV=VALUE...] -- ARGS...: run tpm-provision with the emulator's
+# credentials in an otherwise clean AWS environment; exit status in $RC,
+# output in RUN_OUT and RUN_ERR, and all output kept in $TEST_DIR/all-output
+# (checked for secrets).
+run() {
+	local envs=()
+	while [ "$1" != "--" ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	env -u AWS_SESSION_TOKEN -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_CA_BUNDLE -u AWS_PROFILE \
+		-u CREDENTIALS_DIRECTORY HOME="$TEST_DIR" \
+		AWS_SHARED_CREDENTIALS_FILE="$TEST_DIR/no-credentials-file" \
+		AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" \
+		"${envs[@]}" "$TPM_PROVISION" "$@" >"$RUN_OUT" 2>"$RUN_ERR"
+	RC=$?
+	cat "$RUN_OUT" "$RUN_ERR" >>"$TEST_DIR/all-output"
+	return 0
+}
+
+# expect_failure CODE PATTERN DESCRIPTION: the last run failed with CODE and
+# printed one error line (besides retry notes) matching PATTERN.
+expect_failure() {
+	local errors
+	errors=$(grep -v '^tpm-provision: retrying ' "$RUN_ERR")
+	if [ "$RC" -eq "$1" ] && [ "$(printf '%s\n' "$errors" | wc -l)" -eq 1 ] &&
+		printf '%s\n' "$errors" | grep -q -- "$2"; then
+		ok "$3 (exit $RC)"
+	else
+		not_ok "$3: exit $RC, want $1; stderr: $(cat "$RUN_ERR")"
+	fi
+}
+
+# no_files_in DIR: DIR is empty or missing.
+no_files_in() {
+	[ -z "$(ls -A "$1" 2>/dev/null)" ]
+}
+
+# no_secret_in_output: no credential of the emulator's in anything printed.
+no_secret_in_output() {
+	! grep -qF -e "$EMU_SECRET_ACCESS_KEY" -e "$EMU_SESSION_SECRET_ACCESS_KEY" -e "$EMU_SESSION_TOKEN" \
+		"$TEST_DIR/all-output"
+}
+
 # --- emulator -----------------------------------------------------------------
 
 . "$top_srcdir/tests/emulator.sh"
