@@ -95,7 +95,7 @@ cat >"$TEST_DIR/config.json" <<EOF
  "endpoint-url": "$EMU_URL", "ca-bundle": "$EMU_CA", "out-dir": "$TEST_DIR/out3"}
 EOF
 run -- enroll --config "$TEST_DIR/config.json"
-check "enroll from a config file" [ "$RC" -eq 0 ] && [ -s "$TEST_DIR/out3/certificate.pem" ]
+check "enroll from a config file" succeeded_with "$TEST_DIR/out3/certificate.pem"
 
 echo '{"thing-name": "gw", "key_handle": "0x81000012"}' >"$TEST_DIR/bad-config.json"
 run -- enroll --config "$TEST_DIR/bad-config.json"

@@ -205,6 +205,11 @@ expect_failure() {
 	fi
 }
 
+# succeeded_with FILE: the last run exited 0 and FILE is not empty.
+succeeded_with() {
+	[ "$RC" -eq 0 ] && [ -s "$1" ]
+}
+
 # no_files_in DIR: DIR is empty or missing.
 no_files_in() {
 	[ -z "$(ls -A "$1" 2>/dev/null)" ]
