@@ -1,0 +1,21 @@
+/* Fuzz harness: the shared credentials file (INI) parser. */
+#include <stdint.h>
+
+#include "src/creds.h"
+
+const char *const fuzz_seeds[] = {
+	"[default]\naws_access_key_id = AKIA\naws_secret_access_key = s\n# c\n[p]\naws_session_token=t\n",
+	NULL,
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct tp_creds c = { 0 };
+	struct tp_error err = { 0 };
+
+	tp_creds_parse_ini((const char *)data, size, "default", "fuzz", &c, &err);
+	tp_creds_free(&c);
+	return 0;
+}
