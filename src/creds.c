@@ -152,9 +152,13 @@ int tp_creds_parse_ini(const char *text, size_t len, const char *profile, const 
 	char **field;
 	int r = -1;
 
-	copy = strndup(text, len);
+	if (memchr(text, '\0', len))
+		return tp_error_set(err, EX_NOPERM, "%s contains a NUL byte", path);
+	copy = malloc(len + 1);
 	if (!copy)
 		return tp_error_set(err, EX_IOERR, "out of memory");
+	memcpy(copy, text, len);
+	copy[len] = '\0';
 	for (line = copy; line; line = next) {
 		next = strchr(line, '\n');
 		if (next)

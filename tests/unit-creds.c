@@ -44,5 +44,9 @@ int main(void)
 		       strstr(err.msg, "aws_access_key_id") && !strstr(err.msg, "A B"),
 	       "a value with a space is refused without quoting it: %s", err.msg);
 	tap_ok(c.access_key_id == NULL, "nothing returned on failure");
+	/* Found by fuzzing: an embedded NUL made the wipe overrun its copy. */
+	memset(&err, 0, sizeof(err));
+	tap_ok(tp_creds_parse_ini(";\0\0\0[default]\n", 13, "default", "creds", &c, &err) < 0 &&
+		       strstr(err.msg, "NUL byte"), "a NUL byte is refused: %s", err.msg);
 	return tap_done();
 }
