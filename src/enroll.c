@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -16,6 +17,7 @@
 #include "commands.h"
 #include "creds.h"
 #include "csr.h"
+#include "devkey.h"
 #include "fsutil.h"
 #include "install.h"
 #include "options.h"
@@ -50,10 +52,11 @@ static int read_in_dir(const char *dir, const char *name, size_t max, char **ret
  * TPM key and the installed certificate still agree with.  Returns 1 when
  * provisioned, 0 when not, -1 when the record and the device disagree.
  */
-static int check_provisioned(const struct tp_options *o, struct tp_state *ret_state, struct tp_error *err)
+static int check_provisioned(const struct tp_options *o, const struct tp_devkey *k, struct tp_state *ret_state,
+			     struct tp_error *err)
 {
 	const char *dir = o->val[TP_OPT_OUT_DIR];
-	char *json = NULL, *pem = NULL, path[4096], name_hex[2 * 66 + 1];
+	char *json = NULL, *pem = NULL, path[4096], name_hex[2 * 66 + 1], have[4200], want[4200];
 	struct tp_tpm_public pub;
 	struct tp_state state = { 0 };
 	EVP_PKEY *key = NULL;
@@ -73,16 +76,25 @@ static int check_provisioned(const struct tp_options *o, struct tp_state *ret_st
 			     path, state.thing_name, o->val[TP_OPT_THING_NAME]);
 		goto out;
 	}
-	if (state.key_handle != o->key_handle) {
-		tp_error_set(err, EX_DATAERR, "%s: this device is provisioned with the key at 0x%08x, not 0x%08x", path,
-			     state.key_handle, o->key_handle);
+	if (state.key_handle != k->handle || (state.key_file == NULL) != (k->file == NULL) ||
+	    (k->file && strcmp(state.key_file, k->file) != 0)) {
+		if (state.key_file)
+			snprintf(have, sizeof(have), "key file %s", state.key_file);
+		else
+			snprintf(have, sizeof(have), "handle 0x%08x", state.key_handle);
+		if (k->file)
+			snprintf(want, sizeof(want), "key file %s", k->file);
+		else
+			snprintf(want, sizeof(want), "handle 0x%08x", k->handle);
+		tp_error_set(err, EX_DATAERR, "%s: this device is provisioned with the key at %s, not %s", path, have,
+			     want);
 		goto out;
 	}
-	r = tp_tpm_read_key(o->val[TP_OPT_TCTI], state.key_handle, &pub, err);
+	r = tp_devkey_read(k, &pub, err);
 	if (r == 1)
 		tp_error_set(err, EX_DATAERR,
-			     "%s records the key at 0x%08x but the TPM has none there (was the TPM cleared?); "
-			     "move %s away to provision again", path, state.key_handle, path);
+			     "%s records a key the TPM no longer has (was the TPM cleared, the key file removed?); "
+			     "move %s away to provision again", path, path);
 	if (r != 0) {
 		r = -1;
 		goto out;
@@ -90,8 +102,8 @@ static int check_provisioned(const struct tp_options *o, struct tp_state *ret_st
 	r = -1;
 	tp_tpm_name_hex(&pub, name_hex);
 	if (strcmp(name_hex, state.key_name) != 0) {
-		tp_error_set(err, EX_DATAERR, "%s records another key than the one now at 0x%08x (TPM name %s, not %s)",
-			     path, state.key_handle, name_hex, state.key_name);
+		tp_error_set(err, EX_DATAERR, "%s records another key than the one now there (TPM name %s, not %s)",
+			     path, name_hex, state.key_name);
 		goto out;
 	}
 	if (read_in_dir(dir, TP_CERT_FILE, TP_STATE_MAX, &pem, &len, err) != 0) {
@@ -129,12 +141,15 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	struct tp_state state = { 0 };
 	struct tp_creds creds = { 0 };
 	struct tp_tpm_public pub;
+	struct tp_tpm_auth auth = { 0 };
+	struct tp_devkey k;
+	struct tp_csr_key ck;
 	struct tp_issued_cert issued = { 0 };
 	struct tp_service svc;
-	char name_hex[2 * 66 + 1], when[32], *csr = NULL;
+	char name_hex[2 * 66 + 1], when[32], where[4200], *csr = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	int created, r = -1;
+	int created = 0, r = -1;
 
 	r = tp_options_parse_argv(&o, TP_CMD_ENROLL, argc, argv, err);
 	if (r == 1) {
@@ -147,16 +162,33 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 		goto out;
 	}
 
-	r = check_provisioned(&o, &state, err);
+	k = (struct tp_devkey){
+		.tcti = o.val[TP_OPT_TCTI],
+		.out_dir = o.val[TP_OPT_OUT_DIR],
+		.alg = o.key_alg,
+		.handle = o.key_handle,
+		.file = o.val[TP_OPT_KEY_FILE],
+		.auth = &auth,
+		.force = tp_opt_flag(&o, TP_OPT_FORCE_NEW_KEY),
+	};
+	if (k.file)
+		snprintf(where, sizeof(where), "key file %s", k.file);
+	else
+		snprintf(where, sizeof(where), "handle 0x%08x", k.handle);
+
+	/* --force-new-key asks for a new key even on a provisioned device. */
+	r = k.force ? 0 : check_provisioned(&o, &k, &state, err);
 	if (r < 0)
 		goto out;
 	if (r == 1) {
-		printf("already provisioned: thing %s, certificate %s, key 0x%08x (%s)\n", state.thing_name,
-		       state.certificate_id, state.key_handle, o.val[TP_OPT_OUT_DIR]);
+		printf("already provisioned: thing %s, certificate %s, key at %s (%s)\n", state.thing_name,
+		       state.certificate_id, where, o.val[TP_OPT_OUT_DIR]);
 		r = 0;
 		goto out;
 	}
 	r = -1;
+	if (o.val[TP_OPT_KEY_AUTH_FILE] && tp_devkey_read_auth(o.val[TP_OPT_KEY_AUTH_FILE], &auth, err) < 0)
+		goto out;
 
 	/* Before the TPM is touched: fail early on what can be checked here. */
 	if (tp_creds_load(&creds, err) < 0 || tp_mkdir_p(o.val[TP_OPT_OUT_DIR], 0755, err) < 0)
@@ -164,14 +196,32 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 
 	/* Step 1: the key is made inside the TPM and never leaves it; a key
 	 * made by an earlier, interrupted run is reused. */
-	if (tp_tpm_ensure_key(o.val[TP_OPT_TCTI], o.key_handle, &pub, &created, err) < 0)
+	r = tp_devkey_find(&k, &pub, err);
+	if (r == 1) {
+		if (tp_key_alg_is_rsa(k.alg) && (isatty(STDOUT_FILENO) || isatty(STDERR_FILENO))) {
+			printf("creating a %s key in the TPM; this may take a while (up to minutes)...\n",
+			       tp_key_alg_name(k.alg));
+			fflush(stdout);
+		}
+		r = tp_devkey_create(&k, &pub, err);
+		created = 1;
+	}
+	if (r < 0)
 		goto out;
-	printf("%s TPM key at 0x%08x\n", created ? "created" : "reusing", o.key_handle);
+	r = -1;
+	printf("%s %s TPM key at %s\n", created ? "created" : "reusing", tp_key_alg_name(k.alg), where);
 	if (tp_pkey_from_tpm(&pub, &key, err) < 0)
 		goto out;
 
 	/* Step 2: the CSR is signed by the TPM through the tpm2 provider. */
-	if (tp_csr_build(o.val[TP_OPT_TCTI], o.key_handle, o.val[TP_OPT_THING_NAME], key, &csr, err) < 0)
+	ck = (struct tp_csr_key){
+		.handle = k.handle,
+		.file = k.file,
+		.auth = &auth,
+		.digest = tp_key_alg_digest(k.alg),
+		.pss = tp_opt_flag(&o, TP_OPT_RSA_PSS),
+	};
+	if (tp_csr_build(o.val[TP_OPT_TCTI], &ck, o.val[TP_OPT_THING_NAME], key, &csr, err) < 0)
 		goto out;
 
 	/* Step 3: AWS IoT issues the certificate. */
@@ -195,7 +245,8 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 		.thing_name = o.val[TP_OPT_THING_NAME],
 		.certificate_id = issued.id,
 		.certificate_arn = issued.arn,
-		.key_handle = o.key_handle,
+		.key_handle = k.handle,
+		.key_file = (char *)k.file,
 		.key_name = name_hex,
 		.endpoint = o.val[TP_OPT_ENDPOINT_URL],
 		.provisioned_at = when,
@@ -209,6 +260,7 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	       o.val[TP_OPT_OUT_DIR]);
 	r = 0;
 out:
+	explicit_bzero(&auth, sizeof(auth));
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	free(csr);
