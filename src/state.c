@@ -90,6 +90,18 @@ static int parse_key_location(const cJSON *root, const char *path, uint32_t *ret
 	return 0;
 }
 
+/* The document as a JSON object, or NULL with err set. */
+static cJSON *parse_object(const char *json, size_t len, const char *path, struct tp_error *err)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+
+	if (cJSON_IsObject(root))
+		return root;
+	cJSON_Delete(root);
+	tp_error_set(err, EX_DATAERR, "%s: not a JSON object", path);
+	return NULL;
+}
+
 int tp_state_parse(const char *json, size_t len, const char *path, struct tp_state *ret_state,
 		   struct tp_error *err)
 {
@@ -97,11 +109,9 @@ int tp_state_parse(const char *json, size_t len, const char *path, struct tp_sta
 	cJSON *root;
 	int r = -1;
 
-	root = cJSON_ParseWithLength(json, len);
-	if (!cJSON_IsObject(root)) {
-		tp_error_set(err, EX_DATAERR, "%s: not a JSON object", path);
+	root = parse_object(json, len, path, err);
+	if (!root)
 		goto out;
-	}
 	if (member(root, "thing-name", path, &s.thing_name, err) < 0 ||
 	    member(root, "certificate-id", path, &s.certificate_id, err) < 0 ||
 	    member(root, "certificate-arn", path, &s.certificate_arn, err) < 0 ||
@@ -160,11 +170,9 @@ int tp_journal_parse(const char *json, size_t len, const char *path, struct tp_j
 	cJSON *root;
 	int r = -1;
 
-	root = cJSON_ParseWithLength(json, len);
-	if (!cJSON_IsObject(root)) {
-		tp_error_set(err, EX_DATAERR, "%s: not a JSON object", path);
+	root = parse_object(json, len, path, err);
+	if (!root)
 		goto out;
-	}
 	if (member(root, "phase", path, &j.phase, err) < 0 ||
 	    parse_key_location(root, path, &j.key_handle, &j.key_file, err) < 0 ||
 	    member(root, "key-alg", path, &j.key_alg, err) < 0)

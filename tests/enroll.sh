@@ -8,41 +8,9 @@ swtpm_start
 emulator_start --region eu-west-1
 
 OUT="$TEST_DIR/out"
-RUN_OUT="$TEST_DIR/run.out"
-RUN_ERR="$TEST_DIR/run.err"
-
-# run [ENV=VALUE...] -- ARGS...: run tpm-provision with the emulator's
-# credentials in the environment; exit status in $RC, output in RUN_OUT/ERR.
-run() {
-	local envs=()
-	while [ "$1" != "--" ]; do
-		envs+=("$1")
-		shift
-	done
-	shift
-	env -u AWS_SESSION_TOKEN -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_CA_BUNDLE \
-		AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" \
-		"${envs[@]}" "$TPM_PROVISION" "$@" >"$RUN_OUT" 2>"$RUN_ERR"
-	RC=$?
-	cat "$RUN_OUT" "$RUN_ERR" >>"$TEST_DIR/all-output"
-	return 0
-}
-
 enroll_args() {
 	echo --thing-name gw-0042 --region eu-west-1 --tcti "$TCTI" \
 		--endpoint-url "$EMU_URL" --ca-bundle "$EMU_CA"
-}
-
-# expect_failure CODE PATTERN DESCRIPTION: the last run failed with CODE and
-# said PATTERN in one stderr line.
-expect_failure() {
-	local lines
-	lines=$(wc -l <"$RUN_ERR")
-	if [ "$RC" -eq "$1" ] && [ "$lines" -eq 1 ] && grep -q -- "$2" "$RUN_ERR"; then
-		ok "$3 (exit $RC)"
-	else
-		not_ok "$3: exit $RC, want $1; stderr: $(cat "$RUN_ERR")"
-	fi
 }
 
 # --- first run --------------------------------------------------------------

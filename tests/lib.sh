@@ -166,6 +166,41 @@ tpm_session_count() {
 	tpm2_getcap handles-loaded-session | grep -c '0x'
 }
 
+# --- running tpm-provision ----------------------------------------------------
+
+RUN_OUT="$TEST_DIR/run.out"
+RUN_ERR="$TEST_DIR/run.err"
+
+# run [ENV=VALUE...] -- ARGS...: run tpm-provision with the emulator's
+# credentials in the environment; exit status in $RC, output in RUN_OUT/ERR,
+# all output also collected in $TEST_DIR/all-output.
+run() {
+	local envs=()
+	while [ "$1" != "--" ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	env -u AWS_SESSION_TOKEN -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_CA_BUNDLE \
+		AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" \
+		"${envs[@]}" "$TPM_PROVISION" "$@" >"$RUN_OUT" 2>"$RUN_ERR"
+	RC=$?
+	cat "$RUN_OUT" "$RUN_ERR" >>"$TEST_DIR/all-output"
+	return 0
+}
+
+# expect_failure CODE PATTERN DESCRIPTION: the last run failed with CODE and
+# said PATTERN in one stderr line.
+expect_failure() {
+	local lines
+	lines=$(wc -l <"$RUN_ERR")
+	if [ "$RC" -eq "$1" ] && [ "$lines" -eq 1 ] && grep -q -- "$2" "$RUN_ERR"; then
+		ok "$3 (exit $RC)"
+	else
+		not_ok "$3: exit $RC, want $1; stderr: $(cat "$RUN_ERR")"
+	fi
+}
+
 # --- emulator -----------------------------------------------------------------
 
 . "$top_srcdir/tests/emulator.sh"
