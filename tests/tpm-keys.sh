@@ -8,15 +8,9 @@
 swtpm_start
 emulator_start --region eu-west-1
 
-# enroll [ENV=VALUE...] -- ARGS...: run enroll against swtpm and the emulator.
+# enroll ARGS...: run enroll against swtpm and the emulator.
 enroll() {
-	local envs=()
-	while [ "$1" != "--" ]; do
-		envs+=("$1")
-		shift
-	done
-	shift
-	run "${envs[@]}" -- enroll --thing-name gw-keys --region eu-west-1 --tcti "$TCTI" \
+	run -- enroll --thing-name gw-keys --region eu-west-1 --tcti "$TCTI" \
 		--endpoint-url "$EMU_URL" --ca-bundle "$EMU_CA" "$@"
 }
 
@@ -65,7 +59,7 @@ for spec in "ecc-p256 0x81000002 ecdsa-with-SHA256 NIST p256" \
 	"rsa-2048 0x81000006 rsassaPss bits: 2048 --rsa-pss"; do
 	read -r alg handle sigalg want1 want2 extra <<<"$spec"
 	out="$TEST_DIR/out-$handle"
-	enroll -- --key-alg "$alg" --key-handle "$handle" --out-dir "$out" ${extra:+"$extra"}
+	enroll --key-alg "$alg" --key-handle "$handle" --out-dir "$out" ${extra:+"$extra"}
 	expect_success "enroll with --key-alg $alg ${extra:-} at $handle"
 	csr_n=$((csr_n + 1))
 	tpm2_readpublic -c "$handle" -f pem -o "$TEST_DIR/tpm-$handle.pem" >"$TEST_DIR/rp-$handle.txt"
@@ -102,12 +96,12 @@ check "no duplicate was produced" [ ! -s "$TEST_DIR/dup.priv" ]
 
 OUT="$TEST_DIR/out-resume"
 emulator_fault '{"count": 1, "errorType": "InvalidRequestException", "message": "injected"}'
-enroll -- --key-handle 0x81000010 --out-dir "$OUT"
+enroll --key-handle 0x81000010 --out-dir "$OUT"
 check "an interrupted run (service refused) fails" [ "$RC" -ne 0 ]
 no_leaks "an interrupted run"
 name1=$(tpm_name 0x81000010)
 check "the journal records the key's TPM name" grep -q "\"key-name\":[[:space:]]*\"$name1\"" "$OUT/journal.json"
-enroll -- --key-handle 0x81000010 --out-dir "$OUT"
+enroll --key-handle 0x81000010 --out-dir "$OUT"
 expect_success "the rerun completes"
 check "the rerun reuses the key it created" grep -q "reusing ecc-p256 TPM key at handle 0x81000010" "$RUN_OUT"
 check "the rerun's key is the same key" [ "$(tpm_name 0x81000010)" = "$name1" ]
@@ -116,15 +110,15 @@ check "the rerun's key is the same key" [ "$(tpm_name 0x81000010)" = "$name1" ]
 # holds only the intent; the rerun claims the key it finds there.
 OUT="$TEST_DIR/out-crash"
 emulator_fault '{"count": 1, "errorType": "InvalidRequestException", "message": "injected"}'
-enroll -- --key-handle 0x81000011 --out-dir "$OUT"
+enroll --key-handle 0x81000011 --out-dir "$OUT"
 name2=$(tpm_name 0x81000011)
 printf '{"phase": "creating-key", "key-handle": "0x81000011", "key-alg": "ecc-p256"}\n' >"$OUT/journal.json"
-enroll -- --key-handle 0x81000011 --out-dir "$OUT"
+enroll --key-handle 0x81000011 --out-dir "$OUT"
 expect_success "a run after a crash before the key's name was recorded completes"
 check "... reusing the key it had created" [ "$(tpm_name 0x81000011)" = "$name2" ] && grep -q reusing "$RUN_OUT"
 
 # --force-new-key replaces our own key, on a provisioned device too.
-enroll -- --key-handle 0x81000010 --out-dir "$TEST_DIR/out-resume" --force-new-key
+enroll --key-handle 0x81000010 --out-dir "$TEST_DIR/out-resume" --force-new-key
 expect_success "--force-new-key replaces the key this program created"
 check "... with a new key at the same handle" [ "$(tpm_name 0x81000010)" != "$name1" ]
 check "... and records it" grep -q "$(tpm_name 0x81000010)" "$TEST_DIR/out-resume/state.json"
@@ -135,16 +129,16 @@ tpm2_createprimary -C o -G ecc256 -c "$TEST_DIR/foreign.ctx" >/dev/null
 tpm2_evictcontrol -C o -c "$TEST_DIR/foreign.ctx" 0x81000020 >/dev/null
 tpm2_flushcontext -t
 foreign=$(tpm_name 0x81000020)
-enroll -- --key-handle 0x81000020 --out-dir "$TEST_DIR/out-foreign"
+enroll --key-handle 0x81000020 --out-dir "$TEST_DIR/out-foreign"
 expect_failure 78 'handle 0x81000020 already holds a key that tpm-provision did not create.*--key-handle' \
 	"a foreign key at the handle is refused"
-enroll -- --key-handle 0x81000020 --out-dir "$TEST_DIR/out-foreign" --force-new-key
+enroll --key-handle 0x81000020 --out-dir "$TEST_DIR/out-foreign" --force-new-key
 expect_failure 78 'handle 0x81000020 already holds a key that tpm-provision did not create' \
 	"--force-new-key does not replace a foreign key"
 check "the foreign key is untouched" [ "$(tpm_name 0x81000020)" = "$foreign" ]
 no_leaks "a collision"
 # Our key at another out-dir's handle is foreign to that out-dir's journal.
-enroll -- --key-handle 0x81000002 --out-dir "$TEST_DIR/out-other"
+enroll --key-handle 0x81000002 --out-dir "$TEST_DIR/out-other"
 expect_failure 78 'handle 0x81000002 already holds a key' "a key recorded in another journal is not reused"
 
 # --- key file ----------------------------------------------------------------------
@@ -153,7 +147,7 @@ KEYFILE="$TEST_DIR/keys/device.pem"
 mkdir -p "$TEST_DIR/keys"
 OUT="$TEST_DIR/out-file"
 persistent_before=$(tpm2_getcap handles-persistent | sort)
-enroll -- --key-file "$KEYFILE" --key-alg ecc-p384 --out-dir "$OUT"
+enroll --key-file "$KEYFILE" --key-alg ecc-p384 --out-dir "$OUT"
 expect_success "enroll with --key-file"
 check "the key file has mode 0600" [ "$(stat -c %a "$KEYFILE")" = 600 ]
 check "the key file is a TSS2 PRIVATE KEY PEM" grep -q "^-----BEGIN TSS2 PRIVATE KEY-----" "$KEYFILE"
@@ -178,10 +172,10 @@ TPM2OPENSSL_TCTI=$TCTI openssl req -new -provider tpm2 -provider default -key "$
 	-out "$TEST_DIR/req.pem" 2>/dev/null
 check "stock openssl req uses the key file" bash -c 'openssl req -in "$1" -verify -noout 2>/dev/null' _ "$TEST_DIR/req.pem"
 no_leaks "openssl used the key file"
-enroll -- --key-file "$KEYFILE" --key-alg ecc-p384 --out-dir "$OUT"
+enroll --key-file "$KEYFILE" --key-alg ecc-p384 --out-dir "$OUT"
 check "a rerun with the key file is already provisioned" grep -q "already provisioned" "$RUN_OUT"
 cp "$KEYFILE" "$TEST_DIR/keys/copy.pem"
-enroll -- --key-file "$TEST_DIR/keys/copy.pem" --out-dir "$TEST_DIR/out-file-other"
+enroll --key-file "$TEST_DIR/keys/copy.pem" --out-dir "$TEST_DIR/out-file-other"
 expect_failure 78 "key file $TEST_DIR/keys/copy.pem already holds a key that tpm-provision did not create" \
 	"a key file this out-dir's journal does not name is refused"
 check "... and left untouched" cmp -s "$KEYFILE" "$TEST_DIR/keys/copy.pem"
@@ -190,7 +184,7 @@ check "... and left untouched" cmp -s "$KEYFILE" "$TEST_DIR/keys/copy.pem"
 
 printf 'correct horse battery\n' >"$TEST_DIR/auth"
 printf 'wrong value\n' >"$TEST_DIR/wrong-auth"
-enroll -- --key-file "$TEST_DIR/keys/auth.pem" --key-auth-file "$TEST_DIR/auth" --out-dir "$TEST_DIR/out-authfile"
+enroll --key-file "$TEST_DIR/keys/auth.pem" --key-auth-file "$TEST_DIR/auth" --out-dir "$TEST_DIR/out-authfile"
 expect_success "enroll with a key file and --key-auth-file"
 TPM2OPENSSL_TCTI=$TCTI openssl pkey -provider tpm2 -provider default -in "$TEST_DIR/keys/auth.pem" \
 	-passin "file:$TEST_DIR/auth" -pubout -out "$TEST_DIR/auth-pub.pem" 2>/dev/null
@@ -199,18 +193,18 @@ check "openssl opens the key file with the auth value" \
 
 OUT="$TEST_DIR/out-auth"
 emulator_fault '{"count": 1, "errorType": "InvalidRequestException", "message": "injected"}'
-enroll -- --key-handle 0x81000030 --key-auth-file "$TEST_DIR/auth" --out-dir "$OUT"
+enroll --key-handle 0x81000030 --key-auth-file "$TEST_DIR/auth" --out-dir "$OUT"
 tpm2_readpublic -c 0x81000030 >/dev/null
 check "a key with an auth value was created at 0x81000030" [ $? -eq 0 ]
 tpm2_dictionarylockout -s -n 1 -t 60 -l 60 >/dev/null
-enroll -- --key-handle 0x81000030 --key-auth-file "$TEST_DIR/wrong-auth" --out-dir "$OUT"
+enroll --key-handle 0x81000030 --key-auth-file "$TEST_DIR/wrong-auth" --out-dir "$OUT"
 expect_failure 77 'wrong authorization value for the key' "a wrong key auth value is refused"
 no_leaks "an auth failure"
-enroll -- --key-handle 0x81000030 --key-auth-file "$TEST_DIR/auth" --out-dir "$OUT"
+enroll --key-handle 0x81000030 --key-auth-file "$TEST_DIR/auth" --out-dir "$OUT"
 expect_failure 75 'dictionary-attack lockout' "a TPM in lockout is a temporary failure"
 no_leaks "a lockout"
 tpm2_dictionarylockout -c >/dev/null
-enroll -- --key-handle 0x81000030 --key-auth-file "$TEST_DIR/auth" --out-dir "$OUT"
+enroll --key-handle 0x81000030 --key-auth-file "$TEST_DIR/auth" --out-dir "$OUT"
 expect_success "with the right auth value after the lockout is cleared, the run completes (handle mode)"
 check "no auth value in any output" bash -c '! grep -q -e "correct horse" -e "wrong value" "$1"' _ "$TEST_DIR/all-output"
 
@@ -231,14 +225,14 @@ for i in $(seq 0 63); do
 done
 check "filling the TPM's NV stopped at NV_SPACE" grep -q "0x14b\|NV_SPACE\|space" "$TEST_DIR/filler.out"
 diag "${#fillers[@]} filler objects until the TPM's NV was full"
-enroll -- --key-handle 0x81000040 --out-dir "$TEST_DIR/out-nv"
+enroll --key-handle 0x81000040 --out-dir "$TEST_DIR/out-nv"
 expect_failure 74 'no room for another persistent object' "a full TPM NV is its own error"
 no_leaks "NV full"
 for h in "${fillers[@]}"; do
 	tpm2_evictcontrol -C o -c "$h" >/dev/null
 done
 
-enroll -- --tcti device:/dev/no-such-tpm --out-dir "$TEST_DIR/out-nodev"
+enroll --tcti device:/dev/no-such-tpm --out-dir "$TEST_DIR/out-nodev"
 expect_failure 74 'no TPM device /dev/no-such-tpm' "a missing TPM device"
 
 # The SRK handle holding something that is not a storage key.
@@ -247,12 +241,12 @@ tpm2_createprimary -C o -G ecc256:ecdsa-sha256 -a 'fixedtpm|fixedparent|sensitiv
 	-c "$TEST_DIR/notsrk.ctx" >/dev/null
 tpm2_evictcontrol -C o -c "$TEST_DIR/notsrk.ctx" 0x81000001 >/dev/null
 tpm2_flushcontext -t
-enroll -- --key-handle 0x81000050 --out-dir "$TEST_DIR/out-srk"
+enroll --key-handle 0x81000050 --out-dir "$TEST_DIR/out-srk"
 expect_failure 78 'the object at 0x81000001 is not a storage root key' "a signing key at the SRK handle is refused"
 no_leaks "refusing a wrong SRK"
 
 swtpm_stop
-enroll -- --key-handle 0x81000050 --out-dir "$TEST_DIR/out-down"
+enroll --key-handle 0x81000050 --out-dir "$TEST_DIR/out-down"
 expect_failure 74 'TPM not reachable at TCTI' "a stopped TPM is not reachable"
 
 done_testing
