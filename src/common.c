@@ -13,6 +13,27 @@
 #include "install.h"
 #include "ossl.h"
 
+void tp_devkey_from_options(const struct tp_options *o, const struct tp_tpm_auth *auth, struct tp_devkey *ret_key)
+{
+	*ret_key = (struct tp_devkey){
+		.tcti = o->val[TP_OPT_TCTI],
+		.out_dir = o->val[TP_OPT_OUT_DIR],
+		.alg = o->key_alg,
+		.handle = o->key_handle,
+		.file = o->val[TP_OPT_KEY_FILE],
+		.auth = auth,
+		.force = tp_opt_flag(o, TP_OPT_FORCE_NEW_KEY),
+	};
+}
+
+void tp_devkey_where(const struct tp_devkey *k, char *buf, size_t len)
+{
+	if (k->file)
+		snprintf(buf, len, "key file %s", k->file);
+	else
+		snprintf(buf, len, "handle 0x%08x", k->handle);
+}
+
 static int read_in_dir(const char *dir, const char *name, size_t max, char **ret_buf, size_t *ret_len,
 		       struct tp_error *err)
 {
@@ -28,10 +49,11 @@ static int read_in_dir(const char *dir, const char *name, size_t max, char **ret
  * TPM key and the installed certificate still agree with.  Returns 1 when
  * provisioned, 0 when not, -1 when the record and the device disagree.
  */
-int tp_check_provisioned(const struct tp_options *o, struct tp_state *ret_state, struct tp_error *err)
+int tp_check_provisioned(const struct tp_options *o, const struct tp_devkey *k, struct tp_state *ret_state,
+			 struct tp_error *err)
 {
 	const char *dir = o->val[TP_OPT_OUT_DIR];
-	char *json = NULL, *pem = NULL, path[4096], name_hex[2 * 66 + 1];
+	char *json = NULL, *pem = NULL, path[4096], name_hex[2 * 66 + 1], have[4200], want[4200];
 	struct tp_tpm_public pub;
 	struct tp_state state = { 0 };
 	EVP_PKEY *key = NULL;
@@ -51,16 +73,25 @@ int tp_check_provisioned(const struct tp_options *o, struct tp_state *ret_state,
 			     path, state.thing_name, o->val[TP_OPT_THING_NAME]);
 		goto out;
 	}
-	if (state.key_handle != o->key_handle) {
-		tp_error_set(err, EX_DATAERR, "%s: this device is provisioned with the key at 0x%08x, not 0x%08x", path,
-			     state.key_handle, o->key_handle);
+	if (state.key_handle != k->handle || (state.key_file == NULL) != (k->file == NULL) ||
+	    (k->file && strcmp(state.key_file, k->file) != 0)) {
+		if (state.key_file)
+			snprintf(have, sizeof(have), "key file %s", state.key_file);
+		else
+			snprintf(have, sizeof(have), "handle 0x%08x", state.key_handle);
+		if (k->file)
+			snprintf(want, sizeof(want), "key file %s", k->file);
+		else
+			snprintf(want, sizeof(want), "handle 0x%08x", k->handle);
+		tp_error_set(err, EX_DATAERR, "%s: this device is provisioned with the key at %s, not %s", path, have,
+			     want);
 		goto out;
 	}
-	r = tp_tpm_read_key(o->val[TP_OPT_TCTI], state.key_handle, &pub, err);
+	r = tp_devkey_read(k, &pub, err);
 	if (r == 1)
 		tp_error_set(err, EX_DATAERR,
-			     "%s records the key at 0x%08x but the TPM has none there (was the TPM cleared?); "
-			     "move %s away to provision again", path, state.key_handle, path);
+			     "%s records a key the TPM no longer has (was the TPM cleared, the key file removed?); "
+			     "move %s away to provision again", path, path);
 	if (r != 0) {
 		r = -1;
 		goto out;
@@ -68,8 +99,8 @@ int tp_check_provisioned(const struct tp_options *o, struct tp_state *ret_state,
 	r = -1;
 	tp_tpm_name_hex(&pub, name_hex);
 	if (strcmp(name_hex, state.key_name) != 0) {
-		tp_error_set(err, EX_DATAERR, "%s records another key than the one now at 0x%08x (TPM name %s, not %s)",
-			     path, state.key_handle, name_hex, state.key_name);
+		tp_error_set(err, EX_DATAERR, "%s records another key than the one now there (TPM name %s, not %s)",
+			     path, name_hex, state.key_name);
 		goto out;
 	}
 	if (read_in_dir(dir, TP_CERT_FILE, TP_STATE_MAX, &pem, &len, err) != 0) {
@@ -101,10 +132,13 @@ static void now_rfc3339(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void tp_print_already_provisioned(const struct tp_state *state, const char *dir)
+void tp_print_already_provisioned(const struct tp_state *state, const struct tp_devkey *k, const char *dir)
 {
-	printf("already provisioned: thing %s, certificate %s, key 0x%08x (%s)\n", state->thing_name,
-	       state->certificate_id, state->key_handle, dir);
+	char where[4200];
+
+	tp_devkey_where(k, where, sizeof(where));
+	printf("already provisioned: thing %s, certificate %s, key at %s (%s)\n", state->thing_name,
+	       state->certificate_id, where, dir);
 }
 
 void tp_service_note_retry(const char *line);
@@ -129,8 +163,8 @@ void tp_service_setup(const struct tp_options *o, const struct tp_creds *creds, 
 	};
 }
 
-int tp_install_provisioned(const struct tp_options *o, X509 *cert, const struct tp_tpm_public *pub, const char *arn,
-			   const char *id, struct tp_error *err)
+int tp_install_provisioned(const struct tp_options *o, const struct tp_devkey *k, X509 *cert,
+			   const struct tp_tpm_public *pub, const char *arn, const char *id, struct tp_error *err)
 {
 	char name_hex[2 * 66 + 1], when[32];
 	struct tp_state state;
@@ -141,7 +175,8 @@ int tp_install_provisioned(const struct tp_options *o, X509 *cert, const struct 
 		.thing_name = o->val[TP_OPT_THING_NAME],
 		.certificate_id = (char *)id,
 		.certificate_arn = (char *)arn,
-		.key_handle = o->key_handle,
+		.key_handle = k->handle,
+		.key_file = (char *)k->file,
 		.key_name = name_hex,
 		.endpoint = o->val[TP_OPT_ENDPOINT_URL],
 		.provisioned_at = when,

@@ -12,7 +12,9 @@
 
 #include <openssl/pem.h>
 #include <openssl/provider.h>
+#include <openssl/rsa.h>
 #include <openssl/store.h>
+#include <openssl/ui.h>
 #include <openssl/x509.h>
 
 #include "ossl.h"
@@ -60,17 +62,39 @@ fail:
 	return -1;
 }
 
-static int load_tpm_key(struct providers *p, uint32_t handle, EVP_PKEY **ret_pkey, struct tp_error *err)
+/* The provider asks for the key's authorization value through OpenSSL's
+ * passphrase callback; hand it the value, never prompt. */
+static int give_auth(char *buf, int size, int rwflag, void *u)
 {
-	OSSL_STORE_CTX *store;
-	OSSL_STORE_INFO *info;
-	EVP_PKEY *pkey = NULL;
-	char uri[32];
+	const struct tp_tpm_auth *auth = u;
 
-	snprintf(uri, sizeof(uri), "handle:0x%08x", handle);
-	store = OSSL_STORE_open_ex(uri, p->libctx, TPM2_PROPQ, NULL, NULL, NULL, NULL, NULL);
-	if (!store)
-		return tp_error_ossl(err, EX_IOERR, "tpm2 provider cannot open %s", uri);
+	(void)rwflag;
+	if (!auth || auth->len > (size_t)size)
+		return -1;
+	memcpy(buf, auth->value, auth->len);
+	return (int)auth->len;
+}
+
+static int load_tpm_key(struct providers *p, const struct tp_csr_key *k, EVP_PKEY **ret_pkey, struct tp_error *err)
+{
+	OSSL_STORE_CTX *store = NULL;
+	OSSL_STORE_INFO *info;
+	UI_METHOD *ui = NULL;
+	EVP_PKEY *pkey = NULL;
+	char uri[4096];
+
+	if (k->file)
+		snprintf(uri, sizeof(uri), "%s", k->file);
+	else
+		snprintf(uri, sizeof(uri), "handle:0x%08x%s", k->handle, k->auth->len ? "?pass" : "");
+	ui = UI_UTIL_wrap_read_pem_callback(give_auth, 0);
+	if (!ui)
+		return tp_error_ossl(err, EX_IOERR, "out of memory");
+	store = OSSL_STORE_open_ex(uri, p->libctx, TPM2_PROPQ, ui, (void *)k->auth, NULL, NULL, NULL);
+	if (!store) {
+		tp_error_ossl(err, EX_IOERR, "tpm2 provider cannot open %s", uri);
+		goto out;
+	}
 	while (!pkey && !OSSL_STORE_eof(store)) {
 		info = OSSL_STORE_load(store);
 		if (!info)
@@ -79,15 +103,21 @@ static int load_tpm_key(struct providers *p, uint32_t handle, EVP_PKEY **ret_pke
 			pkey = OSSL_STORE_INFO_get1_PKEY(info);
 		OSSL_STORE_INFO_free(info);
 	}
-	OSSL_STORE_close(store);
-	if (!pkey)
-		return tp_error_ossl(err, EX_IOERR, "tpm2 provider found no key at %s", uri);
+	if (!pkey) {
+		tp_error_ossl(err, EX_IOERR, "tpm2 provider found no key at %s", uri);
+		goto out;
+	}
 	*ret_pkey = pkey;
-	return 0;
+out:
+	OSSL_STORE_close(store);
+	UI_destroy_method(ui);
+	return pkey ? 0 : -1;
 }
 
-static int sign_request(struct providers *p, EVP_PKEY *key, const char *cn, char **ret_pem, struct tp_error *err)
+static int sign_request(struct providers *p, EVP_PKEY *key, const struct tp_csr_key *k, const char *cn, char **ret_pem,
+			struct tp_error *err)
 {
+	EVP_PKEY_CTX *pctx = NULL;
 	EVP_MD_CTX *mdctx = NULL;
 	X509_REQ *req = NULL;
 	X509_NAME *name;
@@ -105,8 +135,18 @@ static int sign_request(struct providers *p, EVP_PKEY *key, const char *cn, char
 		goto out;
 	}
 	mdctx = EVP_MD_CTX_new();
-	if (!mdctx || EVP_DigestSignInit_ex(mdctx, NULL, "SHA256", p->libctx, TPM2_PROPQ, key, NULL) <= 0 ||
-	    X509_REQ_sign_ctx(req, mdctx) <= 0) {
+	if (!mdctx || EVP_DigestSignInit_ex(mdctx, &pctx, k->digest, p->libctx, TPM2_PROPQ, key, NULL) <= 0) {
+		tp_error_ossl(err, EX_IOERR, "cannot set up the %s signature of the certificate request", k->digest);
+		goto out;
+	}
+	/* RSASSA-PSS with a salt as long as the hash, which is what a TPM
+	 * uses. */
+	if (k->pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+		       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0)) {
+		tp_error_ossl(err, EX_IOERR, "cannot select RSA-PSS for the certificate request");
+		goto out;
+	}
+	if (X509_REQ_sign_ctx(req, mdctx) <= 0) {
 		tp_error_ossl(err, EX_IOERR, "the TPM did not sign the certificate request");
 		goto out;
 	}
@@ -150,8 +190,8 @@ static int verify_request(const char *pem, EVP_PKEY *expected, struct tp_error *
 	return r;
 }
 
-int tp_csr_build(const char *tcti, uint32_t handle, const char *common_name, EVP_PKEY *expected, char **ret_pem,
-		 struct tp_error *err)
+int tp_csr_build(const char *tcti, const struct tp_csr_key *k, const char *common_name, EVP_PKEY *expected,
+		 char **ret_pem, struct tp_error *err)
 {
 	struct providers p;
 	EVP_PKEY *key = NULL;
@@ -160,7 +200,7 @@ int tp_csr_build(const char *tcti, uint32_t handle, const char *common_name, EVP
 
 	if (providers_load(tcti, &p, err) < 0)
 		return -1;
-	if (load_tpm_key(&p, handle, &key, err) < 0 || sign_request(&p, key, common_name, &pem, err) < 0)
+	if (load_tpm_key(&p, k, &key, err) < 0 || sign_request(&p, key, k, common_name, &pem, err) < 0)
 		goto out;
 	/* Release the provider's TPM connection before anything else talks
 	 * to the TPM. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -35,12 +36,15 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	struct tp_state state = { 0 };
 	struct tp_creds creds = { 0 };
 	struct tp_tpm_public pub;
+	struct tp_tpm_auth auth = { 0 };
+	struct tp_devkey k;
+	struct tp_csr_key ck;
 	struct tp_issued_cert issued = { 0 };
 	struct tp_service svc;
-	char *csr = NULL;
+	char where[4200], *csr = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	int created, r = -1;
+	int created = 0, r = -1;
 
 	r = tp_options_parse_argv(&o, TP_CMD_ENROLL, argc, argv, err);
 	if (r == 1) {
@@ -53,15 +57,21 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 		goto out;
 	}
 
-	r = tp_check_provisioned(&o, &state, err);
+	tp_devkey_from_options(&o, &auth, &k);
+	tp_devkey_where(&k, where, sizeof(where));
+
+	/* --force-new-key asks for a new key even on a provisioned device. */
+	r = k.force ? 0 : tp_check_provisioned(&o, &k, &state, err);
 	if (r < 0)
 		goto out;
 	if (r == 1) {
-		tp_print_already_provisioned(&state, o.val[TP_OPT_OUT_DIR]);
+		tp_print_already_provisioned(&state, &k, o.val[TP_OPT_OUT_DIR]);
 		r = 0;
 		goto out;
 	}
 	r = -1;
+	if (o.val[TP_OPT_KEY_AUTH_FILE] && tp_devkey_read_auth(o.val[TP_OPT_KEY_AUTH_FILE], &auth, err) < 0)
+		goto out;
 
 	/* Before the TPM is touched: fail early on what can be checked here. */
 	if (tp_creds_load(&creds, err) < 0 || tp_mkdir_p(o.val[TP_OPT_OUT_DIR], 0755, err) < 0)
@@ -69,14 +79,32 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 
 	/* Step 1: the key is made inside the TPM and never leaves it; a key
 	 * made by an earlier, interrupted run is reused. */
-	if (tp_tpm_ensure_key(o.val[TP_OPT_TCTI], o.key_handle, &pub, &created, err) < 0)
+	r = tp_devkey_find(&k, &pub, err);
+	if (r == 1) {
+		if (tp_key_alg_is_rsa(k.alg) && (isatty(STDOUT_FILENO) || isatty(STDERR_FILENO))) {
+			printf("creating a %s key in the TPM; this may take a while (up to minutes)...\n",
+			       tp_key_alg_name(k.alg));
+			fflush(stdout);
+		}
+		r = tp_devkey_create(&k, &pub, err);
+		created = 1;
+	}
+	if (r < 0)
 		goto out;
-	printf("%s TPM key at 0x%08x\n", created ? "created" : "reusing", o.key_handle);
+	r = -1;
+	printf("%s %s TPM key at %s\n", created ? "created" : "reusing", tp_key_alg_name(k.alg), where);
 	if (tp_pkey_from_tpm(&pub, &key, err) < 0)
 		goto out;
 
 	/* Step 2: the CSR is signed by the TPM through the tpm2 provider. */
-	if (tp_csr_build(o.val[TP_OPT_TCTI], o.key_handle, o.val[TP_OPT_THING_NAME], key, &csr, err) < 0)
+	ck = (struct tp_csr_key){
+		.handle = k.handle,
+		.file = k.file,
+		.auth = &auth,
+		.digest = tp_key_alg_digest(k.alg),
+		.pss = tp_opt_flag(&o, TP_OPT_RSA_PSS),
+	};
+	if (tp_csr_build(o.val[TP_OPT_TCTI], &ck, o.val[TP_OPT_THING_NAME], key, &csr, err) < 0)
 		goto out;
 
 	/* Step 3: AWS IoT issues the certificate. */
@@ -88,12 +116,13 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	if (tp_cert_parse_pem(issued.pem, strlen(issued.pem), "the certificate from the service", &cert, err) < 0 ||
 	    tp_cert_check_key(cert, key, "the certificate from the service", err) < 0)
 		goto out;
-	if (tp_install_provisioned(&o, cert, &pub, issued.arn, issued.id, err) < 0)
+	if (tp_install_provisioned(&o, &k, cert, &pub, issued.arn, issued.id, err) < 0)
 		goto out;
 	printf("enrolled thing %s: certificate %s installed in %s\n", o.val[TP_OPT_THING_NAME], issued.id,
 	       o.val[TP_OPT_OUT_DIR]);
 	r = 0;
 out:
+	explicit_bzero(&auth, sizeof(auth));
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	free(csr);

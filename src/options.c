@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "fsutil.h"
+#include "keyalg.h"
 
 enum opt_kind {
 	KIND_STRING,
@@ -361,18 +362,17 @@ static int check_endpoint(struct tp_options *o, struct tp_error *err)
 
 int tp_options_finish(struct tp_options *o, struct tp_error *err)
 {
-	static const enum tp_opt not_yet[] = {
-		TP_OPT_KEY_ALG, TP_OPT_KEY_FILE, TP_OPT_KEY_AUTH_FILE, TP_OPT_RSA_PSS, TP_OPT_FORCE_NEW_KEY,
-	};
 	const char *v;
 	size_t n;
 
-	for (n = 0; n < sizeof(not_yet) / sizeof(not_yet[0]); n++)
-		if (o->val[not_yet[n]])
-			return bad_value(o, not_yet[n], "is not supported by this version", err);
+	if (o->val[TP_OPT_KEY_FILE] && o->val[TP_OPT_KEY_HANDLE])
+		return tp_error_set(err, o->origin[TP_OPT_KEY_FILE] == TP_FROM_CONFIG &&
+						 o->origin[TP_OPT_KEY_HANDLE] == TP_FROM_CONFIG ? EX_CONFIG : EX_USAGE,
+				    "give either key-handle or key-file, not both");
 
 	if (set_default(o, TP_OPT_TCTI, TP_DEFAULT_TCTI, TP_FROM_DEFAULT, err) < 0 ||
-	    set_default(o, TP_OPT_KEY_HANDLE, "0x81000002", TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(o, TP_OPT_KEY_HANDLE, o->val[TP_OPT_KEY_FILE] ? NULL : "0x81000002", TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(o, TP_OPT_KEY_ALG, "ecc-p256", TP_FROM_DEFAULT, err) < 0 ||
 	    set_default(o, TP_OPT_REGION, getenv("AWS_REGION"), TP_FROM_ENV, err) < 0 ||
 	    set_default(o, TP_OPT_REGION, getenv("AWS_DEFAULT_REGION"), TP_FROM_ENV, err) < 0 ||
 	    set_default(o, TP_OPT_SIGNING_NAME, "iot", TP_FROM_DEFAULT, err) < 0 ||
@@ -390,10 +390,24 @@ int tp_options_finish(struct tp_options *o, struct tp_error *err)
 	if (!*o->val[TP_OPT_TCTI])
 		return bad_value(o, TP_OPT_TCTI, "is empty", err);
 
-	if (tp_parse_handle(o->val[TP_OPT_KEY_HANDLE], &o->key_handle) < 0)
+	o->key_handle = 0;
+	if (o->val[TP_OPT_KEY_HANDLE] && tp_parse_handle(o->val[TP_OPT_KEY_HANDLE], &o->key_handle) < 0)
 		return bad_value(o, TP_OPT_KEY_HANDLE, "is not a persistent handle in 0x81000000-0x817FFFFF", err);
-	if (o->key_handle == TP_SRK_HANDLE)
+	if (o->val[TP_OPT_KEY_HANDLE] && o->key_handle == TP_SRK_HANDLE)
 		return bad_value(o, TP_OPT_KEY_HANDLE, "is the storage root key's handle", err);
+
+	n = (size_t)tp_key_alg_parse(o->val[TP_OPT_KEY_ALG]);
+	if (n >= TP_ALG__COUNT)
+		return bad_value(o, TP_OPT_KEY_ALG, "is not a key algorithm (ecc-p256, ecc-p384, rsa-2048, rsa-3072)", err);
+	o->key_alg = (enum tp_key_alg)n;
+	if (tp_opt_flag(o, TP_OPT_RSA_PSS) && !tp_key_alg_is_rsa(o->key_alg))
+		return tp_error_set(err, o->origin[TP_OPT_RSA_PSS] == TP_FROM_CONFIG ? EX_CONFIG : EX_USAGE,
+				    "rsa-pss needs an RSA key (key-alg rsa-2048 or rsa-3072), not %s",
+				    o->val[TP_OPT_KEY_ALG]);
+	if (o->val[TP_OPT_KEY_FILE] && !*o->val[TP_OPT_KEY_FILE])
+		return bad_value(o, TP_OPT_KEY_FILE, "is empty", err);
+	if (o->val[TP_OPT_KEY_AUTH_FILE] && !*o->val[TP_OPT_KEY_AUTH_FILE])
+		return bad_value(o, TP_OPT_KEY_AUTH_FILE, "is empty", err);
 
 	v = o->val[TP_OPT_REGION];
 	if (!v)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "err.h"
+#include "keyalg.h"
 
 #define TP_DEFAULT_CONFIG "/etc/tpm-provision/config.json"
 #define TP_DEFAULT_TCTI "device:/dev/tpmrm0"
@@ -52,7 +53,9 @@ struct tp_options {
 	char *val[TP_OPT__COUNT];     /* raw values, NULL when unset; a set
 				       * flag is "true" */
 	enum tp_origin origin[TP_OPT__COUNT];
-	uint32_t key_handle;          /* parsed by tp_options_finish() */
+	uint32_t key_handle;          /* parsed by tp_options_finish(); 0
+				       * with a key file */
+	enum tp_key_alg key_alg;      /* parsed by tp_options_finish() */
 	unsigned deadline;            /* seconds, parsed by tp_options_finish() */
 };
 

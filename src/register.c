@@ -68,9 +68,11 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 	struct tp_state state = { 0 };
 	struct tp_creds creds = { 0 };
 	struct tp_tpm_public pub;
+	struct tp_tpm_auth auth = { 0 };
+	struct tp_devkey k;
 	struct tp_issued_cert registered = { 0 };
 	struct tp_service svc;
-	char cert_id[65], *cert_pem = NULL, *ca_pem = NULL;
+	char cert_id[65], where[4200], *cert_pem = NULL, *ca_pem = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL, *ca = NULL;
 	int r;
@@ -87,10 +89,12 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 		goto out;
 	}
 
-	r = tp_check_provisioned(&o, &state, err);
+	tp_devkey_from_options(&o, &auth, &k);
+	tp_devkey_where(&k, where, sizeof(where));
+	r = tp_check_provisioned(&o, &k, &state, err);
 	if (r != 0) {
 		if (r == 1)
-			tp_print_already_provisioned(&state, o.val[TP_OPT_OUT_DIR]);
+			tp_print_already_provisioned(&state, &k, o.val[TP_OPT_OUT_DIR]);
 		r = r == 1 ? 0 : -1;
 		goto out;
 	}
@@ -104,10 +108,9 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 
 	/* Step 2: the certificate must be for the key in the TPM; nothing is
 	 * sent otherwise. */
-	r = tp_tpm_read_key(o.val[TP_OPT_TCTI], o.key_handle, &pub, err);
+	r = tp_devkey_read(&k, &pub, err);
 	if (r == 1)
-		tp_error_set(err, EX_CONFIG, "the TPM has no key at handle 0x%08x for the certificate %s", o.key_handle,
-			     o.val[TP_OPT_CERT]);
+		tp_error_set(err, EX_CONFIG, "the TPM has no key at %s for the certificate %s", where, o.val[TP_OPT_CERT]);
 	if (r != 0) {
 		r = -1;
 		goto out;
@@ -125,12 +128,13 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 		goto out;
 
 	/* Step 4: install, exactly as enroll does. */
-	if (tp_install_provisioned(&o, cert, &pub, registered.arn, registered.id, err) < 0)
+	if (tp_install_provisioned(&o, &k, cert, &pub, registered.arn, registered.id, err) < 0)
 		goto out;
 	printf("registered thing %s: certificate %s installed in %s\n", o.val[TP_OPT_THING_NAME], registered.id,
 	       o.val[TP_OPT_OUT_DIR]);
 	r = 0;
 out:
+	explicit_bzero(&auth, sizeof(auth));
 	X509_free(cert);
 	X509_free(ca);
 	EVP_PKEY_free(key);

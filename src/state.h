@@ -15,7 +15,8 @@ struct tp_state {
 	char *thing_name;
 	char *certificate_id;
 	char *certificate_arn;
-	uint32_t key_handle;
+	uint32_t key_handle;   /* 0 when the key is in key_file */
+	char *key_file;        /* TSS2 key file, or NULL */
 	char *key_name;        /* TPM name of the key, lowercase hex */
 	char *endpoint;        /* certificate API endpoint used */
 	char *provisioned_at;  /* RFC 3339, UTC */
@@ -30,5 +31,30 @@ int tp_state_parse(const char *json, size_t len, const char *path,
 		   struct tp_state *ret_state, struct tp_error *err);
 
 void tp_state_free(struct tp_state *s);
+
+/*
+ * journal.json: what a run did before state.json exists, so an interrupted
+ * run can be resumed.  Written atomically before the key is created (phase
+ * "creating-key": the handle was free, or the key file absent) and right
+ * after (phase "key-created", with the key's TPM name).  A rerun trusts a
+ * key at the handle (in the file) only when the journal names it, or, after
+ * "creating-key", when it has the attributes this program gives its keys.
+ */
+#define TP_JOURNAL_FILE "journal.json"
+#define TP_PHASE_CREATING_KEY "creating-key"
+#define TP_PHASE_KEY_CREATED "key-created"
+
+struct tp_journal {
+	char *phase;
+	uint32_t key_handle;   /* 0 when the key is in key_file */
+	char *key_file;
+	char *key_alg;         /* "ecc-p256" ... */
+	char *key_name;        /* NULL while creating-key */
+};
+
+int tp_journal_format(const struct tp_journal *j, char **ret_json, struct tp_error *err);
+int tp_journal_parse(const char *json, size_t len, const char *path,
+		     struct tp_journal *ret_journal, struct tp_error *err);
+void tp_journal_free(struct tp_journal *j);
 
 #endif

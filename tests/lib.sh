@@ -215,6 +215,12 @@ no_files_in() {
 	[ -z "$(ls -A "$1" 2>/dev/null)" ]
 }
 
+# nothing_installed DIR: DIR holds at most the key journal (written when a
+# key is created, see README): no certificate, no state, no temporary file.
+nothing_installed() {
+	[ -z "$(ls -A "$1" 2>/dev/null | grep -vx journal.json)" ]
+}
+
 # no_secret_in_output: no credential of the emulator's in anything printed.
 no_secret_in_output() {
 	! grep -qF -e "$EMU_SECRET_ACCESS_KEY" -e "$EMU_SESSION_SECRET_ACCESS_KEY" -e "$EMU_SESSION_TOKEN" \

@@ -154,7 +154,7 @@ enroll_fresh fail-invalid
 expect_failure 65 "HTTP 400 InvalidRequestException: bad CSR" "a validation error fails at once"
 check "a validation error is not retried" \
 	[ "$(emulator_requests CreateCertificateFromCsr)" -eq $((before + 1)) ]
-check "nothing installed after a validation error" no_files_in "$TEST_DIR/fail-invalid"
+check "nothing installed after a validation error" nothing_installed "$TEST_DIR/fail-invalid"
 
 before=$(emulator_requests CreateCertificateFromCsr)
 emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "errorType": "UnauthorizedException", "message": "not allowed"}'
@@ -193,7 +193,7 @@ expect_failure 65 "InvalidRequestException: gateway says no" "a gateway's error 
 emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "malformed"}'
 enroll_fresh malformed
 expect_failure 65 "not a JSON object" "malformed JSON is refused"
-check "nothing installed after malformed JSON" no_files_in "$TEST_DIR/malformed"
+check "nothing installed after malformed JSON" nothing_installed "$TEST_DIR/malformed"
 
 emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "envelope", "body": "{\"certificateArn\": \"arn:x\"}"}'
 enroll_fresh missing-member
@@ -214,7 +214,7 @@ EOF
 emulator_fault "@$TEST_DIR/wrong-key.json"
 enroll_fresh wrong-key
 expect_failure 65 "the certificate from the service is for another key" "a certificate for another key from the service is refused"
-check "nothing installed for it" no_files_in "$TEST_DIR/wrong-key"
+check "nothing installed for it" nothing_installed "$TEST_DIR/wrong-key"
 
 # --- credentials ---------------------------------------------------------------
 

@@ -158,6 +158,43 @@ static void test_finish(void)
 	tp_options_free(&o);
 }
 
+static void test_key_options(void)
+{
+	struct tp_options o = { 0 };
+	struct tp_error err;
+	char *dflt[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", NULL };
+	char *p384[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-alg", "ecc-p384", NULL };
+	char *bad[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-alg", "rsa-1024", NULL };
+	char *pss[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--rsa-pss", NULL };
+	char *rsapss[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--rsa-pss", "--key-alg",
+			   "rsa-3072", NULL };
+	char *file[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-file", "/k.pem", NULL };
+	char *both[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-file", "/k.pem",
+			 "--key-handle", "0x81000003", NULL };
+
+	tap_ok(finish(dflt, 5, &o, &err) == 0 && o.key_alg == TP_ALG_ECC_P256 && o.key_handle == 0x81000002u,
+	       "default key: ecc-p256 at 0x81000002");
+	tp_options_free(&o);
+	tap_ok(finish(p384, 7, &o, &err) == 0 && o.key_alg == TP_ALG_ECC_P384 &&
+		       strcmp(tp_key_alg_digest(o.key_alg), "SHA384") == 0, "ecc-p384 signs with SHA-384");
+	tp_options_free(&o);
+	tap_ok(finish(bad, 7, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"rsa-1024\""),
+	       "unknown key algorithm quoted: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(pss, 6, &o, &err) < 0 && strstr(err.msg, "rsa-pss needs an RSA key"), "--rsa-pss needs RSA: %s",
+	       err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(rsapss, 8, &o, &err) == 0 && o.key_alg == TP_ALG_RSA_3072 && tp_opt_flag(&o, TP_OPT_RSA_PSS),
+	       "--rsa-pss with rsa-3072");
+	tp_options_free(&o);
+	tap_ok(finish(file, 7, &o, &err) == 0 && o.key_handle == 0 && o.val[TP_OPT_KEY_HANDLE] == NULL,
+	       "no default handle with a key file");
+	tp_options_free(&o);
+	tap_ok(finish(both, 9, &o, &err) < 0 && strstr(err.msg, "either key-handle or key-file"),
+	       "key file and handle together refused: %s", err.msg);
+	tp_options_free(&o);
+}
+
 static void test_handles(void)
 {
 	uint32_t h = 0;
@@ -176,6 +213,7 @@ int main(void)
 	test_config();
 	test_argv_errors();
 	test_finish();
+	test_key_options();
 	test_handles();
 	return tap_done();
 }

@@ -43,5 +43,24 @@ int main(void)
 	       "\"key-name\":\"a\",\"endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":\"a\"}";
 	tap_ok(tp_state_parse(json, strlen(json), "s", &out, &err) < 0 && strstr(err.msg, "key-handle"),
 	       "bad handle refused: %s", err.msg);
+
+	{
+		struct tp_journal j = { .phase = TP_PHASE_CREATING_KEY, .key_file = "/k.pem", .key_alg = "rsa-2048" };
+		struct tp_journal back = { 0 };
+
+		memset(&err, 0, sizeof(err));
+		json = NULL;
+		tap_ok(tp_journal_format(&j, &json, &err) == 0 && !strstr(json, "key-name") && !strstr(json, "key-handle"),
+		       "journal of an intent has no key name");
+		tap_ok(tp_journal_parse(json, strlen(json), "journal.json", &back, &err) == 0 &&
+			       back.key_handle == 0 && strcmp(back.key_file, "/k.pem") == 0 &&
+			       strcmp(back.key_alg, "rsa-2048") == 0, "journal round trip");
+		tp_journal_free(&back);
+		free(json);
+		json = "{\"phase\": \"key-created\", \"key-handle\": \"0x81000002\", \"key-alg\": \"ecc-p256\"}";
+		tap_ok(tp_journal_parse(json, strlen(json), "journal.json", &back, &err) < 0 && strstr(err.msg, "key-name"),
+		       "key-created needs the key name: %s", err.msg);
+		tp_journal_free(NULL);
+	}
 	return tap_done();
 }
