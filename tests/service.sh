@@ -169,6 +169,12 @@ expect_failure 75 "HTTP 503 ServiceUnavailableException" "a service that stays u
 check "it was retried before the deadline" [ "$(retry_lines)" -ge 1 ]
 emulator_clear_faults
 
+# An answer slower than the time left: the attempt times out at the deadline.
+emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "slow", "delay": 6}'
+enroll_fresh fail-slow --deadline 2
+expect_failure 69 "timed out" "an answer slower than the deadline times out"
+emulator_clear_faults
+
 # An endpoint nobody listens on: retried, then unavailable.
 port=$(free_port_pair)
 tpm2_evictcontrol -C o -c "$ENROLL_HANDLE" >/dev/null 2>&1
