@@ -26,14 +26,6 @@ void tp_devkey_from_options(const struct tp_options *o, const struct tp_tpm_auth
 	};
 }
 
-void tp_devkey_where(const struct tp_devkey *k, char *buf, size_t len)
-{
-	if (k->file)
-		snprintf(buf, len, "key file %s", k->file);
-	else
-		snprintf(buf, len, "handle 0x%08x", k->handle);
-}
-
 static int read_in_dir(const char *dir, const char *name, size_t max, char **ret_buf, size_t *ret_len,
 		       struct tp_error *err)
 {

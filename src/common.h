@@ -19,9 +19,6 @@
 void tp_devkey_from_options(const struct tp_options *o, const struct tp_tpm_auth *auth,
 			    struct tp_devkey *ret_key);
 
-/* "handle 0x81000002" or "key file PATH", for messages. */
-void tp_devkey_where(const struct tp_devkey *k, char *buf, size_t len);
-
 /* 1 when state.json records a provisioning that the TPM key and the
  * installed certificate agree with (*ret_state filled), 0 when there is no
  * state.json, -1 when the record and the device disagree. */

@@ -48,7 +48,7 @@ int tp_devkey_read_auth(const char *path, struct tp_tpm_auth *ret_auth, struct t
 }
 
 /* "handle 0x81000002" or "key file /x/y.pem", for messages. */
-static void where(const struct tp_devkey *k, char *buf, size_t len)
+void tp_devkey_where(const struct tp_devkey *k, char *buf, size_t len)
 {
 	if (k->file)
 		snprintf(buf, len, "key file %s", k->file);
@@ -147,7 +147,7 @@ int tp_devkey_find(const struct tp_devkey *k, struct tp_tpm_public *ret_pub, str
 	bool ours;
 	int r;
 
-	where(k, loc, sizeof(loc));
+	tp_devkey_where(k, loc, sizeof(loc));
 	if (journal_read(k, &j, err) < 0)
 		return -1;
 	r = tp_devkey_read(k, &pub, err);

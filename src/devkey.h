@@ -9,6 +9,7 @@
 #define TP_DEVKEY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -36,6 +37,9 @@ int tp_devkey_find(const struct tp_devkey *k, struct tp_tpm_public *ret_pub, str
 
 /* Create the key, journaled. */
 int tp_devkey_create(const struct tp_devkey *k, struct tp_tpm_public *ret_pub, struct tp_error *err);
+
+/* "handle 0x81000002" or "key file PATH", for messages. */
+void tp_devkey_where(const struct tp_devkey *k, char *buf, size_t len);
 
 /* Read the key's public part; 1 when there is none. */
 int tp_devkey_read(const struct tp_devkey *k, struct tp_tpm_public *ret_pub, struct tp_error *err);
