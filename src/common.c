@@ -1,10 +1,12 @@
 /* Shared by the subcommands; see common.h. */
 #include "common.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -131,6 +133,24 @@ void tp_print_already_provisioned(const struct tp_state *state, const struct tp_
 	tp_devkey_where(k, where, sizeof(where));
 	printf("already provisioned: thing %s, certificate %s, key at %s (%s)\n", state->thing_name,
 	       state->certificate_id, where, dir);
+}
+
+#define LOCK_FILE "tpm-provision.lock"
+#define LOCK_WAIT_SECONDS 60
+
+int tp_lock_out_dir(const struct tp_options *o, int *ret_fd, struct tp_error *err)
+{
+	if (tp_mkdir_p(o->val[TP_OPT_OUT_DIR], 0755, err) < 0)
+		return -1;
+	return tp_lock_file(o->val[TP_OPT_OUT_DIR], LOCK_FILE, LOCK_WAIT_SECONDS, ret_fd, err);
+}
+
+void tp_test_crash_point(const char *step)
+{
+	const char *at = getenv("TPM_PROVISION_TEST_CRASH_AT");
+
+	if (at && strcmp(at, step) == 0)
+		kill(getpid(), SIGKILL);
 }
 
 void tp_service_note_retry(const char *line);

@@ -29,6 +29,13 @@ int tp_check_provisioned(const struct tp_options *o, const struct tp_devkey *k,
 void tp_print_already_provisioned(const struct tp_state *state, const struct tp_devkey *k,
 				  const char *dir);
 
+/* Create the output directory if needed and lock it (bounded wait). */
+int tp_lock_out_dir(const struct tp_options *o, int *ret_fd, struct tp_error *err);
+
+/* Test hook: when $TPM_PROVISION_TEST_CRASH_AT names this step, die with
+ * SIGKILL right here, as a power loss would stop the run. */
+void tp_test_crash_point(const char *step);
+
 /* The service client's settings from the options. */
 void tp_service_setup(const struct tp_options *o, const struct tp_creds *creds,
 		      struct tp_service *ret_svc);

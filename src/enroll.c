@@ -18,6 +18,7 @@
 #include "csr.h"
 #include "fsutil.h"
 #include "ossl.h"
+#include "request.h"
 
 static void enroll_usage(void)
 {
@@ -30,6 +31,60 @@ static void enroll_usage(void)
 	       "shared credentials file, never from the command line (see README).\n");
 }
 
+/*
+ * Why a journal around the request: CreateCertificateFromCsr has no
+ * idempotency token, so a rerun must never send a second request once a
+ * certificate was received, and must say so when a request was lost in
+ * flight.  Fills *ret_issued, from the service or from an interrupted run;
+ * *ret_lost_since is the time of a request that got no answer, or NULL.
+ */
+static int obtain_certificate(const struct tp_options *o, const struct tp_creds *creds, const struct tp_csr_key *ck,
+			      EVP_PKEY *key, const char *key_name, struct tp_issued_cert *ret_issued,
+			      char **ret_lost_since, struct tp_error *err)
+{
+	const char *dir = o->val[TP_OPT_OUT_DIR];
+	struct tp_request q = { 0 }, sent = { 0 };
+	struct tp_service svc;
+	char *csr = NULL;
+	int r;
+
+	r = tp_request_load(dir, key_name, &q, err);
+	if (r < 0)
+		return -1;
+	if (r == 1 && strcmp(q.phase, TP_PHASE_CERT_RECEIVED) == 0) {
+		printf("resuming: using certificate %s received by an interrupted run\n", q.certificate_id);
+		r = tp_request_issued(&q, ret_issued, err);
+		tp_request_free(&q);
+		return r;
+	}
+	r = -1;
+
+	/* The CSR is signed by the TPM through the tpm2 provider. */
+	if (tp_csr_build(o->val[TP_OPT_TCTI], ck, o->val[TP_OPT_THING_NAME], key, &csr, err) < 0)
+		goto out;
+	tp_test_crash_point("csr-built");
+
+	if (tp_request_save_sent(dir, key_name, err) < 0 || tp_request_load(dir, key_name, &sent, err) != 1)
+		goto out;
+	tp_test_crash_point("request-sent");
+	tp_service_setup(o, creds, &svc);
+	if (tp_service_create_from_csr(&svc, csr, ret_issued, err) < 0)
+		goto out;
+	if (tp_request_save_received(dir, key_name, sent.sent_at, ret_issued, err) < 0) {
+		tp_issued_cert_free(ret_issued);
+		goto out;
+	}
+	tp_test_crash_point("certificate-received");
+	*ret_lost_since = q.sent_at;
+	q.sent_at = NULL;
+	r = 0;
+out:
+	tp_request_free(&q);
+	tp_request_free(&sent);
+	free(csr);
+	return r;
+}
+
 int cmd_enroll(int argc, char **argv, struct tp_error *err)
 {
 	struct tp_options o = { 0 };
@@ -40,8 +95,8 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	struct tp_devkey k;
 	struct tp_csr_key ck;
 	struct tp_issued_cert issued = { 0 };
-	struct tp_service svc;
-	char where[4200], *csr = NULL;
+	char where[4200], name_hex[2 * 66 + 1], *lost_since = NULL;
+	int lock = -1;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	int created = 0, r = -1;
@@ -60,6 +115,10 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	tp_devkey_from_options(&o, &auth, &k);
 	tp_devkey_where(&k, where, sizeof(where));
 
+	/* One run at a time per output directory. */
+	if (tp_lock_out_dir(&o, &lock, err) < 0)
+		goto out;
+
 	/* --force-new-key asks for a new key even on a provisioned device. */
 	r = k.force ? 0 : tp_check_provisioned(&o, &k, &state, err);
 	if (r < 0)
@@ -74,7 +133,7 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 		goto out;
 
 	/* Before the TPM is touched: fail early on what can be checked here. */
-	if (tp_creds_load(&creds, err) < 0 || tp_mkdir_p(o.val[TP_OPT_OUT_DIR], 0755, err) < 0)
+	if (tp_creds_load(&creds, err) < 0)
 		goto out;
 
 	/* Step 1: the key is made inside the TPM and never leaves it; a key
@@ -93,10 +152,12 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 		goto out;
 	r = -1;
 	printf("%s %s TPM key at %s\n", created ? "created" : "reusing", tp_key_alg_name(k.alg), where);
+	tp_test_crash_point("key-created");
 	if (tp_pkey_from_tpm(&pub, &key, err) < 0)
 		goto out;
+	tp_tpm_name_hex(&pub, name_hex);
 
-	/* Step 2: the CSR is signed by the TPM through the tpm2 provider. */
+	/* Steps 2 and 3: a CSR signed in the TPM, and AWS IoT's certificate. */
 	ck = (struct tp_csr_key){
 		.handle = k.handle,
 		.file = k.file,
@@ -104,12 +165,7 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 		.digest = tp_key_alg_digest(k.alg),
 		.pss = tp_opt_flag(&o, TP_OPT_RSA_PSS),
 	};
-	if (tp_csr_build(o.val[TP_OPT_TCTI], &ck, o.val[TP_OPT_THING_NAME], key, &csr, err) < 0)
-		goto out;
-
-	/* Step 3: AWS IoT issues the certificate. */
-	tp_service_setup(&o, &creds, &svc);
-	if (tp_service_create_from_csr(&svc, csr, &issued, err) < 0)
+	if (obtain_certificate(&o, &creds, &ck, key, name_hex, &issued, &lost_since, err) < 0)
 		goto out;
 
 	/* Step 4: install only a certificate for exactly the TPM key. */
@@ -118,17 +174,28 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 		goto out;
 	if (tp_install_provisioned(&o, &k, cert, &pub, issued.arn, issued.id, err) < 0)
 		goto out;
+	tp_test_crash_point("installed");
+	if (tp_remove_file(o.val[TP_OPT_OUT_DIR], TP_REQUEST_FILE, err) < 0)
+		goto out;
 	printf("enrolled thing %s: certificate %s installed in %s\n", o.val[TP_OPT_THING_NAME], issued.id,
 	       o.val[TP_OPT_OUT_DIR]);
+	if (lost_since)
+		fprintf(stderr,
+			"tpm-provision: warning: an interrupted run sent a CreateCertificateFromCsr request at %s and "
+			"got no answer; it may have left an unused certificate for this key at the service: in AWS IoT, "
+			"deactivate and delete any certificate for this key other than %s\n",
+			lost_since, issued.id);
 	r = 0;
 out:
 	explicit_bzero(&auth, sizeof(auth));
 	X509_free(cert);
 	EVP_PKEY_free(key);
-	free(csr);
+	free(lost_since);
 	tp_issued_cert_free(&issued);
 	tp_creds_free(&creds);
 	tp_state_free(&state);
 	tp_options_free(&o);
+	if (lock >= 0)
+		close(lock);
 	return r;
 }

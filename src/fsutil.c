@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int tp_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, struct tp_error *err)
@@ -153,4 +155,50 @@ out:
 		unlinkat(dfd, tmp, 0);
 	close(dfd);
 	return r;
+}
+
+int tp_remove_file(const char *dir, const char *name, struct tp_error *err)
+{
+	int dfd, r = -1;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return tp_error_set(err, EX_IOERR, "cannot open directory %s: %s", dir, strerror(errno));
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+		tp_error_set(err, EX_IOERR, "cannot remove %s/%s: %s", dir, name, strerror(errno));
+	else if (fsync(dfd) < 0)
+		tp_error_set(err, EX_IOERR, "cannot sync directory %s: %s", dir, strerror(errno));
+	else
+		r = 0;
+	close(dfd);
+	return r;
+}
+
+int tp_lock_file(const char *dir, const char *name, unsigned timeout, int *ret_fd, struct tp_error *err)
+{
+	const struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
+	char path[4096];
+	unsigned waited;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return tp_error_set(err, EX_IOERR, "cannot open lock file %s: %s", path, strerror(errno));
+	for (waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited++) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			tp_error_set(err, EX_IOERR, "cannot lock %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (waited >= timeout * 10) {
+			close(fd);
+			return tp_error_set(err, EX_TEMPFAIL,
+					    "another tpm-provision run holds %s; gave up waiting after %us", path,
+					    timeout);
+		}
+		nanosleep(&pause, NULL);
+	}
+	*ret_fd = fd;
+	return 0;
 }

@@ -22,4 +22,12 @@ int tp_mkdir_p(const char *dir, mode_t mode, struct tp_error *err);
 int tp_write_file_atomic(const char *dir, const char *name, const void *data,
 			 size_t len, mode_t mode, struct tp_error *err);
 
+/* Remove dir/name (missing is fine) and sync dir. */
+int tp_remove_file(const char *dir, const char *name, struct tp_error *err);
+
+/* Take an exclusive flock on dir/name (created 0600), waiting at most
+ * timeout seconds.  *ret_fd holds the lock until closed. */
+int tp_lock_file(const char *dir, const char *name, unsigned timeout, int *ret_fd,
+		 struct tp_error *err);
+
 #endif

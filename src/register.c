@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -73,6 +74,7 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 	struct tp_issued_cert registered = { 0 };
 	struct tp_service svc;
 	char cert_id[65], where[4200], *cert_pem = NULL, *ca_pem = NULL;
+	int lock = -1;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL, *ca = NULL;
 	int r;
@@ -91,6 +93,10 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 
 	tp_devkey_from_options(&o, &auth, &k);
 	tp_devkey_where(&k, where, sizeof(where));
+	if (tp_lock_out_dir(&o, &lock, err) < 0) {
+		r = -1;
+		goto out;
+	}
 	r = tp_check_provisioned(&o, &k, &state, err);
 	if (r != 0) {
 		if (r == 1)
@@ -120,7 +126,7 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 		goto out;
 
 	/* Step 3: AWS IoT learns the certificate. */
-	if (tp_creds_load(&creds, err) < 0 || tp_mkdir_p(o.val[TP_OPT_OUT_DIR], 0755, err) < 0)
+	if (tp_creds_load(&creds, err) < 0)
 		goto out;
 	tp_service_setup(&o, &creds, &svc);
 	if (tp_service_register(&svc, cert_pem, ca_pem, tp_opt_flag(&o, TP_OPT_NO_CA),
@@ -144,5 +150,7 @@ out:
 	tp_creds_free(&creds);
 	tp_state_free(&state);
 	tp_options_free(&o);
+	if (lock >= 0)
+		close(lock);
 	return r;
 }

@@ -1,5 +1,6 @@
 #include "state.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,4 +202,69 @@ void tp_journal_free(struct tp_journal *j)
 	free(j->key_alg);
 	free(j->key_name);
 	memset(j, 0, sizeof(*j));
+}
+
+int tp_request_format(const struct tp_request *q, char **ret_json, struct tp_error *err)
+{
+	const bool received = strcmp(q->phase, TP_PHASE_CERT_RECEIVED) == 0;
+	cJSON *root;
+	int r;
+
+	root = cJSON_CreateObject();
+	if (!root || !cJSON_AddStringToObject(root, "phase", q->phase) ||
+	    !cJSON_AddStringToObject(root, "key-name", q->key_name) ||
+	    !cJSON_AddStringToObject(root, "sent-at", q->sent_at) ||
+	    (received && (!cJSON_AddStringToObject(root, "certificate-id", q->certificate_id) ||
+			  !cJSON_AddStringToObject(root, "certificate-arn", q->certificate_arn) ||
+			  !cJSON_AddStringToObject(root, "certificate-pem", q->certificate_pem)))) {
+		cJSON_Delete(root);
+		return tp_error_set(err, EX_IOERR, "out of memory");
+	}
+	r = print_json(root, ret_json, err);
+	cJSON_Delete(root);
+	return r;
+}
+
+int tp_request_parse(const char *json, size_t len, const char *path, struct tp_request *ret_request,
+		     struct tp_error *err)
+{
+	struct tp_request q = { 0 };
+	cJSON *root;
+	int r = -1;
+
+	root = parse_object(json, len, path, err);
+	if (!root)
+		goto out;
+	if (member(root, "phase", path, &q.phase, err) < 0 || member(root, "key-name", path, &q.key_name, err) < 0 ||
+	    member(root, "sent-at", path, &q.sent_at, err) < 0)
+		goto out;
+	if (strcmp(q.phase, TP_PHASE_CERT_RECEIVED) == 0) {
+		if (member(root, "certificate-id", path, &q.certificate_id, err) < 0 ||
+		    member(root, "certificate-arn", path, &q.certificate_arn, err) < 0 ||
+		    member(root, "certificate-pem", path, &q.certificate_pem, err) < 0)
+			goto out;
+	} else if (strcmp(q.phase, TP_PHASE_REQUEST_SENT) != 0) {
+		tp_error_set(err, EX_DATAERR, "%s: unknown \"phase\" \"%s\"", path, q.phase);
+		goto out;
+	}
+	*ret_request = q;
+	memset(&q, 0, sizeof(q));
+	r = 0;
+out:
+	tp_request_free(&q);
+	cJSON_Delete(root);
+	return r;
+}
+
+void tp_request_free(struct tp_request *q)
+{
+	if (!q)
+		return;
+	free(q->phase);
+	free(q->key_name);
+	free(q->sent_at);
+	free(q->certificate_id);
+	free(q->certificate_arn);
+	free(q->certificate_pem);
+	memset(q, 0, sizeof(*q));
 }

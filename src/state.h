@@ -57,4 +57,31 @@ int tp_journal_parse(const char *json, size_t len, const char *path,
 		     struct tp_journal *ret_journal, struct tp_error *err);
 void tp_journal_free(struct tp_journal *j);
 
+/*
+ * request.json: the service step's journal.  Written durably before the
+ * request is sent (phase "request-sent", with the time) and, before
+ * anything else is done with the answer, with the certificate received
+ * (phase "certificate-received").  A rerun for the same key never sends a
+ * second request once a certificate was received, and says so when a
+ * request was in flight without an answer (it may have left an unused
+ * certificate at the service).  Removed once state.json is installed.
+ */
+#define TP_REQUEST_FILE "request.json"
+#define TP_PHASE_REQUEST_SENT "request-sent"
+#define TP_PHASE_CERT_RECEIVED "certificate-received"
+
+struct tp_request {
+	char *phase;
+	char *key_name;          /* the key the request was for */
+	char *sent_at;           /* RFC 3339, UTC */
+	char *certificate_id;    /* certificate-received only */
+	char *certificate_arn;
+	char *certificate_pem;
+};
+
+int tp_request_format(const struct tp_request *q, char **ret_json, struct tp_error *err);
+int tp_request_parse(const char *json, size_t len, const char *path,
+		     struct tp_request *ret_request, struct tp_error *err);
+void tp_request_free(struct tp_request *q);
+
 #endif

@@ -210,15 +210,11 @@ succeeded_with() {
 	[ "$RC" -eq 0 ] && [ -s "$1" ]
 }
 
-# no_files_in DIR: DIR is empty or missing.
-no_files_in() {
-	[ -z "$(ls -A "$1" 2>/dev/null)" ]
-}
-
-# nothing_installed DIR: DIR holds at most the key journal (written when a
-# key is created, see README): no certificate, no state, no temporary file.
+# nothing_installed DIR: no certificate, no state and no temporary file in
+# DIR (the lock file and the journals, see README, may be there).
 nothing_installed() {
-	[ -z "$(ls -A "$1" 2>/dev/null | grep -vx journal.json)" ]
+	[ ! -e "$1/certificate.pem" ] && [ ! -e "$1/state.json" ] &&
+		[ -z "$(ls -A "$1" 2>/dev/null | grep -vx -e journal.json -e request.json -e tpm-provision.lock)" ]
 }
 
 # no_secret_in_output: no credential of the emulator's in anything printed.

@@ -111,7 +111,7 @@ before=$(emulator_requests)
 run -- register $(common_args) --key-handle 0x81000003 --out-dir "$TEST_DIR/reg-wrong" --cert "$TEST_DIR/other.pem" --no-ca
 expect_failure 65 "other.pem is for another key, not the TPM key" "a certificate for another key is refused"
 check "nothing was sent for it" [ "$(emulator_requests)" -eq "$before" ]
-check "nothing was written for it" no_files_in "$TEST_DIR/reg-wrong"
+check "nothing was installed for it" nothing_installed "$TEST_DIR/reg-wrong"
 
 echo garbage >"$TEST_DIR/garbage.pem"
 # shellcheck disable=SC2046
