@@ -124,8 +124,11 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	if (r < 0)
 		goto out;
 	if (r == 1) {
-		tp_print_already_provisioned(&state, &k, o.val[TP_OPT_OUT_DIR]);
-		r = 0;
+		/* A run killed after installing may have left its request
+		 * journal: the state now says everything. */
+		r = tp_remove_file(o.val[TP_OPT_OUT_DIR], TP_REQUEST_FILE, err);
+		if (r == 0)
+			tp_print_already_provisioned(&state, &k, o.val[TP_OPT_OUT_DIR]);
 		goto out;
 	}
 	r = -1;

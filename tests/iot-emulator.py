@@ -866,6 +866,11 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(req, 200, handler(req))
         except ApiError as e:
             self.answer_error(req, e)
+        except (ConnectionError, ssl.SSLError) as e:
+            # The client went away (a killed run): there is no one to
+            # answer, and the request is already logged.
+            self.log_message("client gone: %r", e)
+            self.close_connection = True
         except Exception as e:  # a bug here: answer like AWS would
             self.log_message("internal error: %r", e)
             self.answer_error(req, ApiError("InternalFailureException",
