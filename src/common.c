@@ -135,14 +135,42 @@ void tp_print_already_provisioned(const struct tp_state *state, const struct tp_
 	       state->certificate_id, where, dir);
 }
 
+int tp_wait_for_clock(unsigned deadline, struct tp_error *err)
+{
+	const time_t built = (time_t)TP_BUILD_EPOCH;
+	char now_s[32], built_s[32];
+	unsigned waited;
+	struct tm tm;
+	time_t now;
+
+	for (waited = 0;; waited++) {
+		now = time(NULL);
+		if (now >= built)
+			return 0;
+		if (waited == 0)
+			fprintf(stderr, "tpm-provision: the system clock is not set yet; waiting up to %us for time sync\n",
+				deadline);
+		if (waited >= deadline)
+			break;
+		sleep(1);
+	}
+	gmtime_r(&now, &tm);
+	strftime(now_s, sizeof(now_s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	gmtime_r(&built, &tm);
+	strftime(built_s, sizeof(built_s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return tp_error_set(err, EX_TEMPFAIL,
+			    "the system clock (%s) is before this program was built (%s) and time sync did not set it "
+			    "within %us: TLS would fail, try again once the clock is synchronised", now_s, built_s,
+			    deadline);
+}
+
 #define LOCK_FILE "tpm-provision.lock"
-#define LOCK_WAIT_SECONDS 60
 
 int tp_lock_out_dir(const struct tp_options *o, int *ret_fd, struct tp_error *err)
 {
 	if (tp_mkdir_p(o->val[TP_OPT_OUT_DIR], 0755, err) < 0)
 		return -1;
-	return tp_lock_file(o->val[TP_OPT_OUT_DIR], LOCK_FILE, LOCK_WAIT_SECONDS, ret_fd, err);
+	return tp_lock_file(o->val[TP_OPT_OUT_DIR], LOCK_FILE, o->deadline, ret_fd, err);
 }
 
 void tp_test_crash_point(const char *step)

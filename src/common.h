@@ -29,7 +29,13 @@ int tp_check_provisioned(const struct tp_options *o, const struct tp_devkey *k,
 void tp_print_already_provisioned(const struct tp_state *state, const struct tp_devkey *k,
 				  const char *dir);
 
-/* Create the output directory if needed and lock it (bounded wait). */
+/* Why: a device without an RTC boots in 1970 and TLS then fails with
+ * "certificate not yet valid".  Wait, up to deadline seconds, for the clock
+ * to pass this program's build time; EX_TEMPFAIL if it does not. */
+int tp_wait_for_clock(unsigned deadline, struct tp_error *err);
+
+/* Create the output directory if needed and lock it, waiting for another
+ * run at most the deadline. */
 int tp_lock_out_dir(const struct tp_options *o, int *ret_fd, struct tp_error *err);
 
 /* Test hook: when $TPM_PROVISION_TEST_CRASH_AT names this step, die with

@@ -115,8 +115,9 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	tp_devkey_from_options(&o, &auth, &k);
 	tp_devkey_where(&k, where, sizeof(where));
 
-	/* One run at a time per output directory. */
-	if (tp_lock_out_dir(&o, &lock, err) < 0)
+	/* Checks before it starts: the clock, one run at a time. */
+	r = -1;
+	if (tp_wait_for_clock(o.deadline, err) < 0 || tp_lock_out_dir(&o, &lock, err) < 0)
 		goto out;
 
 	/* --force-new-key asks for a new key even on a provisioned device. */

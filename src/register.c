@@ -93,7 +93,7 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 
 	tp_devkey_from_options(&o, &auth, &k);
 	tp_devkey_where(&k, where, sizeof(where));
-	if (tp_lock_out_dir(&o, &lock, err) < 0) {
+	if (tp_wait_for_clock(o.deadline, err) < 0 || tp_lock_out_dir(&o, &lock, err) < 0) {
 		r = -1;
 		goto out;
 	}

@@ -104,6 +104,27 @@ check "one of them waited and found the device provisioned" \
 check "two concurrent runs requested one certificate" \
 	[ "$(emulator_requests CreateCertificateFromCsr)" -eq $((creates + 1)) ]
 
+# --- checks before it starts --------------------------------------------------------
+
+out="$TEST_DIR/locked"
+mkdir -p "$out"
+flock "$out/tpm-provision.lock" sleep 5 &
+register_pid $!
+sleep 0.3
+# shellcheck disable=SC2046
+run -- enroll $(args) --out-dir "$out" --deadline 1
+expect_failure 75 "another tpm-provision run holds $out/tpm-provision.lock" "a run that cannot get the lock in time"
+check "the run that could not get the lock installed nothing" nothing_installed "$out"
+
+creates=$(emulator_requests)
+printf '#!/bin/sh\nexec faketime "2001-01-01 00:00:00" "%s" "$@"\n' "$TPM_PROVISION" >"$TEST_DIR/tp-in-2001"
+chmod +x "$TEST_DIR/tp-in-2001"
+# shellcheck disable=SC2046
+TPM_PROVISION="$TEST_DIR/tp-in-2001" run -- enroll $(args) --out-dir "$TEST_DIR/clock" --deadline 1
+expect_failure 75 "the system clock (2001-01-01T00:00:0[0-9]Z) is before this program was built" \
+	"a clock before the build date is a temporary failure"
+check "nothing was sent with an unset clock" [ "$(emulator_requests)" -eq "$creates" ]
+
 # --- a full disk ---------------------------------------------------------------------
 
 out="$TEST_DIR/full"

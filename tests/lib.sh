@@ -193,10 +193,11 @@ run() {
 }
 
 # expect_failure CODE PATTERN DESCRIPTION: the last run failed with CODE and
-# printed one error line (besides retry notes) matching PATTERN.
+# printed one error line ("tpm-provision COMMAND: ...", besides notes such
+# as retries, "tpm-provision: ...") matching PATTERN.
 expect_failure() {
 	local errors
-	errors=$(grep -v '^tpm-provision: retrying ' "$RUN_ERR")
+	errors=$(grep -v '^tpm-provision: ' "$RUN_ERR")
 	if [ "$RC" -eq "$1" ] && [ "$(printf '%s\n' "$errors" | wc -l)" -eq 1 ] &&
 		printf '%s\n' "$errors" | grep -q -- "$2"; then
 		ok "$3 (exit $RC)"
