@@ -4,13 +4,15 @@
 #include <string.h>
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "ossl.h"
 
-int tp_cert_parse_pem(const char *pem, size_t len, const char *what, X509 **ret_cert, struct tp_error *err)
+static int parse_pem(const char *pem, size_t len, const char *what, bool only_one, X509 **ret_cert,
+		     struct tp_error *err)
 {
 	BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	X509 *cert = NULL, *extra = NULL;
@@ -23,7 +25,7 @@ int tp_cert_parse_pem(const char *pem, size_t len, const char *what, X509 **ret_
 		tp_error_ossl(err, EX_DATAERR, "%s is not a PEM certificate", what);
 		goto out;
 	}
-	extra = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	extra = only_one ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 	ERR_clear_error();
 	if (extra) {
 		tp_error_set(err, EX_DATAERR, "%s holds more than one certificate", what);
@@ -63,4 +65,14 @@ int tp_cert_id(X509 *cert, char *out, struct tp_error *err)
 		sprintf(out + 2 * i, "%02x", md[i]);
 	out[2 * n] = '\0';
 	return 0;
+}
+
+int tp_cert_parse_pem(const char *pem, size_t len, const char *what, X509 **ret_cert, struct tp_error *err)
+{
+	return parse_pem(pem, len, what, true, ret_cert, err);
+}
+
+int tp_cert_parse_first_pem(const char *pem, size_t len, const char *what, X509 **ret_cert, struct tp_error *err)
+{
+	return parse_pem(pem, len, what, false, ret_cert, err);
 }

@@ -13,6 +13,10 @@
 int tp_cert_parse_pem(const char *pem, size_t len, const char *what,
 		      X509 **ret_cert, struct tp_error *err);
 
+/* The first certificate of a PEM bundle (a CA file may hold several). */
+int tp_cert_parse_first_pem(const char *pem, size_t len, const char *what,
+			    X509 **ret_cert, struct tp_error *err);
+
 /* Refuse a certificate whose public key is not expected (EX_DATAERR). */
 int tp_cert_check_key(X509 *cert, EVP_PKEY *expected, const char *what,
 		      struct tp_error *err);

@@ -1,6 +1,8 @@
 /* Shared by the subcommands; see common.h. */
 #include "common.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,12 +205,52 @@ void tp_service_setup(const struct tp_options *o, const struct tp_creds *creds, 
 	};
 }
 
-int tp_install_provisioned(const struct tp_options *o, const struct tp_devkey *k, X509 *cert,
-			   const struct tp_tpm_public *pub, const char *arn, const char *id, struct tp_error *err)
+/* --owner USER[:GROUP]: the agent's account; the user's group by default. */
+static int resolve_owner(const char *spec, uid_t *ret_uid, gid_t *ret_gid, struct tp_error *err)
 {
-	char name_hex[2 * 66 + 1], when[32];
-	struct tp_state state;
+	char user[256], *colon;
+	struct passwd *pw;
+	struct group *gr;
 
+	*ret_uid = (uid_t)-1;
+	*ret_gid = (gid_t)-1;
+	if (!spec)
+		return 0;
+	snprintf(user, sizeof(user), "%s", spec);
+	colon = strchr(user, ':');
+	if (colon)
+		*colon = '\0';
+	pw = getpwnam(user);
+	if (!pw)
+		return tp_error_set(err, EX_CONFIG, "--owner \"%s\": no such user \"%s\"", spec, user);
+	gr = colon ? getgrnam(colon + 1) : NULL;
+	if (colon && !gr)
+		return tp_error_set(err, EX_CONFIG, "--owner \"%s\": no such group \"%s\"", spec, colon + 1);
+	*ret_uid = pw->pw_uid;
+	*ret_gid = gr ? gr->gr_gid : pw->pw_gid;
+	return 0;
+}
+
+int tp_install_provisioned(const struct tp_options *o, const struct tp_service *svc, const struct tp_devkey *k,
+			   X509 *cert, const struct tp_tpm_public *pub, const char *arn, const char *id,
+			   struct tp_error *err)
+{
+	char name_hex[2 * 66 + 1], when[32], *iot_endpoint = NULL;
+	struct tp_install_files in;
+	struct tp_state state;
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (resolve_owner(o->val[TP_OPT_OWNER], &uid, &gid, err) < 0)
+		return -1;
+	/* The agent's data endpoint: given, or asked of the service. */
+	if (o->val[TP_OPT_IOT_ENDPOINT])
+		iot_endpoint = strdup(o->val[TP_OPT_IOT_ENDPOINT]);
+	else if (tp_service_describe_endpoint(svc, &iot_endpoint, err) < 0)
+		return -1;
+	if (!iot_endpoint)
+		return tp_error_set(err, EX_IOERR, "out of memory");
 	tp_tpm_name_hex(pub, name_hex);
 	now_rfc3339(when, sizeof(when));
 	state = (struct tp_state){
@@ -219,8 +261,23 @@ int tp_install_provisioned(const struct tp_options *o, const struct tp_devkey *k
 		.key_file = (char *)k->file,
 		.key_name = name_hex,
 		.endpoint = o->val[TP_OPT_ENDPOINT_URL],
+		.iot_endpoint = iot_endpoint,
 		.provisioned_at = when,
 		.tool_version = PACKAGE_VERSION,
 	};
-	return tp_install(o->val[TP_OPT_OUT_DIR], cert, &state, err);
+	in = (struct tp_install_files){
+		.dir = o->val[TP_OPT_OUT_DIR],
+		.cert = cert,
+		.root_ca = o->val[TP_OPT_ROOT_CA],
+		.key_file = k->file,
+		.tcti = o->val[TP_OPT_TCTI],
+		.agents = o->val[TP_OPT_AGENT],
+		.agent_config = o->val[TP_OPT_AGENT_CONFIG],
+		.uid = uid,
+		.gid = gid,
+		.state = &state,
+	};
+	r = tp_install(&in, err);
+	free(iot_endpoint);
+	return r;
 }

@@ -46,8 +46,11 @@ void tp_test_crash_point(const char *step);
 void tp_service_setup(const struct tp_options *o, const struct tp_creds *creds,
 		      struct tp_service *ret_svc);
 
-/* Install cert (already checked against pub) and the state recording it. */
-int tp_install_provisioned(const struct tp_options *o, const struct tp_devkey *k, X509 *cert,
+/* Install cert (already checked against pub), what the agents need (the
+ * data endpoint from --iot-endpoint or DescribeEndpoint) and the state
+ * recording it. */
+int tp_install_provisioned(const struct tp_options *o, const struct tp_service *svc,
+			   const struct tp_devkey *k, X509 *cert,
 			   const struct tp_tpm_public *pub, const char *arn,
 			   const char *id, struct tp_error *err);
 

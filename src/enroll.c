@@ -38,13 +38,12 @@ static void enroll_usage(void)
  * flight.  Fills *ret_issued, from the service or from an interrupted run;
  * *ret_lost_since is the time of a request that got no answer, or NULL.
  */
-static int obtain_certificate(const struct tp_options *o, const struct tp_creds *creds, const struct tp_csr_key *ck,
+static int obtain_certificate(const struct tp_options *o, const struct tp_service *svc, const struct tp_csr_key *ck,
 			      EVP_PKEY *key, const char *key_name, struct tp_issued_cert *ret_issued,
 			      char **ret_lost_since, struct tp_error *err)
 {
 	const char *dir = o->val[TP_OPT_OUT_DIR];
 	struct tp_request q = { 0 }, sent = { 0 };
-	struct tp_service svc;
 	char *csr = NULL;
 	int r;
 
@@ -67,8 +66,7 @@ static int obtain_certificate(const struct tp_options *o, const struct tp_creds 
 	if (tp_request_save_sent(dir, key_name, err) < 0 || tp_request_load(dir, key_name, &sent, err) != 1)
 		goto out;
 	tp_test_crash_point("request-sent");
-	tp_service_setup(o, creds, &svc);
-	if (tp_service_create_from_csr(&svc, csr, ret_issued, err) < 0)
+	if (tp_service_create_from_csr(svc, csr, ret_issued, err) < 0)
 		goto out;
 	if (tp_request_save_received(dir, key_name, sent.sent_at, ret_issued, err) < 0) {
 		tp_issued_cert_free(ret_issued);
@@ -95,6 +93,7 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	struct tp_devkey k;
 	struct tp_csr_key ck;
 	struct tp_issued_cert issued = { 0 };
+	struct tp_service svc;
 	char where[4200], name_hex[2 * 66 + 1], *lost_since = NULL;
 	int lock = -1;
 	EVP_PKEY *key = NULL;
@@ -139,6 +138,7 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	/* Before the TPM is touched: fail early on what can be checked here. */
 	if (tp_creds_load(&creds, err) < 0)
 		goto out;
+	tp_service_setup(&o, &creds, &svc);
 
 	/* Step 1: the key is made inside the TPM and never leaves it; a key
 	 * made by an earlier, interrupted run is reused. */
@@ -169,14 +169,14 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 		.digest = tp_key_alg_digest(k.alg),
 		.pss = tp_opt_flag(&o, TP_OPT_RSA_PSS),
 	};
-	if (obtain_certificate(&o, &creds, &ck, key, name_hex, &issued, &lost_since, err) < 0)
+	if (obtain_certificate(&o, &svc, &ck, key, name_hex, &issued, &lost_since, err) < 0)
 		goto out;
 
 	/* Step 4: install only a certificate for exactly the TPM key. */
 	if (tp_cert_parse_pem(issued.pem, strlen(issued.pem), "the certificate from the service", &cert, err) < 0 ||
 	    tp_cert_check_key(cert, key, "the certificate from the service", err) < 0)
 		goto out;
-	if (tp_install_provisioned(&o, &k, cert, &pub, issued.arn, issued.id, err) < 0)
+	if (tp_install_provisioned(&o, &svc, &k, cert, &pub, issued.arn, issued.id, err) < 0)
 		goto out;
 	tp_test_crash_point("installed");
 	if (tp_remove_file(o.val[TP_OPT_OUT_DIR], TP_REQUEST_FILE, err) < 0)

@@ -111,6 +111,12 @@ static int write_all(int fd, const void *data, size_t len)
 int tp_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
 			 struct tp_error *err)
 {
+	return tp_write_file_atomic_owned(dir, name, data, len, mode, (uid_t)-1, (gid_t)-1, err);
+}
+
+int tp_write_file_atomic_owned(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
+			       uid_t uid, gid_t gid, struct tp_error *err)
+{
 	char tmp[256] = "";
 	uint64_t rnd;
 	int dfd, fd = -1, r = -1;
@@ -128,7 +134,7 @@ int tp_write_file_atomic(const char *dir, const char *name, const void *data, si
 		tp_error_set(err, EX_IOERR, "cannot create %s/%s: %s", dir, tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0) {
 		tp_error_set(err, EX_IOERR, "cannot write %s/%s: %s", dir, name, strerror(errno));
 		goto out;
 	}

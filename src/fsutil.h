@@ -22,6 +22,12 @@ int tp_mkdir_p(const char *dir, mode_t mode, struct tp_error *err);
 int tp_write_file_atomic(const char *dir, const char *name, const void *data,
 			 size_t len, mode_t mode, struct tp_error *err);
 
+/* The same, owned by uid:gid ((uid_t)-1 / (gid_t)-1 leave it as is) before
+ * it is renamed into place. */
+int tp_write_file_atomic_owned(const char *dir, const char *name, const void *data,
+			       size_t len, mode_t mode, uid_t uid, gid_t gid,
+			       struct tp_error *err);
+
 /* Remove dir/name (missing is fine) and sync dir. */
 int tp_remove_file(const char *dir, const char *name, struct tp_error *err);
 

@@ -22,6 +22,7 @@ enum opt_kind {
 	KIND_STRING,
 	KIND_HANDLE,   /* a string, or a JSON number */
 	KIND_FLAG,     /* no value on the command line, true/false in JSON */
+	KIND_LIST,     /* repeatable; a string or an array of strings in JSON */
 };
 
 #define BOTH (TP_CMD_ENROLL | TP_CMD_REGISTER)
@@ -51,6 +52,11 @@ static const struct opt_def opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, TP_CMD_ENROLL, true, "replace the key this program created" },
 	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_STRING, BOTH, false, "give up retrying after this long (default 300)" },
 	[TP_OPT_INSECURE_HTTP_LOOPBACK] = { "insecure-http-loopback", "", KIND_FLAG, BOTH, true, "allow http:// to a loopback endpoint (tests)" },
+	[TP_OPT_IOT_ENDPOINT] = { "iot-endpoint", "HOST", KIND_STRING, BOTH, false, "IoT data endpoint for the agent (default: DescribeEndpoint)" },
+	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", KIND_STRING, BOTH, false, "CA for the agent (default " TP_DEFAULT_ROOT_CA ")" },
+	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, BOTH, false, "configure aws-iot-device-client, env, openssl (repeatable)" },
+	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", KIND_STRING, BOTH, false, "aws-iot-device-client config file" },
+	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", KIND_STRING, BOTH, false, "owner of the installed files (the agent's account)" },
 	[TP_OPT_CERT] = { "cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the device certificate to register" },
 	[TP_OPT_CA_CERT] = { "ca-cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the CA certificate that issued it" },
 	[TP_OPT_NO_CA] = { "no-ca", "", KIND_FLAG, TP_CMD_REGISTER, false, "register without a CA (RegisterCertificateWithoutCA)" },
@@ -120,6 +126,15 @@ int tp_options_parse_argv(struct tp_options *o, enum tp_cmd cmd, int argc, char 
 		if (c == OPT_CONFIG) {
 			free(o->config_path);
 			o->config_path = copy;
+		} else if (opt_defs[c].kind == KIND_LIST && o->val[c]) {
+			char *joined;
+
+			if (asprintf(&joined, "%s,%s", o->val[c], copy) < 0) {
+				free(copy);
+				return tp_error_set(err, EX_IOERR, "out of memory");
+			}
+			free(copy);
+			set_value(o, c, joined, TP_FROM_ARGV);
 		} else {
 			set_value(o, c, copy, TP_FROM_ARGV);
 		}
@@ -139,6 +154,31 @@ static int find_opt(const char *name, enum tp_cmd cmd)
 	return -1;
 }
 
+/* A JSON array of strings, comma-joined. */
+static int config_list(const cJSON *array, const char *path, char **ret, struct tp_error *err)
+{
+	const cJSON *item;
+	size_t len = 1;
+	char *s;
+
+	cJSON_ArrayForEach(item, array) {
+		if (!cJSON_IsString(item) || strchr(item->valuestring, ','))
+			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be an array of names", path,
+					    array->string);
+		len += strlen(item->valuestring) + 1;
+	}
+	s = calloc(1, len);
+	if (!s)
+		return tp_error_set(err, EX_IOERR, "out of memory");
+	cJSON_ArrayForEach(item, array) {
+		if (*s)
+			strcat(s, ",");
+		strcat(s, item->valuestring);
+	}
+	*ret = s;
+	return 0;
+}
+
 /* The JSON value of a key as a string we own (NULL for a false flag);
  * numbers only where allowed. */
 static int config_value(const cJSON *item, int opt, const char *path, char **ret, struct tp_error *err)
@@ -155,6 +195,8 @@ static int config_value(const cJSON *item, int opt, const char *path, char **ret
 			return 0;
 		}
 		s = strdup("true");
+	} else if (opt_defs[opt].kind == KIND_LIST && cJSON_IsArray(item)) {
+		return config_list(item, path, ret, err);
 	} else if (cJSON_IsString(item)) {
 		s = strdup(item->valuestring);
 	} else if (cJSON_IsNumber(item) && opt_defs[opt].kind == KIND_HANDLE) {
@@ -165,7 +207,8 @@ static int config_value(const cJSON *item, int opt, const char *path, char **ret
 		s = strdup(buf);
 	} else {
 		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be a %s", path, item->string,
-				    opt_defs[opt].kind == KIND_HANDLE ? "string or a number" : "string");
+				    opt_defs[opt].kind == KIND_HANDLE ? "string or a number"
+				    : opt_defs[opt].kind == KIND_LIST ? "string or an array of strings" : "string");
 	}
 	if (!s)
 		return tp_error_set(err, EX_IOERR, "out of memory");
@@ -360,6 +403,26 @@ static int check_endpoint(struct tp_options *o, struct tp_error *err)
 	return 0;
 }
 
+/* Each --agent names an agent this program can configure. */
+static int check_agents(const struct tp_options *o, struct tp_error *err)
+{
+	static const char *const known[] = { "aws-iot-device-client", "env", "openssl", NULL };
+	const char *v = o->val[TP_OPT_AGENT], *end;
+	size_t n, i;
+
+	for (; v && *v; v = *end ? end + 1 : end) {
+		end = v + strcspn(v, ",");
+		n = (size_t)(end - v);
+		for (i = 0; known[i]; i++)
+			if (strlen(known[i]) == n && strncmp(known[i], v, n) == 0)
+				break;
+		if (!known[i])
+			return bad_value(o, TP_OPT_AGENT, "names an agent other than aws-iot-device-client, env, openssl",
+					 err);
+	}
+	return 0;
+}
+
 int tp_options_finish(struct tp_options *o, struct tp_error *err)
 {
 	const char *v;
@@ -441,6 +504,15 @@ int tp_options_finish(struct tp_options *o, struct tp_error *err)
 	} else {
 		o->deadline = TP_DEFAULT_DEADLINE;
 	}
+	if (check_agents(o, err) < 0)
+		return -1;
+	v = o->val[TP_OPT_IOT_ENDPOINT];
+	if (v && (!*v || strlen(v) > 253 || !all_chars(v, ".-", true)))
+		return bad_value(o, TP_OPT_IOT_ENDPOINT, "is not a host name", err);
+	if (set_default(o, TP_OPT_ROOT_CA, TP_DEFAULT_ROOT_CA, TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(o, TP_OPT_AGENT_CONFIG, TP_DEFAULT_AGENT_CONFIG, TP_FROM_DEFAULT, err) < 0)
+		return -1;
+
 	if (!*o->val[TP_OPT_OUT_DIR])
 		return bad_value(o, TP_OPT_OUT_DIR, "is empty", err);
 	if (o->val[TP_OPT_CA_BUNDLE] && !*o->val[TP_OPT_CA_BUNDLE])

@@ -15,6 +15,8 @@
 #define TP_DEFAULT_OUT_DIR "/var/lib/tpm-provision"
 #define TP_CONFIG_MAX (64 * 1024)
 #define TP_DEFAULT_DEADLINE 300
+#define TP_DEFAULT_ROOT_CA "/etc/ssl/certs/Amazon_Root_CA_1.pem"
+#define TP_DEFAULT_AGENT_CONFIG "/etc/.aws-iot-device-client/aws-iot-device-client.conf"
 
 /* One entry per long option; the config file uses the same names as keys. */
 enum tp_opt {
@@ -35,6 +37,12 @@ enum tp_opt {
 	/* service client */
 	TP_OPT_DEADLINE,
 	TP_OPT_INSECURE_HTTP_LOOPBACK,
+	/* install for the IoT agent */
+	TP_OPT_IOT_ENDPOINT,
+	TP_OPT_ROOT_CA,
+	TP_OPT_AGENT,
+	TP_OPT_AGENT_CONFIG,
+	TP_OPT_OWNER,
 	/* register */
 	TP_OPT_CERT,
 	TP_OPT_CA_CERT,
@@ -51,7 +59,8 @@ enum tp_origin { TP_FROM_DEFAULT = 0, TP_FROM_ARGV, TP_FROM_CONFIG, TP_FROM_ENV 
 struct tp_options {
 	char *config_path;            /* --config, NULL for the default */
 	char *val[TP_OPT__COUNT];     /* raw values, NULL when unset; a set
-				       * flag is "true" */
+				       * flag is "true"; a list is
+				       * comma-separated */
 	enum tp_origin origin[TP_OPT__COUNT];
 	uint32_t key_handle;          /* parsed by tp_options_finish(); 0
 				       * with a key file */

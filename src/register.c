@@ -134,7 +134,7 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 		goto out;
 
 	/* Step 4: install, exactly as enroll does. */
-	if (tp_install_provisioned(&o, &k, cert, &pub, registered.arn, registered.id, err) < 0)
+	if (tp_install_provisioned(&o, &svc, &k, cert, &pub, registered.arn, registered.id, err) < 0)
 		goto out;
 	printf("registered thing %s: certificate %s installed in %s\n", o.val[TP_OPT_THING_NAME], registered.id,
 	       o.val[TP_OPT_OUT_DIR]);

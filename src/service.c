@@ -705,3 +705,33 @@ out:
 	free(body);
 	return r;
 }
+
+/* Why: the agent connects to the account's own data endpoint, which only
+ * the service can name. */
+int tp_service_describe_endpoint(const struct tp_service *svc, char **ret_host, struct tp_error *err)
+{
+	static const char path[] = "/endpoint?endpointType=iot%3AData-ATS";
+	struct answer a;
+	char *host = NULL;
+	size_t i;
+	int r;
+
+	if (operation(svc, "GET", path, NULL, &a, err) < 0)
+		return -1;
+	r = take_string(a.data, "endpointAddress", 253, true, &host, err);
+	answer_free(&a);
+	if (r < 0) {
+		tp_error_append(err, "GET %s%s", svc->endpoint, path);
+		return -1;
+	}
+	for (i = 0; host[i]; i++)
+		if (!isalnum((unsigned char)host[i]) && host[i] != '.' && host[i] != '-')
+			break;
+	if (host[i]) {
+		free(host);
+		return tp_error_set(err, EX_DATAERR, "GET %s%s: the endpointAddress is not a host name", svc->endpoint,
+				    path);
+	}
+	*ret_host = host;
+	return 0;
+}

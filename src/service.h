@@ -53,6 +53,11 @@ int tp_service_register(const struct tp_service *svc, const char *cert_pem,
 			const char *cert_id, struct tp_issued_cert *ret_cert,
 			struct tp_error *err);
 
+/* DescribeEndpoint for the ATS data endpoint the device's agent uses:
+ * GET /endpoint?endpointType=iot%3AData-ATS (query in canonical form). */
+int tp_service_describe_endpoint(const struct tp_service *svc, char **ret_host,
+				 struct tp_error *err);
+
 void tp_issued_cert_free(struct tp_issued_cert *c);
 
 /* Pure parts, unit tested and fuzzed. */

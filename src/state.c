@@ -49,6 +49,7 @@ int tp_state_format(const struct tp_state *s, char **ret_json, struct tp_error *
 	    !add_key_location(root, s->key_handle, s->key_file) ||
 	    !cJSON_AddStringToObject(root, "key-name", s->key_name) ||
 	    !cJSON_AddStringToObject(root, "endpoint", s->endpoint) ||
+	    !cJSON_AddStringToObject(root, "iot-endpoint", s->iot_endpoint) ||
 	    !cJSON_AddStringToObject(root, "provisioned-at", s->provisioned_at) ||
 	    !cJSON_AddStringToObject(root, "tool-version", s->tool_version)) {
 		cJSON_Delete(root);
@@ -119,6 +120,7 @@ int tp_state_parse(const char *json, size_t len, const char *path, struct tp_sta
 	    parse_key_location(root, path, &s.key_handle, &s.key_file, err) < 0 ||
 	    member(root, "key-name", path, &s.key_name, err) < 0 ||
 	    member(root, "endpoint", path, &s.endpoint, err) < 0 ||
+	    member(root, "iot-endpoint", path, &s.iot_endpoint, err) < 0 ||
 	    member(root, "provisioned-at", path, &s.provisioned_at, err) < 0 ||
 	    member(root, "tool-version", path, &s.tool_version, err) < 0)
 		goto out;
@@ -141,6 +143,7 @@ void tp_state_free(struct tp_state *s)
 	free(s->key_file);
 	free(s->key_name);
 	free(s->endpoint);
+	free(s->iot_endpoint);
 	free(s->provisioned_at);
 	free(s->tool_version);
 	memset(s, 0, sizeof(*s));

@@ -19,6 +19,7 @@ struct tp_state {
 	char *key_file;        /* TSS2 key file, or NULL */
 	char *key_name;        /* TPM name of the key, lowercase hex */
 	char *endpoint;        /* certificate API endpoint used */
+	char *iot_endpoint;    /* the agent's data endpoint */
 	char *provisioned_at;  /* RFC 3339, UTC */
 	char *tool_version;
 };

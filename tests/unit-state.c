@@ -14,6 +14,7 @@ int main(void)
 		.key_handle = 0x81000002u,
 		.key_name = "000b0102",
 		.endpoint = "https://iot.eu-west-1.amazonaws.com",
+		.iot_endpoint = "a1b2c3-ats.iot.eu-west-1.amazonaws.com",
 		.provisioned_at = "2026-11-22T10:00:00Z",
 		.tool_version = "0.1.0",
 	};
@@ -40,7 +41,7 @@ int main(void)
 	tap_ok(out.thing_name == NULL, "nothing returned on failure");
 	memset(&err, 0, sizeof(err));
 	json = "{\"thing-name\":\"x\",\"certificate-id\":\"a\",\"certificate-arn\":\"a\",\"key-handle\":\"0x1\","
-	       "\"key-name\":\"a\",\"endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":\"a\"}";
+	       "\"key-name\":\"a\",\"endpoint\":\"a\",\"iot-endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":\"a\"}";
 	tap_ok(tp_state_parse(json, strlen(json), "s", &out, &err) < 0 && strstr(err.msg, "key-handle"),
 	       "bad handle refused: %s", err.msg);
 

@@ -5,7 +5,7 @@
 
 const char *const fuzz_seeds[] = {
 	"{\"thing-name\":\"x\",\"certificate-id\":\"a\",\"certificate-arn\":\"a\",\"key-handle\":\"0x81000002\","
-	"\"key-name\":\"a\",\"endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":\"a\"}",
+	"\"key-name\":\"a\",\"endpoint\":\"a\",\"iot-endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":\"a\"}",
 	NULL,
 };
 
