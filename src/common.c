@@ -1,8 +1,6 @@
 /* Shared by the subcommands; see common.h. */
 #include "common.h"
 
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,32 +203,6 @@ void tp_service_setup(const struct tp_options *o, const struct tp_creds *creds, 
 	};
 }
 
-/* --owner USER[:GROUP]: the agent's account; the user's group by default. */
-static int resolve_owner(const char *spec, uid_t *ret_uid, gid_t *ret_gid, struct tp_error *err)
-{
-	char user[256], *colon;
-	struct passwd *pw;
-	struct group *gr;
-
-	*ret_uid = (uid_t)-1;
-	*ret_gid = (gid_t)-1;
-	if (!spec)
-		return 0;
-	snprintf(user, sizeof(user), "%s", spec);
-	colon = strchr(user, ':');
-	if (colon)
-		*colon = '\0';
-	pw = getpwnam(user);
-	if (!pw)
-		return tp_error_set(err, EX_CONFIG, "--owner \"%s\": no such user \"%s\"", spec, user);
-	gr = colon ? getgrnam(colon + 1) : NULL;
-	if (colon && !gr)
-		return tp_error_set(err, EX_CONFIG, "--owner \"%s\": no such group \"%s\"", spec, colon + 1);
-	*ret_uid = pw->pw_uid;
-	*ret_gid = gr ? gr->gr_gid : pw->pw_gid;
-	return 0;
-}
-
 int tp_install_provisioned(const struct tp_options *o, const struct tp_service *svc, const struct tp_devkey *k,
 			   X509 *cert, const struct tp_tpm_public *pub, const char *arn, const char *id,
 			   struct tp_error *err)
@@ -238,12 +210,8 @@ int tp_install_provisioned(const struct tp_options *o, const struct tp_service *
 	char name_hex[2 * 66 + 1], when[32], *iot_endpoint = NULL;
 	struct tp_install_files in;
 	struct tp_state state;
-	uid_t uid;
-	gid_t gid;
 	int r;
 
-	if (resolve_owner(o->val[TP_OPT_OWNER], &uid, &gid, err) < 0)
-		return -1;
 	/* The agent's data endpoint: given, or asked of the service. */
 	if (o->val[TP_OPT_IOT_ENDPOINT])
 		iot_endpoint = strdup(o->val[TP_OPT_IOT_ENDPOINT]);
@@ -273,8 +241,8 @@ int tp_install_provisioned(const struct tp_options *o, const struct tp_service *
 		.tcti = o->val[TP_OPT_TCTI],
 		.agents = o->val[TP_OPT_AGENT],
 		.agent_config = o->val[TP_OPT_AGENT_CONFIG],
-		.uid = uid,
-		.gid = gid,
+		.uid = o->owner_uid,
+		.gid = o->owner_gid,
 		.state = &state,
 	};
 	r = tp_install(&in, err);

@@ -81,7 +81,9 @@ static int install_openssl_cnf(const struct tp_install_files *in, struct tp_erro
 		"# OpenSSL 3 based agent can use the TPM key by its handle URI or key file.\n"
 		"# The provider reads its TPM from TPM2OPENSSL_TCTI (see agent.env).\n"
 		"openssl_conf = tpm_provision_init\n\n"
-		"[tpm_provision_init]\nproviders = tpm_provision_providers\n\n"
+		"[tpm_provision_init]\nproviders = tpm_provision_providers\nalg_section = tpm_provision_algs\n\n"
+		"# Prefer the TPM for keys and signatures, never for digests.\n"
+		"[tpm_provision_algs]\ndefault_properties = ?provider=tpm2,tpm2.digest!=yes\n\n"
 		"[tpm_provision_providers]\ndefault = tpm_provision_default\ntpm2 = tpm_provision_tpm2\n\n"
 		"[tpm_provision_default]\nactivate = 1\n\n"
 		"[tpm_provision_tpm2]\nactivate = 1\n";

@@ -9,6 +9,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +405,34 @@ static int check_endpoint(struct tp_options *o, struct tp_error *err)
 	return 0;
 }
 
+/* --owner USER[:GROUP]: the agent's account; the user's group by default. */
+static int resolve_owner(const struct tp_options *o, uid_t *ret_uid, gid_t *ret_gid, struct tp_error *err)
+{
+	char user[256], *colon;
+	struct passwd *pw;
+	struct group *gr;
+
+	const char *spec = o->val[TP_OPT_OWNER];
+
+	*ret_uid = (uid_t)-1;
+	*ret_gid = (gid_t)-1;
+	if (!spec)
+		return 0;
+	snprintf(user, sizeof(user), "%s", spec);
+	colon = strchr(user, ':');
+	if (colon)
+		*colon = '\0';
+	pw = getpwnam(user);
+	if (!pw)
+		return bad_value(o, TP_OPT_OWNER, "names no user on this system", err);
+	gr = colon ? getgrnam(colon + 1) : NULL;
+	if (colon && !gr)
+		return bad_value(o, TP_OPT_OWNER, "names no group on this system", err);
+	*ret_uid = pw->pw_uid;
+	*ret_gid = gr ? gr->gr_gid : pw->pw_gid;
+	return 0;
+}
+
 /* Each --agent names an agent this program can configure. */
 static int check_agents(const struct tp_options *o, struct tp_error *err)
 {
@@ -504,7 +534,7 @@ int tp_options_finish(struct tp_options *o, struct tp_error *err)
 	} else {
 		o->deadline = TP_DEFAULT_DEADLINE;
 	}
-	if (check_agents(o, err) < 0)
+	if (check_agents(o, err) < 0 || resolve_owner(o, &o->owner_uid, &o->owner_gid, err) < 0)
 		return -1;
 	v = o->val[TP_OPT_IOT_ENDPOINT];
 	if (v && (!*v || strlen(v) > 253 || !all_chars(v, ".-", true)))

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "err.h"
 #include "keyalg.h"
@@ -66,6 +67,8 @@ struct tp_options {
 				       * with a key file */
 	enum tp_key_alg key_alg;      /* parsed by tp_options_finish() */
 	unsigned deadline;            /* seconds, parsed by tp_options_finish() */
+	uid_t owner_uid;              /* --owner, resolved by tp_options_finish(); */
+	gid_t owner_gid;              /* (uid_t)-1 / (gid_t)-1 without one */
 };
 
 /* Parse "--name value" / "--name=value" / "--flag" options of subcommand
