@@ -122,6 +122,50 @@ for kv in MemoryDenyWriteExecute=yes LockPersonality=yes RestrictNamespaces=yes 
 done
 check "WantedBy=multi-user.target" has WantedBy multi-user.target
 
+# The system calls a run makes (strace -f of enroll with the agent files:
+# TLS, TPM, lock, atomic installs with owner and mode, backoff sleeps, name
+# resolution) all pass the unit's SystemCallFilter= lines, taken in order.
+USED_SYSCALLS="access arch_prctl bind brk chmod clock_nanosleep close connect execve exit_group
+	fchmod fchown fcntl flock fsync futex getpeername getpid getrandom getsockname getsockopt
+	ioctl lseek mkdir mmap mprotect munmap nanosleep newfstatat openat poll ppoll prctl pread64
+	prlimit64 read recvfrom recvmsg renameat rseq sendmmsg sendto set_robust_list set_tid_address
+	setsockopt socket socketpair sysinfo umask unlinkat write"
+filter_allows() {
+	systemd-analyze syscall-filter 2>/dev/null >"$TEST_DIR/syscall-groups"
+	cat >"$TEST_DIR/filter.py" <<'EOF'
+import sys
+groups, cur = {}, None
+for line in open(sys.argv[1]):
+    w = line.strip()
+    if line.startswith("@"):
+        cur = groups.setdefault(w, [])
+    elif cur is not None and w and not w.startswith("#"):
+        cur.append(w)
+def expand(name, seen=()):
+    if not name.startswith("@"):
+        return {name}
+    out = set()
+    for m in groups.get(name, []):
+        if m not in seen:
+            out |= expand(m, seen + (name,))
+    return out
+allowed = set()
+for line in sys.stdin:
+    line = line.strip()
+    deny = line.startswith("~")
+    names = set()
+    for n in line.lstrip("~").split():
+        names |= expand(n)
+    allowed = allowed - names if deny else allowed | names
+missing = [c for c in sys.argv[2:] if c not in allowed]
+if missing:
+    sys.exit("denied by SystemCallFilter=: " + " ".join(missing))
+EOF
+	# shellcheck disable=SC2086
+	values SystemCallFilter | "$PY" "$TEST_DIR/filter.py" "$TEST_DIR/syscall-groups" $USED_SYSCALLS
+}
+check "SystemCallFilter= allows every system call a run makes" filter_allows
+
 # The exposure score of systemd's own assessment (lower is better).
 if security=$(systemd-analyze security --offline=true --man=no "$UNIT" 2>&1); then
 	score=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p')
