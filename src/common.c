@@ -43,8 +43,8 @@ static int read_in_dir(const char *dir, const char *name, size_t max, char **ret
  * TPM key and the installed certificate still agree with.  Returns 1 when
  * provisioned, 0 when not, -1 when the record and the device disagree.
  */
-int tp_check_provisioned(const struct tp_options *o, const struct tp_devkey *k, struct tp_state *ret_state,
-			 struct tp_error *err)
+static int check_provisioned(const struct tp_options *o, const struct tp_devkey *k, struct tp_state *ret_state,
+			     struct tp_error *err)
 {
 	const char *dir = o->val[TP_OPT_OUT_DIR];
 	char *json = NULL, *pem = NULL, path[4096], name_hex[2 * 66 + 1], have[4200], want[4200];
@@ -126,7 +126,7 @@ static void now_rfc3339(char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void tp_print_already_provisioned(const struct tp_state *state, const struct tp_devkey *k, const char *dir)
+static void print_already_provisioned(const struct tp_state *state, const struct tp_devkey *k, const char *dir)
 {
 	char where[4200];
 
@@ -135,7 +135,10 @@ void tp_print_already_provisioned(const struct tp_state *state, const struct tp_
 	       state->certificate_id, where, dir);
 }
 
-int tp_wait_for_clock(unsigned deadline, struct tp_error *err)
+/* Why: a device without an RTC boots in 1970 and TLS then fails with
+ * "certificate not yet valid".  Wait, up to deadline seconds, for the clock
+ * to pass this program's build time; EX_TEMPFAIL if it does not. */
+static int wait_for_clock(unsigned deadline, struct tp_error *err)
 {
 	const time_t built = (time_t)TP_BUILD_EPOCH;
 	char now_s[32], built_s[32];
@@ -166,7 +169,9 @@ int tp_wait_for_clock(unsigned deadline, struct tp_error *err)
 
 #define LOCK_FILE "tpm-provision.lock"
 
-int tp_lock_out_dir(const struct tp_options *o, int *ret_fd, struct tp_error *err)
+/* Create the output directory if needed and lock it, waiting for another
+ * run at most the deadline. */
+static int lock_out_dir(const struct tp_options *o, int *ret_fd, struct tp_error *err)
 {
 	if (tp_mkdir_p(o->val[TP_OPT_OUT_DIR], 0755, err) < 0)
 		return -1;
@@ -179,6 +184,31 @@ void tp_test_crash_point(const char *step)
 
 	if (at && strcmp(at, step) == 0)
 		kill(getpid(), SIGKILL);
+}
+
+int tp_begin_run(const struct tp_options *o, const struct tp_devkey *k, int *ret_lock, struct tp_error *err)
+{
+	struct tp_state state = { 0 };
+	int lock = -1, r;
+
+	if (wait_for_clock(o->deadline, err) < 0 || lock_out_dir(o, &lock, err) < 0)
+		return -1;
+	/* --force-new-key asks for a new key even on a provisioned device. */
+	r = k->force ? 0 : check_provisioned(o, k, &state, err);
+	if (r == 1) {
+		/* A run killed after installing may have left its request
+		 * journal: the state now says everything. */
+		r = tp_remove_file(o->val[TP_OPT_OUT_DIR], TP_REQUEST_FILE, err) < 0 ? -1 : 1;
+		if (r == 1)
+			print_already_provisioned(&state, k, o->val[TP_OPT_OUT_DIR]);
+	}
+	tp_state_free(&state);
+	if (r < 0) {
+		close(lock);
+		return -1;
+	}
+	*ret_lock = lock;
+	return r;
 }
 
 void tp_service_note_retry(const char *line);

@@ -19,24 +19,15 @@
 void tp_devkey_from_options(const struct tp_options *o, const struct tp_tpm_auth *auth,
 			    struct tp_devkey *ret_key);
 
-/* 1 when state.json records a provisioning that the TPM key and the
- * installed certificate agree with (*ret_state filled), 0 when there is no
- * state.json, -1 when the record and the device disagree. */
-int tp_check_provisioned(const struct tp_options *o, const struct tp_devkey *k,
-			 struct tp_state *ret_state, struct tp_error *err);
-
-/* Say so on stdout: the device is already provisioned. */
-void tp_print_already_provisioned(const struct tp_state *state, const struct tp_devkey *k,
-				  const char *dir);
-
-/* Why: a device without an RTC boots in 1970 and TLS then fails with
- * "certificate not yet valid".  Wait, up to deadline seconds, for the clock
- * to pass this program's build time; EX_TEMPFAIL if it does not. */
-int tp_wait_for_clock(unsigned deadline, struct tp_error *err);
-
-/* Create the output directory if needed and lock it, waiting for another
- * run at most the deadline. */
-int tp_lock_out_dir(const struct tp_options *o, int *ret_fd, struct tp_error *err);
+/*
+ * The start every run shares: wait for the clock, lock the output
+ * directory (*ret_lock, closed by the caller), and leave a provisioned
+ * device alone: 1 when state.json records a provisioning that the TPM key
+ * and the installed certificate agree with (said on stdout), 0 to go on,
+ * -1 when the record and the device disagree or a check failed.
+ */
+int tp_begin_run(const struct tp_options *o, const struct tp_devkey *k, int *ret_lock,
+		 struct tp_error *err);
 
 /* Test hook: when $TPM_PROVISION_TEST_CRASH_AT names this step, die with
  * SIGKILL right here, as a power loss would stop the run. */

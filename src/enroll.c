@@ -86,7 +86,6 @@ out:
 int cmd_enroll(int argc, char **argv, struct tp_error *err)
 {
 	struct tp_options o = { 0 };
-	struct tp_state state = { 0 };
 	struct tp_creds creds = { 0 };
 	struct tp_tpm_public pub;
 	struct tp_tpm_auth auth = { 0 };
@@ -114,21 +113,10 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	tp_devkey_from_options(&o, &auth, &k);
 	tp_devkey_where(&k, where, sizeof(where));
 
-	/* Checks before it starts: the clock, one run at a time. */
-	r = -1;
-	if (tp_wait_for_clock(o.deadline, err) < 0 || tp_lock_out_dir(&o, &lock, err) < 0)
-		goto out;
-
-	/* --force-new-key asks for a new key even on a provisioned device. */
-	r = k.force ? 0 : tp_check_provisioned(&o, &k, &state, err);
-	if (r < 0)
-		goto out;
-	if (r == 1) {
-		/* A run killed after installing may have left its request
-		 * journal: the state now says everything. */
-		r = tp_remove_file(o.val[TP_OPT_OUT_DIR], TP_REQUEST_FILE, err);
-		if (r == 0)
-			tp_print_already_provisioned(&state, &k, o.val[TP_OPT_OUT_DIR]);
+	/* The clock, one run at a time, and a provisioned device left alone. */
+	r = tp_begin_run(&o, &k, &lock, err);
+	if (r != 0) {
+		r = r == 1 ? 0 : -1;
 		goto out;
 	}
 	r = -1;
@@ -197,7 +185,6 @@ out:
 	free(lost_since);
 	tp_issued_cert_free(&issued);
 	tp_creds_free(&creds);
-	tp_state_free(&state);
 	tp_options_free(&o);
 	if (lock >= 0)
 		close(lock);

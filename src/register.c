@@ -66,7 +66,6 @@ static int load_cert_file(const char *path, X509 **ret_cert, char **ret_pem, str
 int cmd_register(int argc, char **argv, struct tp_error *err)
 {
 	struct tp_options o = { 0 };
-	struct tp_state state = { 0 };
 	struct tp_creds creds = { 0 };
 	struct tp_tpm_public pub;
 	struct tp_tpm_auth auth = { 0 };
@@ -93,14 +92,8 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 
 	tp_devkey_from_options(&o, &auth, &k);
 	tp_devkey_where(&k, where, sizeof(where));
-	if (tp_wait_for_clock(o.deadline, err) < 0 || tp_lock_out_dir(&o, &lock, err) < 0) {
-		r = -1;
-		goto out;
-	}
-	r = tp_check_provisioned(&o, &k, &state, err);
+	r = tp_begin_run(&o, &k, &lock, err);
 	if (r != 0) {
-		if (r == 1)
-			tp_print_already_provisioned(&state, &k, o.val[TP_OPT_OUT_DIR]);
 		r = r == 1 ? 0 : -1;
 		goto out;
 	}
@@ -148,7 +141,6 @@ out:
 	free(ca_pem);
 	tp_issued_cert_free(&registered);
 	tp_creds_free(&creds);
-	tp_state_free(&state);
 	tp_options_free(&o);
 	if (lock >= 0)
 		close(lock);
