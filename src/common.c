@@ -117,15 +117,6 @@ out:
 	return r;
 }
 
-static void now_rfc3339(char *buf, size_t len)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void print_already_provisioned(const struct tp_state *state, const struct tp_devkey *k, const char *dir)
 {
 	char where[4200];
@@ -141,9 +132,8 @@ static void print_already_provisioned(const struct tp_state *state, const struct
 static int wait_for_clock(unsigned deadline, struct tp_error *err)
 {
 	const time_t built = (time_t)TP_BUILD_EPOCH;
-	char now_s[32], built_s[32];
+	char now_s[TP_TIME_MAX], built_s[TP_TIME_MAX];
 	unsigned waited;
-	struct tm tm;
 	time_t now;
 
 	for (waited = 0;; waited++) {
@@ -157,10 +147,8 @@ static int wait_for_clock(unsigned deadline, struct tp_error *err)
 			break;
 		sleep(1);
 	}
-	gmtime_r(&now, &tm);
-	strftime(now_s, sizeof(now_s), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	gmtime_r(&built, &tm);
-	strftime(built_s, sizeof(built_s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	tp_format_time(now, now_s);
+	tp_format_time(built, built_s);
 	return tp_error_set(err, EX_TEMPFAIL,
 			    "the system clock (%s) is before this program was built (%s) and time sync did not set it "
 			    "within %us: TLS would fail, try again once the clock is synchronised", now_s, built_s,
@@ -211,10 +199,8 @@ int tp_begin_run(const struct tp_options *o, const struct tp_devkey *k, int *ret
 	return r;
 }
 
-void tp_service_note_retry(const char *line);
-
 /* The one place retries are printed: the client only reports them. */
-void tp_service_note_retry(const char *line)
+static void note_retry(const char *line)
 {
 	fprintf(stderr, "tpm-provision: %s\n", line);
 }
@@ -229,7 +215,7 @@ void tp_service_setup(const struct tp_options *o, const struct tp_creds *creds, 
 		.creds = creds,
 		.allow_http = tp_opt_flag(o, TP_OPT_INSECURE_HTTP_LOOPBACK),
 		.deadline = o->deadline,
-		.note_retry = tp_service_note_retry,
+		.note_retry = note_retry,
 	};
 }
 
@@ -237,7 +223,7 @@ int tp_install_provisioned(const struct tp_options *o, const struct tp_service *
 			   X509 *cert, const struct tp_tpm_public *pub, const char *arn, const char *id,
 			   struct tp_error *err)
 {
-	char name_hex[2 * 66 + 1], when[32], *iot_endpoint = NULL;
+	char name_hex[2 * 66 + 1], when[TP_TIME_MAX], *iot_endpoint = NULL;
 	struct tp_install_files in;
 	struct tp_state state;
 	int r;
@@ -250,7 +236,7 @@ int tp_install_provisioned(const struct tp_options *o, const struct tp_service *
 	if (!iot_endpoint)
 		return tp_error_set(err, EX_IOERR, "out of memory");
 	tp_tpm_name_hex(pub, name_hex);
-	now_rfc3339(when, sizeof(when));
+	tp_format_time(time(NULL), when);
 	state = (struct tp_state){
 		.thing_name = o->val[TP_OPT_THING_NAME],
 		.certificate_id = (char *)id,

@@ -43,8 +43,8 @@ static int obtain_certificate(const struct tp_options *o, const struct tp_servic
 			      char **ret_lost_since, struct tp_error *err)
 {
 	const char *dir = o->val[TP_OPT_OUT_DIR];
-	struct tp_request q = { 0 }, sent = { 0 };
-	char *csr = NULL;
+	struct tp_request q = { 0 };
+	char sent_at[TP_TIME_MAX], *csr = NULL;
 	int r;
 
 	r = tp_request_load(dir, key_name, &q, err);
@@ -63,12 +63,12 @@ static int obtain_certificate(const struct tp_options *o, const struct tp_servic
 		goto out;
 	tp_test_crash_point("csr-built");
 
-	if (tp_request_save_sent(dir, key_name, err) < 0 || tp_request_load(dir, key_name, &sent, err) != 1)
+	if (tp_request_save_sent(dir, key_name, sent_at, err) < 0)
 		goto out;
 	tp_test_crash_point("request-sent");
 	if (tp_service_create_from_csr(svc, csr, ret_issued, err) < 0)
 		goto out;
-	if (tp_request_save_received(dir, key_name, sent.sent_at, ret_issued, err) < 0) {
+	if (tp_request_save_received(dir, key_name, sent_at, ret_issued, err) < 0) {
 		tp_issued_cert_free(ret_issued);
 		goto out;
 	}
@@ -78,7 +78,6 @@ static int obtain_certificate(const struct tp_options *o, const struct tp_servic
 	r = 0;
 out:
 	tp_request_free(&q);
-	tp_request_free(&sent);
 	free(csr);
 	return r;
 }
@@ -99,14 +98,11 @@ int cmd_enroll(int argc, char **argv, struct tp_error *err)
 	X509 *cert = NULL;
 	int created = 0, r = -1;
 
-	r = tp_options_parse_argv(&o, TP_CMD_ENROLL, argc, argv, err);
-	if (r == 1) {
-		enroll_usage();
-		r = 0;
-		goto out;
-	}
-	if (r < 0 || tp_config_load(&o, TP_CMD_ENROLL, err) < 0 || tp_options_finish(&o, err) < 0) {
-		r = -1;
+	r = tp_options_load(&o, TP_CMD_ENROLL, argc, argv, err);
+	if (r != 0) {
+		if (r == 1)
+			enroll_usage();
+		r = r == 1 ? 0 : -1;
 		goto out;
 	}
 

@@ -561,3 +561,14 @@ void tp_options_free(struct tp_options *o)
 		free(o->val[i]);
 	memset(o, 0, sizeof(*o));
 }
+
+int tp_options_load(struct tp_options *o, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err)
+{
+	int r = tp_options_parse_argv(o, cmd, argc, argv, err);
+
+	if (r != 0)
+		return r;
+	if (tp_config_load(o, cmd, err) < 0 || tp_options_finish(o, err) < 0)
+		return -1;
+	return 0;
+}

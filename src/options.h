@@ -85,6 +85,11 @@ int tp_config_parse(struct tp_options *o, enum tp_cmd cmd, const char *json, siz
 /* Read --config, or the default config file when it exists. */
 int tp_config_load(struct tp_options *o, enum tp_cmd cmd, struct tp_error *err);
 
+/* The command line, then the config file, then tp_options_finish():
+ * what every subcommand does first.  1 when --help was asked for. */
+int tp_options_load(struct tp_options *o, enum tp_cmd cmd, int argc, char **argv,
+		    struct tp_error *err);
+
 /* Whether a flag option is set. */
 int tp_opt_flag(const struct tp_options *o, enum tp_opt opt);
 

@@ -78,15 +78,11 @@ int cmd_register(int argc, char **argv, struct tp_error *err)
 	X509 *cert = NULL, *ca = NULL;
 	int r;
 
-	r = tp_options_parse_argv(&o, TP_CMD_REGISTER, argc, argv, err);
-	if (r == 1) {
-		register_usage();
-		r = 0;
-		goto out;
-	}
-	if (r < 0 || tp_config_load(&o, TP_CMD_REGISTER, err) < 0 || tp_options_finish(&o, err) < 0 ||
-	    check_register_options(&o, err) < 0) {
-		r = -1;
+	r = tp_options_load(&o, TP_CMD_REGISTER, argc, argv, err);
+	if (r != 0 || check_register_options(&o, err) < 0) {
+		if (r == 1)
+			register_usage();
+		r = r == 1 ? 0 : -1;
 		goto out;
 	}
 

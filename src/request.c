@@ -42,17 +42,16 @@ static int save(const char *dir, const struct tp_request *q, struct tp_error *er
 	return r;
 }
 
-int tp_request_save_sent(const char *dir, const char *key_name, struct tp_error *err)
+int tp_request_save_sent(const char *dir, const char *key_name, char *ret_sent_at, struct tp_error *err)
 {
-	char when[32];
-	time_t t = time(NULL);
-	struct tm tm;
+	char when[TP_TIME_MAX];
 
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return save(dir,
-		    &(struct tp_request){ .phase = TP_PHASE_REQUEST_SENT, .key_name = (char *)key_name, .sent_at = when },
-		    err);
+	tp_format_time(time(NULL), when);
+	if (save(dir, &(struct tp_request){ .phase = TP_PHASE_REQUEST_SENT, .key_name = (char *)key_name, .sent_at = when },
+		 err) < 0)
+		return -1;
+	memcpy(ret_sent_at, when, sizeof(when));
+	return 0;
 }
 
 int tp_request_save_received(const char *dir, const char *key_name, const char *sent_at,

@@ -11,8 +11,9 @@
 int tp_request_load(const char *dir, const char *key_name, struct tp_request *ret_request,
 		    struct tp_error *err);
 
-/* Record, durably, that a request for key_name is about to be sent. */
-int tp_request_save_sent(const char *dir, const char *key_name, struct tp_error *err);
+/* Record, durably, that a request for key_name is about to be sent, and
+ * when (ret_sent_at[TP_TIME_MAX]). */
+int tp_request_save_sent(const char *dir, const char *key_name, char *ret_sent_at, struct tp_error *err);
 
 /* Record, durably, the certificate received for key_name. */
 int tp_request_save_received(const char *dir, const char *key_name, const char *sent_at,

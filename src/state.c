@@ -9,6 +9,14 @@
 
 #include "options.h"
 
+void tp_format_time(time_t t, char *buf)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, TP_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 /* The key's location: "key-handle" or "key-file". */
 static int add_key_location(cJSON *root, uint32_t key_handle, const char *key_file)
 {

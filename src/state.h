@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -23,6 +24,11 @@ struct tp_state {
 	char *provisioned_at;  /* RFC 3339, UTC */
 	char *tool_version;
 };
+
+#define TP_TIME_MAX 32
+
+/* t as RFC 3339 UTC ("2026-11-22T10:00:00Z") into buf[TP_TIME_MAX]. */
+void tp_format_time(time_t t, char *buf);
 
 int tp_state_format(const struct tp_state *s, char **ret_json, struct tp_error *err);
 

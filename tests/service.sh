@@ -148,20 +148,19 @@ emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "errorType
 enroll_fresh retry-after
 check "Retry-After is honoured" bash -c '[ "$1" -eq 0 ] && grep -q "retrying POST .* in 2\.0s" "$2"' _ "$RC" "$RUN_ERR"
 
-before=$(emulator_requests CreateCertificateFromCsr)
-emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "errorType": "InvalidRequestException", "message": "bad CSR"}'
-enroll_fresh fail-invalid
-expect_failure 65 "HTTP 400 InvalidRequestException: bad CSR" "a validation error fails at once"
-check "a validation error is not retried" \
-	[ "$(emulator_requests CreateCertificateFromCsr)" -eq $((before + 1)) ]
-check "nothing installed after a validation error" nothing_installed "$TEST_DIR/fail-invalid"
-
-before=$(emulator_requests CreateCertificateFromCsr)
-emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "errorType": "UnauthorizedException", "message": "not allowed"}'
-enroll_fresh fail-unauthorized
-expect_failure 77 "HTTP 401 UnauthorizedException: not allowed" "a permission error fails at once"
-check "a permission error is not retried" \
-	[ "$(emulator_requests CreateCertificateFromCsr)" -eq $((before + 1)) ]
+# fails_at_once NAME TYPE STATUS CODE WHAT: one injected TYPE error fails the
+# run with CODE after exactly one request, and installs nothing.
+fails_at_once() {
+	local before
+	before=$(emulator_requests CreateCertificateFromCsr)
+	emulator_fault "{\"count\": 1, \"operation\": \"CreateCertificateFromCsr\", \"errorType\": \"$2\", \"message\": \"no: $1\"}"
+	enroll_fresh "$1"
+	expect_failure "$4" "HTTP $3 $2: no: $1" "$5 fails at once"
+	check "$5 is not retried" [ "$(emulator_requests CreateCertificateFromCsr)" -eq $((before + 1)) ]
+	check "nothing installed after $5" nothing_installed "$TEST_DIR/$1"
+}
+fails_at_once fail-invalid InvalidRequestException 400 65 "a validation error"
+fails_at_once fail-unauthorized UnauthorizedException 401 77 "a permission error"
 
 emulator_fault '{"count": 1000, "operation": "CreateCertificateFromCsr", "errorType": "ServiceUnavailableException"}'
 enroll_fresh fail-deadline --deadline 3
