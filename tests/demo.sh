@@ -3,7 +3,7 @@
 # local AWS IoT certificate service emulator, enrolls the device, shows what
 # was installed and what the TPM holds, reruns, and stops everything.
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
-. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/e2e/lib.sh"
 
 swtpm_start
 emulator_start --region eu-west-1

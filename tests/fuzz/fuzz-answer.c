@@ -1,7 +1,7 @@
 /* Fuzz harness: service answers and AWS error bodies. */
 #include <stdint.h>
 
-#include "src/service.h"
+#include "src/aws/iot.h"
 
 const char *const fuzz_seeds[] = {
 	"{\"certificateArn\":\"arn:aws:iot:eu-west-1:1:cert/ab\",\"certificateId\":"
@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tp_error err = { 0 };
 	struct tp_aws_error e;
 
-	tp_service_parse_create((const char *)data, size, &c, &err);
+	tp_iot_parse_create((const char *)data, size, &c, &err);
 	tp_issued_cert_free(&c);
-	tp_service_parse_error("ThrottlingException:http://x", (const char *)data, size, &e);
+	tp_aws_parse_error("ThrottlingException:http://x", (const char *)data, size, &e);
 	return 0;
 }

@@ -1,11 +1,11 @@
-/* Fuzz harness: the JSON config file parser. */
+/* Fuzz harness: the JSON config file parser, then the validation. */
 #include <stdint.h>
 
-#include "src/options.h"
+#include "src/cli/options.h"
 
 const char *const fuzz_seeds[] = {
 	"{\"thing-name\": \"gw\", \"key-handle\": 2164260866, \"rsa-pss\": true, \"region\": \"eu-west-1\"}",
-	"{\"tcti\": \"swtpm:port=2321\", \"out-dir\": \"/x\", \"deadline\": \"30\"}",
+	"{\"tcti\": \"swtpm:port=2321\", \"out-dir\": \"/x\", \"deadline\": \"30\", \"agent\": [\"env\"]}",
 	NULL,
 };
 
@@ -13,10 +13,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct tp_raw_options raw = { .cmd = TP_CMD_ENROLL };
 	struct tp_options o = { 0 };
 	struct tp_error err = { 0 };
 
-	tp_config_parse(&o, TP_CMD_ENROLL, (const char *)data, size, "fuzz", &err);
+	if (tp_raw_parse_config(&raw, (const char *)data, size, "fuzz", &err) == 0)
+		tp_options_from_raw(&raw, &o, &err);
 	tp_options_free(&o);
+	tp_raw_options_free(&raw);
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* Fuzz harness: the shared credentials file (INI) parser. */
 #include <stdint.h>
 
-#include "src/creds.h"
+#include "src/aws/creds.h"
 
 const char *const fuzz_seeds[] = {
 	"[default]\naws_access_key_id = AKIA\naws_secret_access_key = s\n# c\n[p]\naws_session_token=t\n",

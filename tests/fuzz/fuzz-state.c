@@ -1,11 +1,17 @@
-/* Fuzz harness: the state.json parser. */
+/* Fuzz harness: the parsers of the files in the output directory:
+ * state.json, journal.json, request.json. */
 #include <stdint.h>
 
-#include "src/state.h"
+#include "src/store/keyjournal.h"
+#include "src/store/reqjournal.h"
+#include "src/store/state.h"
 
 const char *const fuzz_seeds[] = {
 	"{\"thing-name\":\"x\",\"certificate-id\":\"a\",\"certificate-arn\":\"a\",\"key-handle\":\"0x81000002\","
 	"\"key-name\":\"a\",\"endpoint\":\"a\",\"iot-endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":\"a\"}",
+	"{\"phase\":\"key-created\",\"key-file\":\"/k\",\"key-alg\":\"rsa-2048\",\"key-name\":\"000b\"}",
+	"{\"phase\":\"certificate-received\",\"key-name\":\"a\",\"sent-at\":\"t\",\"certificate-id\":\"i\","
+	"\"certificate-arn\":\"a\",\"certificate-pem\":\"p\"}",
 	NULL,
 };
 
@@ -14,9 +20,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tp_state s = { 0 };
+	struct tp_keyjournal j = { 0 };
+	struct tp_reqjournal q = { 0 };
 	struct tp_error err = { 0 };
 
 	tp_state_parse((const char *)data, size, "fuzz", &s, &err);
 	tp_state_free(&s);
+	tp_keyjournal_parse((const char *)data, size, "fuzz", &j, &err);
+	tp_keyjournal_free(&j);
+	tp_reqjournal_parse((const char *)data, size, "fuzz", &q, &err);
+	tp_reqjournal_free(&q);
 	return 0;
 }

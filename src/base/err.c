@@ -1,0 +1,45 @@
+#include "src/base/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int tp_error_setv(struct tp_error *err, int exit_code, const char *fmt, va_list ap)
+{
+	if (!err || err->exit_code != 0)
+		return -1;
+	err->exit_code = exit_code;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	return -1;
+}
+
+int tp_error_set(struct tp_error *err, int exit_code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tp_error_setv(err, exit_code, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int tp_error_oom(struct tp_error *err)
+{
+	return tp_error_set(err, EX_IOERR, "out of memory");
+}
+
+void tp_error_append(struct tp_error *err, const char *fmt, ...)
+{
+	size_t used;
+	va_list ap;
+
+	if (!err)
+		return;
+	used = strlen(err->msg);
+	if (used + 3 >= sizeof(err->msg))
+		return;
+	memcpy(err->msg + used, ": ", 3);
+	used += 2;
+	va_start(ap, fmt);
+	vsnprintf(err->msg + used, sizeof(err->msg) - used, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,9 @@
+#include "src/base/timefmt.h"
+
+void tp_format_time(time_t t, char *buf)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, TP_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

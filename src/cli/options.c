@@ -1,0 +1,341 @@
+/* The option table and the two parsers: the command line, the config file. */
+#include "src/cli/optdefs.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "src/base/cleanup.h"
+#include "src/store/file.h"
+
+#define BOTH (TP_CMD_ENROLL | TP_CMD_REGISTER)
+#define CONFIG_MAX (64 * 1024)
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
+	[TP_OPT_THING_NAME] = { "thing-name", "NAME", KIND_STRING, BOTH, false, "AWS IoT thing name (certificate CN)" },
+	[TP_OPT_TCTI] = { "tcti", "CONF", KIND_STRING, BOTH, false, "TPM TCTI (default " TP_DEFAULT_TCTI ")" },
+	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", KIND_HANDLE, BOTH, false, "persistent key handle (default 0x81000002)" },
+	[TP_OPT_REGION] = { "region", "REGION", KIND_STRING, BOTH, false, "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION)" },
+	[TP_OPT_ENDPOINT_URL] = { "endpoint-url", "URL", KIND_STRING, BOTH, false, "certificate API endpoint (default from the region)" },
+	[TP_OPT_SIGNING_NAME] = { "signing-name", "NAME", KIND_STRING, BOTH, false, "SigV4 signing name: iot (default) or execute-api" },
+	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", KIND_STRING, BOTH, false, "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
+	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, BOTH, false, "output directory (default " TP_DEFAULT_OUT_DIR ")" },
+	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, TP_CMD_ENROLL, false, "ecc-p256 (default), ecc-p384, rsa-2048, rsa-3072" },
+	[TP_OPT_KEY_FILE] = { "key-file", "PATH", KIND_STRING, BOTH, false, "keep the key in a TSS2 key file, not at a handle" },
+	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, BOTH, false, "file holding the key's authorization value" },
+	[TP_OPT_RSA_PSS] = { "rsa-pss", "", KIND_FLAG, TP_CMD_ENROLL, false, "sign the CSR with RSA-PSS (RSA keys)" },
+	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, TP_CMD_ENROLL, true, "replace the key this program created" },
+	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_STRING, BOTH, false, "give up retrying after this long (default " XSTR(TP_DEFAULT_DEADLINE) ")" },
+	[TP_OPT_INSECURE_HTTP_LOOPBACK] = { "insecure-http-loopback", "", KIND_FLAG, BOTH, true, "allow http:// to a loopback endpoint (tests)" },
+	[TP_OPT_IOT_ENDPOINT] = { "iot-endpoint", "HOST", KIND_STRING, BOTH, false, "IoT data endpoint for the agent (default: DescribeEndpoint)" },
+	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", KIND_STRING, BOTH, false, "CA for the agent (default " TP_DEFAULT_ROOT_CA ")" },
+	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, BOTH, false, "configure aws-iot-device-client, env, openssl (repeatable)" },
+	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", KIND_STRING, BOTH, false, "aws-iot-device-client config file" },
+	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", KIND_STRING, BOTH, false, "owner of the installed files (the agent's account)" },
+	[TP_OPT_CERT] = { "cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the device certificate to register" },
+	[TP_OPT_CA_CERT] = { "ca-cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the CA certificate that issued it" },
+	[TP_OPT_NO_CA] = { "no-ca", "", KIND_FLAG, TP_CMD_REGISTER, false, "register without a CA (RegisterCertificateWithoutCA)" },
+	[TP_OPT_STATUS] = { "status", "STATUS", KIND_STRING, TP_CMD_REGISTER, false, "ACTIVE (default) or INACTIVE" },
+};
+
+enum { OPT_CONFIG = TP_OPT__COUNT, OPT_HELP };
+
+void tp_options_usage(FILE *f, enum tp_cmd cmd)
+{
+	char left[64];
+	int i;
+
+	fprintf(f, "  %-28s %s\n", "--config FILE", "config file (default " TP_DEFAULT_CONFIG " if present)");
+	for (i = 0; i < TP_OPT__COUNT; i++) {
+		if (!(tp_opt_defs[i].cmds & cmd))
+			continue;
+		snprintf(left, sizeof(left), "--%s %s", tp_opt_defs[i].name, tp_opt_defs[i].arg);
+		fprintf(f, "  %-28s %s\n", left, tp_opt_defs[i].help);
+	}
+}
+
+static void free_items(char **items)
+{
+	char **p;
+
+	for (p = items; p && *p; p++)
+		free(*p);
+	free(items);
+}
+
+void tp_raw_set(struct tp_raw_value *v, enum tp_origin origin, char *str, char **items)
+{
+	free(v->str);
+	free_items(v->items);
+	*v = (struct tp_raw_value){ .set = true, .origin = origin, .str = str, .items = items };
+}
+
+/* items plus one more (taken), NULL-terminated; NULL when out of memory. */
+static char **append_item(char **items, char *item)
+{
+	size_t n = 0;
+	char **grown;
+
+	while (items && items[n])
+		n++;
+	grown = realloc(items, (n + 2) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	grown[n] = item;
+	grown[n + 1] = NULL;
+	return grown;
+}
+
+/* One option from the command line. */
+static int take_argv(struct tp_raw_options *raw, int opt, const char *arg, struct tp_error *err)
+{
+	struct tp_raw_value *v = &raw->v[opt];
+	char *copy = arg ? strdup(arg) : NULL;
+	char **items;
+
+	if (arg && !copy)
+		return tp_error_oom(err);
+	if (tp_opt_defs[opt].kind != KIND_LIST) {
+		tp_raw_set(v, TP_FROM_ARGV, copy, NULL);
+		return 0;
+	}
+	items = append_item(v->items, copy);
+	if (!items) {
+		free(copy);
+		return tp_error_oom(err);
+	}
+	v->items = NULL;
+	tp_raw_set(v, TP_FROM_ARGV, NULL, items);
+	return 0;
+}
+
+static void build_longopts(enum tp_cmd cmd, struct option *longopts)
+{
+	int i, n = 0;
+
+	for (i = 0; i < TP_OPT__COUNT; i++)
+		if (tp_opt_defs[i].cmds & cmd)
+			longopts[n++] = (struct option){ tp_opt_defs[i].name,
+							 tp_opt_defs[i].kind == KIND_FLAG ? no_argument : required_argument,
+							 NULL, i };
+	longopts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	longopts[n++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+}
+
+int tp_raw_parse_argv(struct tp_raw_options *raw, int argc, char **argv, struct tp_error *err)
+{
+	struct option longopts[TP_OPT__COUNT + 3];
+	int c;
+
+	build_longopts(raw->cmd, longopts);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (c == 'h' || c == OPT_HELP)
+			return TP_HELP;
+		if (c == ':')
+			return tp_error_set(err, EX_USAGE, "option %s needs a value", argv[optind - 1]);
+		if (c == '?')
+			return tp_error_set(err, EX_USAGE, "unknown option \"%s\"", argv[optind - 1]);
+		if (c == OPT_CONFIG) {
+			free(raw->config_path);
+			if (!(raw->config_path = strdup(optarg)))
+				return tp_error_oom(err);
+		} else if (take_argv(raw, c, optarg, err) < 0) {
+			return -1;
+		}
+	}
+	if (optind < argc)
+		return tp_error_set(err, EX_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	return 0;
+}
+
+static int find_opt(const char *name, enum tp_cmd cmd)
+{
+	int i;
+
+	for (i = 0; i < TP_OPT__COUNT; i++)
+		if (strcmp(tp_opt_defs[i].name, name) == 0 && (tp_opt_defs[i].cmds & cmd) && !tp_opt_defs[i].cli_only)
+			return i;
+	return -1;
+}
+
+/* A JSON array of strings. */
+static int config_list(const cJSON *array, const char *path, struct tp_raw_value *v, struct tp_error *err)
+{
+	const cJSON *item;
+	char **items = calloc(1, sizeof(*items)), **grown, *copy;
+
+	if (!items)
+		return tp_error_oom(err);
+	cJSON_ArrayForEach(item, array) {
+		if (!cJSON_IsString(item)) {
+			free_items(items);
+			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be an array of names", path,
+					    array->string);
+		}
+		if (!(copy = strdup(item->valuestring)) || !(grown = append_item(items, copy))) {
+			free(copy);
+			free_items(items);
+			return tp_error_oom(err);
+		}
+		items = grown;
+	}
+	tp_raw_set(v, TP_FROM_CONFIG, NULL, items);
+	return 0;
+}
+
+/* A number where one is allowed: a handle, given as a JSON number. */
+static int config_number(const cJSON *item, const char *path, struct tp_raw_value *v, struct tp_error *err)
+{
+	double d = cJSON_GetNumberValue(item);
+	char *s;
+
+	if (d < 0 || d > 4294967295.0 || d != (double)(uint32_t)d)
+		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" is not a valid number", path, item->string);
+	if (asprintf(&s, "0x%08x", (uint32_t)d) < 0)
+		return tp_error_oom(err);
+	tp_raw_set(v, TP_FROM_CONFIG, s, NULL);
+	return 0;
+}
+
+/* The JSON value of a key into v (left unset for a false flag). */
+static int config_value(const cJSON *item, int opt, const char *path, struct tp_raw_value *v, struct tp_error *err)
+{
+	enum opt_kind kind = tp_opt_defs[opt].kind;
+	char *s, **items;
+
+	if (kind == KIND_FLAG) {
+		if (!cJSON_IsBool(item))
+			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be true or false", path, item->string);
+		if (cJSON_IsTrue(item))
+			tp_raw_set(v, TP_FROM_CONFIG, NULL, NULL);
+		return 0;
+	}
+	if (kind == KIND_LIST && cJSON_IsArray(item))
+		return config_list(item, path, v, err);
+	if (kind == KIND_HANDLE && cJSON_IsNumber(item))
+		return config_number(item, path, v, err);
+	if (!cJSON_IsString(item))
+		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be a %s", path, item->string,
+				    kind == KIND_HANDLE ? "string or a number"
+				    : kind == KIND_LIST ? "string or an array of strings" : "string");
+	if (!(s = strdup(item->valuestring)))
+		return tp_error_oom(err);
+	if (kind != KIND_LIST) {
+		tp_raw_set(v, TP_FROM_CONFIG, s, NULL);
+		return 0;
+	}
+	items = append_item(NULL, s);
+	if (!items) {
+		free(s);
+		return tp_error_oom(err);
+	}
+	tp_raw_set(v, TP_FROM_CONFIG, NULL, items);
+	return 0;
+}
+
+static void raw_values_free(struct tp_raw_value *v)
+{
+	int i;
+
+	for (i = 0; i < TP_OPT__COUNT; i++) {
+		free(v[i].str);
+		free_items(v[i].items);
+	}
+}
+
+/* Check every key before taking anything: a bad file changes nothing. */
+static int config_values(const cJSON *root, enum tp_cmd cmd, const char *path, struct tp_raw_value *values,
+			 struct tp_error *err)
+{
+	bool seen[TP_OPT__COUNT] = { 0 };
+	const cJSON *item;
+	int opt;
+
+	cJSON_ArrayForEach(item, root) {
+		opt = find_opt(item->string, cmd);
+		if (opt < 0)
+			return tp_error_set(err, EX_CONFIG, "config %s: unknown key \"%s\"", path, item->string);
+		if (seen[opt])
+			return tp_error_set(err, EX_CONFIG, "config %s: key \"%s\" appears twice", path, item->string);
+		seen[opt] = true;
+		if (config_value(item, opt, path, &values[opt], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int tp_raw_parse_config(struct tp_raw_options *raw, const char *json, size_t len, const char *path,
+			struct tp_error *err)
+{
+	struct tp_raw_value values[TP_OPT__COUNT] = { 0 };
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	int i, r = -1;
+
+	if (!root)
+		tp_error_set(err, EX_CONFIG, "config %s: not valid JSON", path);
+	else if (!cJSON_IsObject(root))
+		tp_error_set(err, EX_CONFIG, "config %s: the top level must be a JSON object", path);
+	else if (config_values(root, raw->cmd, path, values, err) == 0)
+		r = 0;
+	for (i = 0; r == 0 && i < TP_OPT__COUNT; i++) {
+		if (values[i].set && !raw->v[i].set) {
+			raw->v[i] = values[i];
+			values[i] = (struct tp_raw_value){ 0 };
+		}
+	}
+	raw_values_free(values);
+	cJSON_Delete(root);
+	return r;
+}
+
+/* Read --config, or the default config file when it exists. */
+static int config_load(struct tp_raw_options *raw, struct tp_error *err)
+{
+	const char *path = raw->config_path ? raw->config_path : TP_DEFAULT_CONFIG;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = tp_read_file(path, CONFIG_MAX, &buf, &len, err);
+	if (r < 0) {
+		err->exit_code = EX_CONFIG;
+		return -1;
+	}
+	if (r == TP_MISSING) {
+		/* Missing: fine for the default file, an error for --config. */
+		if (raw->config_path)
+			return tp_error_set(err, EX_CONFIG, "config %s: no such file", path);
+		return 0;
+	}
+	return tp_raw_parse_config(raw, buf, len, path, err);
+}
+
+void tp_raw_options_free(struct tp_raw_options *raw)
+{
+	if (!raw)
+		return;
+	free(raw->config_path);
+	raw_values_free(raw->v);
+	memset(raw, 0, sizeof(*raw));
+}
+
+int tp_options_load(struct tp_options *ret, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err)
+{
+	struct tp_raw_options raw = { .cmd = cmd };
+	int r;
+
+	r = tp_raw_parse_argv(&raw, argc, argv, err);
+	if (r == 0 && config_load(&raw, err) < 0)
+		r = -1;
+	if (r == 0)
+		r = tp_options_from_raw(&raw, ret, err);
+	tp_raw_options_free(&raw);
+	return r;
+}

@@ -1,0 +1,377 @@
+/*
+ * From raw option values to the typed options: the environment and the
+ * defaults fill what is unset, then every value is validated, wherever it
+ * came from, and converted once.
+ */
+#include "src/cli/optdefs.h"
+
+#include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/base/cleanup.h"
+
+static const char *val(const struct tp_raw_options *raw, enum tp_opt opt)
+{
+	return raw->v[opt].str;
+}
+
+static bool flag(const struct tp_raw_options *raw, enum tp_opt opt)
+{
+	return raw->v[opt].set;
+}
+
+/* The value (what) of opt is bad: say where it came from. */
+static int bad(const struct tp_raw_options *raw, enum tp_opt opt, const char *what, const char *why,
+	       struct tp_error *err)
+{
+	switch (raw->v[opt].origin) {
+	case TP_FROM_CONFIG:
+		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\": \"%s\" %s",
+				    raw->config_path ? raw->config_path : TP_DEFAULT_CONFIG, tp_opt_defs[opt].name, what,
+				    why);
+	case TP_FROM_ENV:
+		return tp_error_set(err, EX_CONFIG, "%s (from the environment) \"%s\" %s", tp_opt_defs[opt].name, what,
+				    why);
+	default:
+		return tp_error_set(err, EX_USAGE, "--%s \"%s\" %s", tp_opt_defs[opt].name, what, why);
+	}
+}
+
+static int bad_value(const struct tp_raw_options *raw, enum tp_opt opt, const char *why, struct tp_error *err)
+{
+	return bad(raw, opt, val(raw, opt), why, err);
+}
+
+/* A usage error, or a config error when every option involved came from
+ * the config file. */
+static int conflict_code(const struct tp_raw_options *raw, enum tp_opt a, enum tp_opt b)
+{
+	return raw->v[a].origin == TP_FROM_CONFIG && raw->v[b].origin == TP_FROM_CONFIG ? EX_CONFIG : EX_USAGE;
+}
+
+static bool all_chars(const char *s, const char *extra, bool upper_ok)
+{
+	for (; *s; s++) {
+		if (islower((unsigned char)*s) || isdigit((unsigned char)*s))
+			continue;
+		if (upper_ok && isupper((unsigned char)*s))
+			continue;
+		if (strchr(extra, *s))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static int set_default(struct tp_raw_options *raw, enum tp_opt opt, const char *value, enum tp_origin origin,
+		       struct tp_error *err)
+{
+	char *copy;
+
+	if (raw->v[opt].set || !value || !*value)
+		return 0;
+	if (!(copy = strdup(value)))
+		return tp_error_oom(err);
+	tp_raw_set(&raw->v[opt], origin, copy, NULL);
+	return 0;
+}
+
+static int apply_defaults(struct tp_raw_options *raw, struct tp_error *err)
+{
+	char handle[16];
+
+	snprintf(handle, sizeof(handle), "0x%08x", TP_DEFAULT_KEY_HANDLE);
+	if (flag(raw, TP_OPT_KEY_FILE) && flag(raw, TP_OPT_KEY_HANDLE))
+		return tp_error_set(err, conflict_code(raw, TP_OPT_KEY_FILE, TP_OPT_KEY_HANDLE),
+				    "give either key-handle or key-file, not both");
+	if (set_default(raw, TP_OPT_TCTI, TP_DEFAULT_TCTI, TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(raw, TP_OPT_KEY_HANDLE, flag(raw, TP_OPT_KEY_FILE) ? NULL : handle, TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(raw, TP_OPT_KEY_ALG, tpm_key_alg_name(TPM_ALG_ECC_P256), TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(raw, TP_OPT_REGION, getenv("AWS_REGION"), TP_FROM_ENV, err) < 0 ||
+	    set_default(raw, TP_OPT_REGION, getenv("AWS_DEFAULT_REGION"), TP_FROM_ENV, err) < 0 ||
+	    set_default(raw, TP_OPT_SIGNING_NAME, "iot", TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(raw, TP_OPT_CA_BUNDLE, getenv("AWS_CA_BUNDLE"), TP_FROM_ENV, err) < 0 ||
+	    set_default(raw, TP_OPT_OUT_DIR, TP_DEFAULT_OUT_DIR, TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(raw, TP_OPT_ROOT_CA, TP_DEFAULT_ROOT_CA, TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(raw, TP_OPT_AGENT_CONFIG, TP_DEFAULT_AGENT_CONFIG, TP_FROM_DEFAULT, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* A string option that, when given, must not be empty. */
+static int nonempty(const struct tp_raw_options *raw, enum tp_opt opt, struct tp_error *err)
+{
+	return val(raw, opt) && !*val(raw, opt) ? bad_value(raw, opt, "is empty", err) : 0;
+}
+
+static int check_identity(const struct tp_raw_options *raw, struct tp_error *err)
+{
+	const char *v = val(raw, TP_OPT_THING_NAME);
+	size_t n;
+
+	if (!v)
+		return tp_error_set(err, EX_USAGE, "no thing name: give --thing-name or \"thing-name\" in the config file");
+	n = strlen(v);
+	if (n == 0 || n > 128 || !all_chars(v, ":_-", true))
+		return bad_value(raw, TP_OPT_THING_NAME, "is not a valid thing name (1-128 of A-Z a-z 0-9 : _ -)", err);
+	return nonempty(raw, TP_OPT_TCTI, err);
+}
+
+static int parse_key(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	int alg;
+
+	o->key.handle = 0;
+	if (val(raw, TP_OPT_KEY_HANDLE) && tp_keyloc_parse_handle(val(raw, TP_OPT_KEY_HANDLE), &o->key.handle) < 0)
+		return bad_value(raw, TP_OPT_KEY_HANDLE, "is not a persistent handle in 0x81000000-0x817FFFFF", err);
+	if (o->key.handle == TPM_SRK_HANDLE)
+		return bad_value(raw, TP_OPT_KEY_HANDLE, "is the storage root key's handle", err);
+	alg = tpm_key_alg_parse(val(raw, TP_OPT_KEY_ALG));
+	if (alg < 0)
+		return bad_value(raw, TP_OPT_KEY_ALG, "is not a key algorithm (ecc-p256, ecc-p384, rsa-2048, rsa-3072)",
+				 err);
+	o->key_alg = (enum tpm_key_alg)alg;
+	o->rsa_pss = flag(raw, TP_OPT_RSA_PSS);
+	if (o->rsa_pss && !tpm_key_alg_is_rsa(o->key_alg))
+		return tp_error_set(err, raw->v[TP_OPT_RSA_PSS].origin == TP_FROM_CONFIG ? EX_CONFIG : EX_USAGE,
+				    "rsa-pss needs an RSA key (key-alg rsa-2048 or rsa-3072), not %s",
+				    val(raw, TP_OPT_KEY_ALG));
+	o->force_new_key = flag(raw, TP_OPT_FORCE_NEW_KEY);
+	return nonempty(raw, TP_OPT_KEY_FILE, err) < 0 || nonempty(raw, TP_OPT_KEY_AUTH_FILE, err) < 0 ? -1 : 0;
+}
+
+/* Whether an http:// URL's host is this machine: 127.0.0.0/8, [::1] or
+ * localhost. */
+static bool loopback_host(const char *host)
+{
+	size_t n = strcspn(host, "/");
+	const char *colon;
+
+	if (strncmp(host, "[::1]", 5) == 0)
+		return n == 5 || host[5] == ':';
+	colon = memchr(host, ':', n);
+	if (colon)
+		n = (size_t)(colon - host);
+	if (n == 9 && strncmp(host, "localhost", 9) == 0)
+		return true;
+	return strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n;
+}
+
+/* https://host[:port][/path], no query, no fragment, no credentials;
+ * http:// only to loopback and only when explicitly allowed.  A trailing
+ * slash is dropped. */
+static int check_endpoint(struct tp_raw_options *raw, struct tp_error *err)
+{
+	char *url = raw->v[TP_OPT_ENDPOINT_URL].str;
+	size_t n, scheme;
+
+	if (strncmp(url, "https://", 8) == 0)
+		scheme = 8;
+	else if (strncmp(url, "http://", 7) == 0 && flag(raw, TP_OPT_INSECURE_HTTP_LOOPBACK))
+		scheme = 7;
+	else
+		return bad_value(raw, TP_OPT_ENDPOINT_URL, "must start with https://", err);
+	if (scheme == 7 && !loopback_host(url + scheme))
+		return bad_value(raw, TP_OPT_ENDPOINT_URL,
+				 "is plain http to a host that is not loopback (127.0.0.0/8, [::1], localhost)", err);
+	if (!url[scheme] || url[scheme] == '/' || strpbrk(url, "?#@ \t\r\n\\"))
+		return bad_value(raw, TP_OPT_ENDPOINT_URL, "is not a plain https://host[:port] URL", err);
+	n = strlen(url);
+	while (n > scheme && url[n - 1] == '/')
+		url[--n] = '\0';
+	return 0;
+}
+
+int tp_endpoint_for_region(const char *region, char **ret_url, struct tp_error *err)
+{
+	const char *suffix = strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
+
+	return asprintf(ret_url, "https://iot.%s.%s", region, suffix) < 0 ? tp_error_oom(err) : 0;
+}
+
+static int parse_deadline(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	const char *v = val(raw, TP_OPT_DEADLINE);
+	unsigned long secs;
+	char *end;
+
+	o->deadline = TP_DEFAULT_DEADLINE;
+	if (!v)
+		return 0;
+	secs = isdigit((unsigned char)*v) ? strtoul(v, &end, 10) : 0;
+	if (!isdigit((unsigned char)*v) || *end || secs < 1 || secs > 86400)
+		return bad_value(raw, TP_OPT_DEADLINE, "is not a number of seconds from 1 to 86400", err);
+	o->deadline = (unsigned)secs;
+	return 0;
+}
+
+static int parse_service(struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	const char *v = val(raw, TP_OPT_REGION);
+	char *url;
+
+	if (!v)
+		return tp_error_set(err, EX_USAGE, "no region: give --region or set AWS_REGION");
+	if (strlen(v) == 0 || strlen(v) > 32 || !all_chars(v, "-", false))
+		return bad_value(raw, TP_OPT_REGION, "is not a valid AWS region name", err);
+	v = val(raw, TP_OPT_SIGNING_NAME);
+	if (strcmp(v, "iot") != 0 && strcmp(v, "execute-api") != 0)
+		return bad_value(raw, TP_OPT_SIGNING_NAME, "is not a signing name (iot or execute-api)", err);
+	o->insecure_http_loopback = flag(raw, TP_OPT_INSECURE_HTTP_LOOPBACK);
+	if (flag(raw, TP_OPT_ENDPOINT_URL)) {
+		if (check_endpoint(raw, err) < 0)
+			return -1;
+	} else {
+		if (tp_endpoint_for_region(val(raw, TP_OPT_REGION), &url, err) < 0)
+			return -1;
+		tp_raw_set(&raw->v[TP_OPT_ENDPOINT_URL], TP_FROM_DEFAULT, url, NULL);
+	}
+	return parse_deadline(raw, o, err);
+}
+
+/* Each --agent names an agent this program can configure. */
+static int parse_agents(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	static const struct {
+		const char *name;
+		enum tp_agent agent;
+	} known[] = {
+		{ "aws-iot-device-client", TP_AGENT_DEVICE_CLIENT },
+		{ "env", TP_AGENT_ENV },
+		{ "openssl", TP_AGENT_OPENSSL },
+	};
+	char **item;
+	size_t i;
+
+	o->agents = 0;
+	for (item = raw->v[TP_OPT_AGENT].items; item && *item; item++) {
+		for (i = 0; i < sizeof(known) / sizeof(known[0]) && strcmp(known[i].name, *item) != 0; i++)
+			;
+		if (i == sizeof(known) / sizeof(known[0]))
+			return bad(raw, TP_OPT_AGENT, *item,
+				   "names an agent other than aws-iot-device-client, env, openssl", err);
+		o->agents |= known[i].agent;
+	}
+	return 0;
+}
+
+/* --owner USER[:GROUP]: the agent's account; the user's group by default. */
+static int parse_owner(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	const char *spec = val(raw, TP_OPT_OWNER);
+	_cleanup_free_ char *user = NULL;
+	struct passwd *pw;
+	struct group *gr;
+	char *colon;
+
+	o->owner_uid = (uid_t)-1;
+	o->owner_gid = (gid_t)-1;
+	if (!spec)
+		return 0;
+	if (!(user = strdup(spec)))
+		return tp_error_oom(err);
+	colon = strchr(user, ':');
+	if (colon)
+		*colon = '\0';
+	pw = getpwnam(user);
+	if (!pw)
+		return bad_value(raw, TP_OPT_OWNER, "names no user on this system", err);
+	gr = colon ? getgrnam(colon + 1) : NULL;
+	if (colon && !gr)
+		return bad_value(raw, TP_OPT_OWNER, "names no group on this system", err);
+	o->owner_uid = pw->pw_uid;
+	o->owner_gid = gr ? gr->gr_gid : pw->pw_gid;
+	return 0;
+}
+
+static int parse_install(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	const char *v = val(raw, TP_OPT_IOT_ENDPOINT);
+
+	if (parse_agents(raw, o, err) < 0 || parse_owner(raw, o, err) < 0)
+		return -1;
+	if (v && (!*v || strlen(v) > 253 || !all_chars(v, ".-", true)))
+		return bad_value(raw, TP_OPT_IOT_ENDPOINT, "is not a host name", err);
+	if (nonempty(raw, TP_OPT_OUT_DIR, err) < 0 || nonempty(raw, TP_OPT_CA_BUNDLE, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_register(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	const char *status = val(raw, TP_OPT_STATUS);
+
+	o->no_ca = flag(raw, TP_OPT_NO_CA);
+	o->status = TP_STATUS_ACTIVE;
+	if (raw->cmd != TP_CMD_REGISTER)
+		return 0;
+	if (!val(raw, TP_OPT_CERT))
+		return tp_error_set(err, EX_USAGE, "register needs --cert FILE");
+	if (val(raw, TP_OPT_CA_CERT) && o->no_ca)
+		return tp_error_set(err, EX_USAGE, "--ca-cert and --no-ca exclude each other");
+	if (status && strcmp(status, "INACTIVE") == 0)
+		o->status = TP_STATUS_INACTIVE;
+	else if (status && strcmp(status, "ACTIVE") != 0)
+		return tp_error_set(err, EX_USAGE, "--status \"%s\" is not ACTIVE or INACTIVE", status);
+	return 0;
+}
+
+const char *tp_cert_status_name(enum tp_cert_status s)
+{
+	return s == TP_STATUS_INACTIVE ? "INACTIVE" : "ACTIVE";
+}
+
+/* Hand the validated strings over to the typed options. */
+static void take_strings(struct tp_raw_options *raw, struct tp_options *o)
+{
+	o->thing_name = TAKE_PTR(raw->v[TP_OPT_THING_NAME].str);
+	o->tcti = TAKE_PTR(raw->v[TP_OPT_TCTI].str);
+	o->out_dir = TAKE_PTR(raw->v[TP_OPT_OUT_DIR].str);
+	o->key.file = TAKE_PTR(raw->v[TP_OPT_KEY_FILE].str);
+	o->key_auth_file = TAKE_PTR(raw->v[TP_OPT_KEY_AUTH_FILE].str);
+	o->region = TAKE_PTR(raw->v[TP_OPT_REGION].str);
+	o->endpoint_url = TAKE_PTR(raw->v[TP_OPT_ENDPOINT_URL].str);
+	o->signing_name = TAKE_PTR(raw->v[TP_OPT_SIGNING_NAME].str);
+	o->ca_bundle = TAKE_PTR(raw->v[TP_OPT_CA_BUNDLE].str);
+	o->iot_endpoint = TAKE_PTR(raw->v[TP_OPT_IOT_ENDPOINT].str);
+	o->root_ca = TAKE_PTR(raw->v[TP_OPT_ROOT_CA].str);
+	o->agent_config = TAKE_PTR(raw->v[TP_OPT_AGENT_CONFIG].str);
+	o->cert = TAKE_PTR(raw->v[TP_OPT_CERT].str);
+	o->ca_cert = TAKE_PTR(raw->v[TP_OPT_CA_CERT].str);
+}
+
+int tp_options_from_raw(struct tp_raw_options *raw, struct tp_options *ret, struct tp_error *err)
+{
+	struct tp_options o = { 0 };
+
+	if (apply_defaults(raw, err) < 0 || check_identity(raw, err) < 0 || parse_key(raw, &o, err) < 0 ||
+	    parse_service(raw, &o, err) < 0 || parse_install(raw, &o, err) < 0 || parse_register(raw, &o, err) < 0)
+		return -1;
+	take_strings(raw, &o);
+	*ret = o;
+	return 0;
+}
+
+void tp_options_free(struct tp_options *o)
+{
+	if (!o)
+		return;
+	free(o->thing_name);
+	free(o->tcti);
+	free(o->out_dir);
+	tp_keyloc_free(&o->key);
+	free(o->key_auth_file);
+	free(o->region);
+	free(o->endpoint_url);
+	free(o->signing_name);
+	free(o->ca_bundle);
+	free(o->iot_endpoint);
+	free(o->root_ca);
+	free(o->agent_config);
+	free(o->cert);
+	free(o->ca_cert);
+	*o = (struct tp_options){ 0 };
+}

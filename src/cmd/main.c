@@ -1,0 +1,67 @@
+/*
+ * tpm-provision: give a device its AWS IoT identity from its TPM.
+ *
+ * main() only dispatches to a subcommand and prints the one error line that
+ * travels up from it.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include "src/cmd/commands.h"
+#include "src/base/err.h"
+
+static const struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv, struct tp_error *err);
+	const char *summary;
+} subcommands[] = {
+	{ "enroll", cmd_enroll, "create the TPM key, get a certificate for it with a CSR, install it" },
+	{ "register", cmd_register, "register the TPM key's existing certificate, install it" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: tpm-provision COMMAND [options]\n\ncommands:\n");
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(f, "\n'tpm-provision COMMAND --help' lists a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct tp_error err = { 0 };
+	size_t i;
+
+	/* Files get explicit modes; anything else is private.  No core dump:
+	 * it could hold the AWS secret. */
+	umask(077);
+	prctl(PR_SET_DUMPABLE, 0);
+
+	if (argc < 2) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("tpm-provision %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (strcmp(argv[1], subcommands[i].name) != 0)
+			continue;
+		if (subcommands[i].run(argc - 1, argv + 1, &err) == 0)
+			return 0;
+		fprintf(stderr, "tpm-provision %s: %s\n", argv[1], err.msg[0] ? err.msg : "failed");
+		return err.exit_code ? err.exit_code : EX_SOFTWARE;
+	}
+	fprintf(stderr, "tpm-provision: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return EX_USAGE;
+}

@@ -1,0 +1,105 @@
+/*
+ * tpm-provision register: the TPM key already has a certificate (from a
+ * factory CA, say); make it known to AWS IoT and install it.  The
+ * certificate must be for exactly the key at the handle, checked before
+ * anything is sent.  A key this program did not create is adopted on that
+ * condition and recorded in the state like its own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/aws/iot.h"
+#include "src/base/cleanup.h"
+#include "src/cmd/commands.h"
+#include "src/cmd/run.h"
+#include "src/x509/cert.h"
+#include "src/x509/ossl.h"
+#include "src/x509/pkey.h"
+
+static void register_usage(void)
+{
+	printf("usage: tpm-provision register --cert FILE [--ca-cert FILE | --no-ca] [--status ACTIVE|INACTIVE] [options]\n\n"
+	       "Register the certificate FILE of the TPM key with AWS IoT (RegisterCertificate,\n"
+	       "or RegisterCertificateWithoutCA with --no-ca) and install it.\n\n"
+	       "options:\n");
+	tp_options_usage(stdout, TP_CMD_REGISTER);
+}
+
+static void issued_freep(struct tp_issued_cert *c)
+{
+	tp_issued_cert_free(c);
+}
+
+/* A certificate file: parsed, and re-encoded as the PEM to send. */
+static int load_cert_file(const char *path, X509 **ret_cert, char **ret_pem, struct tp_error *err)
+{
+	_cleanup_x509_ X509 *cert = NULL;
+	int r;
+
+	r = tp_cert_read_file(path, &cert, err);
+	if (r == TP_MISSING)
+		return tp_error_set(err, EX_DATAERR, "certificate file %s does not exist", path);
+	if (r < 0 || tp_cert_to_pem(cert, ret_pem, err) < 0)
+		return -1;
+	*ret_cert = TAKE_PTR(cert);
+	return 0;
+}
+
+/* Step 2: the certificate must be for the key in the TPM; nothing is sent
+ * otherwise. */
+static int check_against_tpm(struct tp_run *run, X509 *cert, struct tpm_public *ret_pub, struct tp_error *err)
+{
+	_cleanup_pkey_ EVP_PKEY *key = NULL;
+	_cleanup_free_ char *where = NULL;
+	int r;
+
+	r = tp_devkey_read(&run->key, ret_pub, err);
+	if (r == TP_MISSING && tp_keyloc_describe(&run->o.key, &where, err) == 0)
+		return tp_error_set(err, EX_CONFIG, "the TPM has no key at %s for the certificate %s", where, run->o.cert);
+	if (r != 0 || tp_pkey_from_tpm(ret_pub, &key, err) < 0)
+		return -1;
+	return tp_cert_check_key(cert, key, run->o.cert, err);
+}
+
+static int do_register(struct tp_run *run, struct tp_error *err)
+{
+	_cleanup_(issued_freep) struct tp_issued_cert registered = { 0 };
+	_cleanup_free_ char *cert_pem = NULL, *ca_pem = NULL;
+	_cleanup_x509_ X509 *cert = NULL, *ca = NULL;
+	char cert_id[TP_CERT_ID_MAX];
+	struct tpm_public pub;
+
+	/* Step 1: the files, and the certificate's id as AWS computes it. */
+	if (load_cert_file(run->o.cert, &cert, &cert_pem, err) < 0 ||
+	    (run->o.ca_cert && load_cert_file(run->o.ca_cert, &ca, &ca_pem, err) < 0) ||
+	    tp_cert_id(cert, cert_id, err) < 0 || check_against_tpm(run, cert, &pub, err) < 0)
+		return -1;
+	/* Step 3: AWS IoT learns the certificate. */
+	if (tp_run_load_creds(run, err) < 0 ||
+	    tp_iot_register(&run->svc, cert_pem, ca_pem, run->o.no_ca, tp_cert_status_name(run->o.status), cert_id,
+			    &registered, err) < 0)
+		return -1;
+	/* Step 4: install, exactly as enroll does. */
+	if (tp_run_install(run, cert, &pub, registered.arn, registered.id, err) < 0)
+		return -1;
+	printf("registered thing %s: certificate %s installed in %s\n", run->o.thing_name, registered.id,
+	       run->o.out_dir);
+	return 0;
+}
+
+int cmd_register(int argc, char **argv, struct tp_error *err)
+{
+	struct tp_run run;
+	int r;
+
+	r = tp_run_setup(&run, TP_CMD_REGISTER, argc, argv, err);
+	if (r == TP_HELP)
+		register_usage();
+	if (r == 0)
+		r = tp_run_begin(&run, err);
+	if (r == 0)
+		r = do_register(&run, err);
+	tp_run_free(&run);
+	return r < 0 ? -1 : 0;
+}

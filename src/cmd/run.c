@@ -1,0 +1,229 @@
+/* The run every command shares; see run.h. */
+#include "src/cmd/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "src/base/cleanup.h"
+#include "src/base/timefmt.h"
+#include "src/aws/iot.h"
+#include "src/store/file.h"
+#include "src/store/reqjournal.h"
+#include "src/store/state.h"
+#include "src/x509/cert.h"
+#include "src/x509/ossl.h"
+#include "src/x509/pkey.h"
+
+#define LOCK_FILE "tpm-provision.lock"
+#define CERT_MAX (64 * 1024)
+
+/* The one place retries are printed: the client only reports them. */
+static void note_retry(const char *line)
+{
+	fprintf(stderr, "tpm-provision: %s\n", line);
+}
+
+int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err)
+{
+	const struct tp_options *o = &run->o;
+	int r;
+
+	*run = (struct tp_run){ .lock = -1 };
+	r = tp_options_load(&run->o, cmd, argc, argv, err);
+	if (r != 0)
+		return r;
+	run->key = (struct tp_devkey){
+		.tcti = o->tcti, .out_dir = o->out_dir, .alg = o->key_alg, .loc = &o->key,
+		.auth = &run->auth, .force = o->force_new_key,
+	};
+	run->svc = (struct tp_service){
+		.endpoint = o->endpoint_url, .region = o->region, .signing_name = o->signing_name,
+		.ca_bundle = o->ca_bundle, .creds = &run->creds, .allow_http = o->insecure_http_loopback,
+		.deadline = o->deadline, .note_retry = note_retry,
+	};
+	run->plan = (struct tp_install_plan){
+		.dir = o->out_dir, .root_ca = o->root_ca, .tcti = o->tcti, .agents = o->agents,
+		.agent_config = o->agent_config, .uid = o->owner_uid, .gid = o->owner_gid,
+	};
+	return 0;
+}
+
+/* Why: a device without an RTC boots in 1970 and TLS then fails with
+ * "certificate not yet valid".  Wait, up to deadline seconds, for the clock
+ * to pass this program's build time; EX_TEMPFAIL if it does not. */
+static int wait_for_clock(unsigned deadline, struct tp_error *err)
+{
+	const time_t built = (time_t)TP_BUILD_EPOCH;
+	char now_s[TP_TIME_MAX], built_s[TP_TIME_MAX];
+	unsigned waited;
+	time_t now;
+
+	for (waited = 0;; waited++) {
+		now = time(NULL);
+		if (now >= built)
+			return 0;
+		if (waited == 0)
+			fprintf(stderr, "tpm-provision: the system clock is not set yet; waiting up to %us for time sync\n",
+				deadline);
+		if (waited >= deadline)
+			break;
+		sleep(1);
+	}
+	tp_format_time(now, now_s);
+	tp_format_time(built, built_s);
+	return tp_error_set(err, EX_TEMPFAIL,
+			    "the system clock (%s) is before this program was built (%s) and time sync did not set it "
+			    "within %us: TLS would fail, try again once the clock is synchronised", now_s, built_s,
+			    deadline);
+}
+
+/* The record names this thing and this key location. */
+static int check_record(const struct tp_run *run, const struct tp_state *state, const char *path,
+			struct tp_error *err)
+{
+	_cleanup_free_ char *have = NULL, *want = NULL;
+
+	if (strcmp(state->thing_name, run->o.thing_name) != 0)
+		return tp_error_set(err, EX_DATAERR, "%s: this device is already provisioned as thing \"%s\", not \"%s\"",
+				    path, state->thing_name, run->o.thing_name);
+	if (tp_keyloc_equal(&state->key, &run->o.key))
+		return 0;
+	if (tp_keyloc_describe(&state->key, &have, err) < 0 || tp_keyloc_describe(&run->o.key, &want, err) < 0)
+		return -1;
+	return tp_error_set(err, EX_DATAERR, "%s: this device is provisioned with the key at %s, not %s", path, have,
+			    want);
+}
+
+/* The installed certificate is for the key the TPM has now. */
+static int check_installed_cert(const struct tp_run *run, const struct tpm_public *pub, const char *state_path,
+				struct tp_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_x509_ X509 *cert = NULL;
+	_cleanup_pkey_ EVP_PKEY *key = NULL;
+	int r;
+
+	if (tp_path_join(run->o.out_dir, TP_CERT_FILE, &path, err) < 0)
+		return -1;
+	r = tp_cert_read_file(path, &cert, err);
+	if (r == TP_MISSING)
+		return tp_error_set(err, EX_DATAERR, "%s exists but %s does not", state_path, path);
+	if (r < 0 || tp_pkey_from_tpm(pub, &key, err) < 0)
+		return -1;
+	return tp_cert_check_key(cert, key, path, err);
+}
+
+/*
+ * Why first: a provisioned device must be left alone, so before touching the
+ * TPM or the network, see whether state.json records a provisioning that the
+ * TPM key and the installed certificate still agree with.
+ */
+static int check_provisioned(const struct tp_run *run, const struct tp_state *state, struct tp_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	struct tpm_public pub;
+	int r;
+
+	if (tp_path_join(run->o.out_dir, TP_STATE_FILE, &path, err) < 0 || check_record(run, state, path, err) < 0)
+		return -1;
+	r = tp_devkey_read(&run->key, &pub, err);
+	if (r == TP_MISSING)
+		return tp_error_set(err, EX_DATAERR,
+				    "%s records a key the TPM no longer has (was the TPM cleared, the key file removed?); "
+				    "move %s away to provision again", path, path);
+	if (r < 0)
+		return -1;
+	if (strcmp(pub.name_hex, state->key_name) != 0)
+		return tp_error_set(err, EX_DATAERR, "%s records another key than the one now there (TPM name %s, not %s)",
+				    path, pub.name_hex, state->key_name);
+	return check_installed_cert(run, &pub, path, err);
+}
+
+static int say_provisioned(const struct tp_run *run, const struct tp_state *state, struct tp_error *err)
+{
+	_cleanup_free_ char *where = NULL;
+
+	/* A run killed after installing may have left its request journal:
+	 * the state now says everything. */
+	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_keyloc_describe(&run->o.key, &where, err) < 0)
+		return -1;
+	printf("already provisioned: thing %s, certificate %s, key at %s (%s)\n", state->thing_name,
+	       state->certificate_id, where, run->o.out_dir);
+	return TP_PROVISIONED;
+}
+
+int tp_run_begin(struct tp_run *run, struct tp_error *err)
+{
+	struct tp_state state = { 0 };
+	int r;
+
+	if (wait_for_clock(run->o.deadline, err) < 0 || tp_mkdir_p(run->o.out_dir, 0755, err) < 0 ||
+	    tp_lock_file(run->o.out_dir, LOCK_FILE, run->o.deadline, &run->lock, err) < 0)
+		return -1;
+	/* --force-new-key asks for a new key even on a provisioned device. */
+	if (run->o.force_new_key)
+		return 0;
+	r = tp_state_read(run->o.out_dir, &state, err);
+	if (r == 0 && check_provisioned(run, &state, err) == 0)
+		r = say_provisioned(run, &state, err);
+	else if (r == 0)
+		r = -1;
+	tp_state_free(&state);
+	return r == TP_MISSING ? 0 : r;
+}
+
+int tp_run_load_key_auth(struct tp_run *run, struct tp_error *err)
+{
+	if (!run->o.key_auth_file)
+		return 0;
+	return tp_devkey_read_auth(run->o.key_auth_file, &run->auth, err);
+}
+
+int tp_run_load_creds(struct tp_run *run, struct tp_error *err)
+{
+	return tp_creds_load(&run->creds, err);
+}
+
+int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub, const char *arn, const char *id,
+		   struct tp_error *err)
+{
+	_cleanup_free_ char *iot_endpoint = NULL;
+	char when[TP_TIME_MAX];
+
+	/* The agent's data endpoint: given, or asked of the service. */
+	if (run->o.iot_endpoint)
+		iot_endpoint = strdup(run->o.iot_endpoint);
+	else if (tp_iot_describe_endpoint(&run->svc, &iot_endpoint, err) < 0)
+		return -1;
+	if (!iot_endpoint)
+		return tp_error_oom(err);
+	tp_format_time(time(NULL), when);
+	return tp_install(&run->plan, cert,
+			  &(struct tp_state){
+				  .thing_name = run->o.thing_name,
+				  .certificate_id = (char *)id,
+				  .certificate_arn = (char *)arn,
+				  .key = run->o.key,
+				  .key_name = (char *)pub->name_hex,
+				  .endpoint = run->o.endpoint_url,
+				  .iot_endpoint = iot_endpoint,
+				  .provisioned_at = when,
+				  .tool_version = PACKAGE_VERSION,
+			  },
+			  err);
+}
+
+void tp_run_free(struct tp_run *run)
+{
+	if (!run)
+		return;
+	explicit_bzero(&run->auth, sizeof(run->auth));
+	tp_creds_free(&run->creds);
+	tp_options_free(&run->o);
+	if (run->lock >= 0)
+		close(run->lock);
+	run->lock = -1;
+}

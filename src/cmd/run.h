@@ -1,0 +1,52 @@
+/*
+ * A run: the typed options, and what is built from them once (where the
+ * key is, the service settings, the install plan), with the start every
+ * command shares (clock, lock, the provisioned check) and the final install.
+ */
+#ifndef TP_RUN_H
+#define TP_RUN_H
+
+#include <openssl/x509.h>
+
+#include "src/aws/creds.h"
+#include "src/aws/http.h"
+#include "src/base/err.h"
+#include "src/cli/options.h"
+#include "src/device/devkey.h"
+#include "src/device/install.h"
+
+struct tp_run {
+	struct tp_options o;
+	struct tpm_auth auth;          /* the key's authorization value */
+	struct tp_devkey key;
+	struct tp_creds creds;
+	struct tp_service svc;
+	struct tp_install_plan plan;
+	int lock;                      /* the output directory's lock */
+};
+
+/* Parse the options of cmd into run (which must not move afterwards):
+ * 0, or TP_HELP when --help was asked for. */
+int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err);
+
+/* Wait for the clock, lock the output directory, and leave a provisioned
+ * device alone: TP_PROVISIONED when state.json records a provisioning that
+ * the TPM key and the installed certificate agree with (said on stdout), 0
+ * to go on; an error when the record and the device disagree. */
+int tp_run_begin(struct tp_run *run, struct tp_error *err);
+
+/* Read the key's authorization value (--key-auth-file). */
+int tp_run_load_key_auth(struct tp_run *run, struct tp_error *err);
+
+/* Load the AWS credentials. */
+int tp_run_load_creds(struct tp_run *run, struct tp_error *err);
+
+/* Install cert (already checked against pub), what the agents need (the
+ * data endpoint from --iot-endpoint or DescribeEndpoint) and the state
+ * recording it. */
+int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub, const char *arn, const char *id,
+		   struct tp_error *err);
+
+void tp_run_free(struct tp_run *run);
+
+#endif

@@ -1,0 +1,150 @@
+#include "src/device/install.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "src/base/cleanup.h"
+#include "src/store/file.h"
+#include "src/store/json.h"
+#include "src/x509/cert.h"
+#include "src/x509/ossl.h"
+
+#define CA_MAX (256 * 1024)
+#define AGENT_CONFIG_MAX (256 * 1024)
+
+static int write_owned(const struct tp_install_plan *p, const char *dir, const char *name, const char *data,
+		       mode_t mode, struct tp_error *err)
+{
+	return tp_write_file_atomic(dir, name, data, strlen(data), mode, p->uid, p->gid, err);
+}
+
+/* A copy of src, after checking it parses as a certificate (is_cert). */
+static int install_copy(const struct tp_install_plan *p, const char *src, const char *name, mode_t mode,
+			bool is_cert, struct tp_error *err)
+{
+	_cleanup_x509_ X509 *cert = NULL;
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = tp_read_file(src, CA_MAX, &buf, &len, err);
+	if (r == TP_MISSING)
+		return tp_error_set(err, EX_CONFIG, "%s does not exist", src);
+	if (r < 0 || (is_cert && tp_cert_parse_first_pem(buf, len, src, &cert, err) < 0))
+		return -1;
+	return write_owned(p, p->dir, name, buf, mode, err);
+}
+
+/* What the agent loads the key by: the key file's copy, or the handle URI
+ * the tpm2 provider understands. */
+static int key_reference(const struct tp_install_plan *p, const struct tp_state *s, char **ret, struct tp_error *err)
+{
+	_cleanup_free_ char *copy = NULL;
+	struct tp_keyloc installed = { .handle = s->key.handle };
+
+	if (s->key.file && tp_path_join(p->dir, TP_KEY_FILE_COPY, &copy, err) < 0)
+		return -1;
+	installed.file = copy;
+	return tp_keyloc_uri(&installed, false, ret, err);
+}
+
+/* agent.env: a systemd EnvironmentFile= for any agent. */
+static int install_env(const struct tp_install_plan *p, const struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_free_ char *key = NULL, *text = NULL;
+
+	if (key_reference(p, s, &key, err) < 0)
+		return -1;
+	if (asprintf(&text,
+		     "# Written by tpm-provision for the device's IoT agent.\n"
+		     "IOT_ENDPOINT=%s\nIOT_THING_NAME=%s\nIOT_CERT=%s/%s\nIOT_KEY=%s\nIOT_ROOT_CA=%s/%s\n"
+		     "TPM2OPENSSL_TCTI=%s\nOPENSSL_CONF=%s/%s\n",
+		     s->iot_endpoint, s->thing_name, p->dir, TP_CERT_FILE, key, p->dir, TP_ROOT_CA_FILE, p->tcti, p->dir,
+		     TP_OPENSSL_CNF_FILE) < 0)
+		return tp_error_oom(err);
+	return write_owned(p, p->dir, TP_AGENT_ENV_FILE, text, 0644, err);
+}
+
+/* openssl.cnf: the tpm2 provider next to default, for any OpenSSL 3 agent. */
+static int install_openssl_cnf(const struct tp_install_plan *p, struct tp_error *err)
+{
+	static const char text[] =
+		"# Written by tpm-provision: load the tpm2 provider next to default, so an\n"
+		"# OpenSSL 3 based agent can use the TPM key by its handle URI or key file.\n"
+		"# The provider reads its TPM from TPM2OPENSSL_TCTI (see agent.env).\n"
+		"openssl_conf = tpm_provision_init\n\n"
+		"[tpm_provision_init]\nproviders = tpm_provision_providers\nalg_section = tpm_provision_algs\n\n"
+		"# Prefer the TPM for keys and signatures, never for digests.\n"
+		"[tpm_provision_algs]\ndefault_properties = ?provider=tpm2,tpm2.digest!=yes\n\n"
+		"[tpm_provision_providers]\ndefault = tpm_provision_default\ntpm2 = tpm_provision_tpm2\n\n"
+		"[tpm_provision_default]\nactivate = 1\n\n"
+		"[tpm_provision_tpm2]\nactivate = 1\n";
+
+	return write_owned(p, p->dir, TP_OPENSSL_CNF_FILE, text, 0644, err);
+}
+
+/* Set name to value in root, replacing what was there. */
+static bool replace_string(cJSON *root, const char *name, const char *value)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(root, name);
+	return cJSON_AddStringToObject(root, name, value) != NULL;
+}
+
+/* Our keys in the device client's config, every other key kept. */
+static int set_device_client_keys(const struct tp_install_plan *p, const struct tp_state *s, cJSON *root,
+				  struct tp_error *err)
+{
+	_cleanup_free_ char *key = NULL, *cert = NULL, *ca = NULL;
+
+	if (key_reference(p, s, &key, err) < 0 || tp_path_join(p->dir, TP_CERT_FILE, &cert, err) < 0 ||
+	    tp_path_join(p->dir, TP_ROOT_CA_FILE, &ca, err) < 0)
+		return -1;
+	if (!replace_string(root, "endpoint", s->iot_endpoint) || !replace_string(root, "cert", cert) ||
+	    !replace_string(root, "key", key) || !replace_string(root, "root-ca", ca) ||
+	    !replace_string(root, "thing-name", s->thing_name))
+		return tp_error_oom(err);
+	return 0;
+}
+
+/* aws-iot-device-client's JSON config. */
+static int install_device_client(const struct tp_install_plan *p, const struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_free_ char *buf = NULL, *dir = NULL, *name = NULL, *json = NULL;
+	_cleanup_json_ cJSON *root = NULL;
+	size_t len;
+	int r;
+
+	r = tp_read_file(p->agent_config, AGENT_CONFIG_MAX, &buf, &len, err);
+	if (r < 0)
+		return -1;
+	root = r == TP_MISSING ? cJSON_CreateObject() : cJSON_ParseWithLength(buf, len);
+	if (!cJSON_IsObject(root))
+		return tp_error_set(err, EX_CONFIG, "%s is not a JSON object; not touching it", p->agent_config);
+	if (set_device_client_keys(p, s, root, err) < 0 || tp_path_split(p->agent_config, &dir, &name, err) < 0)
+		return -1;
+	if (!(json = cJSON_Print(root)))
+		return tp_error_oom(err);
+	if (tp_mkdir_p(dir, 0755, err) < 0)
+		return -1;
+	return write_owned(p, dir, name, json, 0640, err);
+}
+
+int tp_install(const struct tp_install_plan *p, X509 *cert, const struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_free_ char *pem = NULL;
+
+	/* Re-encode what was checked, so the file holds exactly that. */
+	if (tp_cert_to_pem(cert, &pem, err) < 0)
+		return -1;
+	if (install_copy(p, p->root_ca, TP_ROOT_CA_FILE, 0644, true, err) < 0 ||
+	    (s->key.file && install_copy(p, s->key.file, TP_KEY_FILE_COPY, 0640, false, err) < 0) ||
+	    write_owned(p, p->dir, TP_CERT_FILE, pem, 0644, err) < 0 ||
+	    ((p->agents & TP_AGENT_ENV) && install_env(p, s, err) < 0) ||
+	    ((p->agents & TP_AGENT_OPENSSL) && install_openssl_cnf(p, err) < 0) ||
+	    ((p->agents & TP_AGENT_DEVICE_CLIENT) && install_device_client(p, s, err) < 0))
+		return -1;
+	return tp_state_write(p->dir, s, p->uid, p->gid, err);
+}

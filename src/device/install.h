@@ -1,0 +1,43 @@
+/* The install step: everything the device's IoT agent needs, each file
+ * replaced atomically, state.json last. */
+#ifndef TP_INSTALL_H
+#define TP_INSTALL_H
+
+#include <sys/types.h>
+
+#include <openssl/types.h>
+
+#include "src/base/err.h"
+#include "src/store/state.h"
+
+#define TP_CERT_FILE "certificate.pem"
+#define TP_ROOT_CA_FILE "root-ca.pem"
+#define TP_KEY_FILE_COPY "key.tss2.pem"
+#define TP_AGENT_ENV_FILE "agent.env"
+#define TP_OPENSSL_CNF_FILE "openssl.cnf"
+
+/* The agents install can configure. */
+enum tp_agent {
+	TP_AGENT_DEVICE_CLIENT = 1 << 0,  /* aws-iot-device-client's config */
+	TP_AGENT_ENV = 1 << 1,            /* agent.env */
+	TP_AGENT_OPENSSL = 1 << 2,        /* openssl.cnf */
+};
+
+/* What to install where, from the options. */
+struct tp_install_plan {
+	const char *dir;           /* the output directory */
+	const char *root_ca;       /* file to install as root-ca.pem */
+	const char *tcti;          /* for the agent's tpm2 provider */
+	unsigned agents;           /* enum tp_agent bits */
+	const char *agent_config;  /* aws-iot-device-client config path */
+	uid_t uid;                 /* owner, or (uid_t)-1 */
+	gid_t gid;
+};
+
+/* root-ca.pem (0644), key.tss2.pem (0640, key-file mode), certificate.pem
+ * (0644; cert already checked against the TPM key), the agents'
+ * configuration, then state.json (0644): the record that makes the device
+ * count as provisioned. */
+int tp_install(const struct tp_install_plan *plan, X509 *cert, const struct tp_state *state, struct tp_error *err);
+
+#endif

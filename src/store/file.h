@@ -1,0 +1,41 @@
+/* Files: bounded reads, atomic replacement, removal, the run lock. */
+#ifndef TP_FILE_H
+#define TP_FILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "src/base/err.h"
+
+/* "dir/name", allocated. */
+int tp_path_join(const char *dir, const char *name, char **ret, struct tp_error *err);
+
+/* Split path into its directory and its last component, both allocated. */
+int tp_path_split(const char *path, char **ret_dir, char **ret_base, struct tp_error *err);
+
+/* Read at most max bytes of path into a NUL-terminated buffer.  TP_MISSING
+ * when the file does not exist (nothing set); a file larger than max is an
+ * error. */
+int tp_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, struct tp_error *err);
+
+/* The same for dir/name. */
+int tp_read_file_in(const char *dir, const char *name, size_t max, char **ret_buf, size_t *ret_len,
+		    struct tp_error *err);
+
+/* Create dir (and missing parents) with mode when it does not exist. */
+int tp_mkdir_p(const char *dir, mode_t mode, struct tp_error *err);
+
+/* Replace dir/name with data: temporary file in dir, write, fchown (unless
+ * uid and gid are -1), fchmod(mode), fsync, rename over name, fsync dir.  On
+ * failure the old file is intact and the temporary file is gone. */
+int tp_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
+			 uid_t uid, gid_t gid, struct tp_error *err);
+
+/* Remove dir/name (missing is fine) and sync dir. */
+int tp_remove_file(const char *dir, const char *name, struct tp_error *err);
+
+/* Take an exclusive flock on dir/name (created 0600), waiting at most
+ * timeout seconds.  *ret_fd holds the lock until closed. */
+int tp_lock_file(const char *dir, const char *name, unsigned timeout, int *ret_fd, struct tp_error *err);
+
+#endif

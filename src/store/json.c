@@ -1,0 +1,98 @@
+#include "src/store/json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "src/store/file.h"
+
+int tp_json_print(const cJSON *root, char **ret_json, struct tp_error *err)
+{
+	_cleanup_free_ char *json = cJSON_Print(root);
+	char *with_nl;
+
+	if (!json || asprintf(&with_nl, "%s\n", json) < 0)
+		return tp_error_oom(err);
+	*ret_json = with_nl;
+	return 0;
+}
+
+cJSON *tp_json_parse_object(const char *json, size_t len, const char *path, struct tp_error *err)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+
+	if (cJSON_IsObject(root))
+		return root;
+	cJSON_Delete(root);
+	tp_error_set(err, EX_DATAERR, "%s: not a JSON object", path);
+	return NULL;
+}
+
+int tp_json_member(const cJSON *root, const char *name, const char *path, char **ret, struct tp_error *err)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, name);
+
+	if (!cJSON_IsString(item))
+		return tp_error_set(err, EX_DATAERR, "%s: \"%s\" is missing or not a string", path, name);
+	*ret = strdup(item->valuestring);
+	return *ret ? 0 : tp_error_oom(err);
+}
+
+int tp_json_add_keyloc(cJSON *root, const struct tp_keyloc *k)
+{
+	char handle[16];
+
+	if (k->file)
+		return cJSON_AddStringToObject(root, "key-file", k->file) != NULL;
+	snprintf(handle, sizeof(handle), "0x%08x", k->handle);
+	return cJSON_AddStringToObject(root, "key-handle", handle) != NULL;
+}
+
+int tp_json_keyloc(const cJSON *root, const char *path, struct tp_keyloc *ret, struct tp_error *err)
+{
+	_cleanup_free_ char *handle = NULL;
+	struct tp_keyloc k = { 0 };
+
+	if (cJSON_GetObjectItemCaseSensitive(root, "key-file")) {
+		if (tp_json_member(root, "key-file", path, &k.file, err) < 0)
+			return -1;
+		*ret = k;
+		return 0;
+	}
+	if (tp_json_member(root, "key-handle", path, &handle, err) < 0)
+		return -1;
+	if (tp_keyloc_parse_handle(handle, &k.handle) < 0)
+		return tp_error_set(err, EX_DATAERR, "%s: \"key-handle\" is not a persistent handle", path);
+	*ret = k;
+	return 0;
+}
+
+int tp_json_read_file(const char *dir, const char *name, size_t max, cJSON **ret_root, char **ret_path,
+		      struct tp_error *err)
+{
+	_cleanup_free_ char *path = NULL, *json = NULL;
+	size_t len;
+	cJSON *root;
+	int r;
+
+	if (tp_path_join(dir, name, &path, err) < 0)
+		return -1;
+	r = tp_read_file(path, max, &json, &len, err);
+	if (r != 0)
+		return r;
+	root = tp_json_parse_object(json, len, path, err);
+	if (!root)
+		return -1;
+	*ret_root = root;
+	*ret_path = TAKE_PTR(path);
+	return 0;
+}
+
+int tp_json_write_file(const char *dir, const char *name, const cJSON *root, mode_t mode, uid_t uid, gid_t gid,
+		       struct tp_error *err)
+{
+	_cleanup_free_ char *json = NULL;
+
+	if (tp_json_print(root, &json, err) < 0)
+		return -1;
+	return tp_write_file_atomic(dir, name, json, strlen(json), mode, uid, gid, err);
+}

@@ -1,0 +1,40 @@
+/* What the store's JSON files share: members, objects, the key location. */
+#ifndef TP_STORE_JSON_H
+#define TP_STORE_JSON_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "src/base/cleanup.h"
+#include "src/base/err.h"
+#include "src/base/keyloc.h"
+
+TP_DEFINE_POINTER_CLEANUP(cJSON, cJSON_Delete)
+#define _cleanup_json_ _cleanup_(cJSON_Deletep)
+
+/* Pretty JSON with a final newline. */
+int tp_json_print(const cJSON *root, char **ret_json, struct tp_error *err);
+
+/* The document as a JSON object, or NULL with err set (EX_DATAERR naming
+ * path). */
+cJSON *tp_json_parse_object(const char *json, size_t len, const char *path, struct tp_error *err);
+
+/* A string member, copied; missing or not a string is EX_DATAERR naming it
+ * and path. */
+int tp_json_member(const cJSON *root, const char *name, const char *path, char **ret, struct tp_error *err);
+
+/* The key's location as "key-handle" or "key-file". */
+int tp_json_add_keyloc(cJSON *root, const struct tp_keyloc *k);
+int tp_json_keyloc(const cJSON *root, const char *path, struct tp_keyloc *ret, struct tp_error *err);
+
+/* Read dir/name (at most max bytes) as an object: TP_MISSING when absent.
+ * *ret_path names the file. */
+int tp_json_read_file(const char *dir, const char *name, size_t max, cJSON **ret_root, char **ret_path,
+		      struct tp_error *err);
+
+/* Write root to dir/name atomically, mode, owner uid:gid (or -1). */
+int tp_json_write_file(const char *dir, const char *name, const cJSON *root, mode_t mode, uid_t uid, gid_t gid,
+		       struct tp_error *err);
+
+#endif

@@ -1,0 +1,125 @@
+#include "src/store/reqjournal.h"
+
+#include <string.h>
+
+#include "src/store/file.h"
+#include "src/store/json.h"
+
+/* The record holds a certificate (at most 64 KiB of PEM, escaped). */
+#define REQUEST_MAX (320 * 1024)
+
+static const char *const phase_names[] = {
+	[TP_REQUEST_SENT] = "request-sent",
+	[TP_CERT_RECEIVED] = "certificate-received",
+};
+
+static cJSON *request_json(const struct tp_reqjournal *q)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	if (!root || !cJSON_AddStringToObject(root, "phase", phase_names[q->phase]) ||
+	    !cJSON_AddStringToObject(root, "key-name", q->key_name) ||
+	    !cJSON_AddStringToObject(root, "sent-at", q->sent_at) ||
+	    (q->phase == TP_CERT_RECEIVED &&
+	     (!cJSON_AddStringToObject(root, "certificate-id", q->certificate_id) ||
+	      !cJSON_AddStringToObject(root, "certificate-arn", q->certificate_arn) ||
+	      !cJSON_AddStringToObject(root, "certificate-pem", q->certificate_pem)))) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+int tp_reqjournal_format(const struct tp_reqjournal *q, char **ret_json, struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = request_json(q);
+
+	return root ? tp_json_print(root, ret_json, err) : tp_error_oom(err);
+}
+
+int tp_reqjournal_save(const char *dir, const struct tp_reqjournal *q, struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = request_json(q);
+
+	if (!root)
+		return tp_error_oom(err);
+	return tp_json_write_file(dir, TP_REQJOURNAL_FILE, root, 0600, (uid_t)-1, (gid_t)-1, err);
+}
+
+static int parse_phase(const cJSON *root, const char *path, enum tp_request_phase *ret, struct tp_error *err)
+{
+	_cleanup_free_ char *phase = NULL;
+
+	if (tp_json_member(root, "phase", path, &phase, err) < 0)
+		return -1;
+	if (strcmp(phase, phase_names[TP_REQUEST_SENT]) == 0)
+		*ret = TP_REQUEST_SENT;
+	else if (strcmp(phase, phase_names[TP_CERT_RECEIVED]) == 0)
+		*ret = TP_CERT_RECEIVED;
+	else
+		return tp_error_set(err, EX_DATAERR, "%s: unknown \"phase\" \"%s\"", path, phase);
+	return 0;
+}
+
+static int request_from_json(const cJSON *root, const char *path, struct tp_reqjournal *ret, struct tp_error *err)
+{
+	struct tp_reqjournal q = { 0 };
+
+	if (parse_phase(root, path, &q.phase, err) < 0 || tp_json_member(root, "key-name", path, &q.key_name, err) < 0 ||
+	    tp_json_member(root, "sent-at", path, &q.sent_at, err) < 0 ||
+	    (q.phase == TP_CERT_RECEIVED &&
+	     (tp_json_member(root, "certificate-id", path, &q.certificate_id, err) < 0 ||
+	      tp_json_member(root, "certificate-arn", path, &q.certificate_arn, err) < 0 ||
+	      tp_json_member(root, "certificate-pem", path, &q.certificate_pem, err) < 0))) {
+		tp_reqjournal_free(&q);
+		return -1;
+	}
+	*ret = q;
+	return 0;
+}
+
+int tp_reqjournal_parse(const char *json, size_t len, const char *path, struct tp_reqjournal *ret_request,
+			struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = tp_json_parse_object(json, len, path, err);
+
+	return root ? request_from_json(root, path, ret_request, err) : -1;
+}
+
+int tp_reqjournal_load(const char *dir, const char *key_name, struct tp_reqjournal *ret_request,
+		       struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct tp_reqjournal q;
+	int r;
+
+	r = tp_json_read_file(dir, TP_REQJOURNAL_FILE, REQUEST_MAX, &root, &path, err);
+	if (r != 0)
+		return r;
+	if (request_from_json(root, path, &q, err) < 0)
+		return -1;
+	if (strcmp(q.key_name, key_name) != 0) {
+		tp_reqjournal_free(&q);
+		return TP_MISSING;
+	}
+	*ret_request = q;
+	return 0;
+}
+
+int tp_reqjournal_remove(const char *dir, struct tp_error *err)
+{
+	return tp_remove_file(dir, TP_REQJOURNAL_FILE, err);
+}
+
+void tp_reqjournal_free(struct tp_reqjournal *q)
+{
+	if (!q)
+		return;
+	free(q->key_name);
+	free(q->sent_at);
+	free(q->certificate_id);
+	free(q->certificate_arn);
+	free(q->certificate_pem);
+	*q = (struct tp_reqjournal){ 0 };
+}

@@ -1,0 +1,98 @@
+#include "src/store/state.h"
+
+#include <string.h>
+
+#include "src/store/file.h"
+#include "src/store/json.h"
+
+#define STATE_MAX (64 * 1024)
+
+static cJSON *state_json(const struct tp_state *s)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	if (!root || !cJSON_AddStringToObject(root, "thing-name", s->thing_name) ||
+	    !cJSON_AddStringToObject(root, "certificate-id", s->certificate_id) ||
+	    !cJSON_AddStringToObject(root, "certificate-arn", s->certificate_arn) || !tp_json_add_keyloc(root, &s->key) ||
+	    !cJSON_AddStringToObject(root, "key-name", s->key_name) ||
+	    !cJSON_AddStringToObject(root, "endpoint", s->endpoint) ||
+	    !cJSON_AddStringToObject(root, "iot-endpoint", s->iot_endpoint) ||
+	    !cJSON_AddStringToObject(root, "provisioned-at", s->provisioned_at) ||
+	    !cJSON_AddStringToObject(root, "tool-version", s->tool_version)) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+int tp_state_format(const struct tp_state *s, char **ret_json, struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = state_json(s);
+
+	if (!root)
+		return tp_error_oom(err);
+	return tp_json_print(root, ret_json, err);
+}
+
+int tp_state_write(const char *dir, const struct tp_state *s, uid_t uid, gid_t gid, struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = state_json(s);
+
+	if (!root)
+		return tp_error_oom(err);
+	return tp_json_write_file(dir, TP_STATE_FILE, root, 0644, uid, gid, err);
+}
+
+static int state_from_json(const cJSON *root, const char *path, struct tp_state *ret_state, struct tp_error *err)
+{
+	struct tp_state s = { 0 };
+
+	if (tp_json_member(root, "thing-name", path, &s.thing_name, err) < 0 ||
+	    tp_json_member(root, "certificate-id", path, &s.certificate_id, err) < 0 ||
+	    tp_json_member(root, "certificate-arn", path, &s.certificate_arn, err) < 0 ||
+	    tp_json_keyloc(root, path, &s.key, err) < 0 || tp_json_member(root, "key-name", path, &s.key_name, err) < 0 ||
+	    tp_json_member(root, "endpoint", path, &s.endpoint, err) < 0 ||
+	    tp_json_member(root, "iot-endpoint", path, &s.iot_endpoint, err) < 0 ||
+	    tp_json_member(root, "provisioned-at", path, &s.provisioned_at, err) < 0 ||
+	    tp_json_member(root, "tool-version", path, &s.tool_version, err) < 0) {
+		tp_state_free(&s);
+		return -1;
+	}
+	*ret_state = s;
+	return 0;
+}
+
+int tp_state_parse(const char *json, size_t len, const char *path, struct tp_state *ret_state, struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = tp_json_parse_object(json, len, path, err);
+
+	return root ? state_from_json(root, path, ret_state, err) : -1;
+}
+
+int tp_state_read(const char *dir, struct tp_state *ret_state, struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = NULL;
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	r = tp_json_read_file(dir, TP_STATE_FILE, STATE_MAX, &root, &path, err);
+	if (r != 0)
+		return r;
+	return state_from_json(root, path, ret_state, err);
+}
+
+void tp_state_free(struct tp_state *s)
+{
+	if (!s)
+		return;
+	free(s->thing_name);
+	free(s->certificate_id);
+	free(s->certificate_arn);
+	tp_keyloc_free(&s->key);
+	free(s->key_name);
+	free(s->endpoint);
+	free(s->iot_endpoint);
+	free(s->provisioned_at);
+	free(s->tool_version);
+	*s = (struct tp_state){ 0 };
+}

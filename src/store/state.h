@@ -1,0 +1,41 @@
+/* state.json: what was provisioned, the record a rerun trusts.  This module
+ * alone parses, formats, reads and writes it. */
+#ifndef TP_STATE_H
+#define TP_STATE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "src/base/err.h"
+#include "src/base/keyloc.h"
+
+#define TP_STATE_FILE "state.json"
+
+struct tp_state {
+	char *thing_name;
+	char *certificate_id;
+	char *certificate_arn;
+	struct tp_keyloc key;
+	char *key_name;        /* TPM name of the key, lowercase hex */
+	char *endpoint;        /* certificate API endpoint used */
+	char *iot_endpoint;    /* the agent's data endpoint */
+	char *provisioned_at;  /* RFC 3339, UTC */
+	char *tool_version;
+};
+
+int tp_state_format(const struct tp_state *s, char **ret_json, struct tp_error *err);
+
+/* Parse state.json; a missing member or a wrong type is EX_DATAERR naming
+ * it and the file. */
+int tp_state_parse(const char *json, size_t len, const char *path, struct tp_state *ret_state,
+		   struct tp_error *err);
+
+/* dir/state.json: TP_MISSING when there is none. */
+int tp_state_read(const char *dir, struct tp_state *ret_state, struct tp_error *err);
+
+/* Write dir/state.json atomically, 0644, owned by uid:gid (or -1). */
+int tp_state_write(const char *dir, const struct tp_state *s, uid_t uid, gid_t gid, struct tp_error *err);
+
+void tp_state_free(struct tp_state *s);
+
+#endif

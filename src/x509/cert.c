@@ -1,0 +1,91 @@
+#include "src/x509/cert.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "src/store/file.h"
+#include "src/x509/ossl.h"
+
+/* A certificate file or answer is at most this large. */
+#define CERT_FILE_MAX (64 * 1024)
+
+static int parse_pem(const char *pem, size_t len, const char *what, bool only_one, X509 **ret_cert,
+		     struct tp_error *err)
+{
+	_cleanup_bio_ BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+	_cleanup_x509_ X509 *cert = NULL, *extra = NULL;
+
+	if (!bio)
+		return tp_error_oom(err);
+	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	if (!cert)
+		return tp_error_ossl(err, EX_DATAERR, "%s is not a PEM certificate", what);
+	extra = only_one ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	ERR_clear_error();
+	if (extra)
+		return tp_error_set(err, EX_DATAERR, "%s holds more than one certificate", what);
+	*ret_cert = TAKE_PTR(cert);
+	return 0;
+}
+
+int tp_cert_parse_pem(const char *pem, size_t len, const char *what, X509 **ret_cert, struct tp_error *err)
+{
+	return parse_pem(pem, len, what, true, ret_cert, err);
+}
+
+int tp_cert_parse_first_pem(const char *pem, size_t len, const char *what, X509 **ret_cert, struct tp_error *err)
+{
+	return parse_pem(pem, len, what, false, ret_cert, err);
+}
+
+int tp_cert_read_file(const char *path, X509 **ret_cert, struct tp_error *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = tp_read_file(path, CERT_FILE_MAX, &buf, &len, err);
+	if (r != 0)
+		return r;
+	return tp_cert_parse_pem(buf, len, path, ret_cert, err);
+}
+
+int tp_cert_check_key(X509 *cert, EVP_PKEY *expected, const char *what, struct tp_error *err)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+
+	if (!pub)
+		return tp_error_ossl(err, EX_DATAERR, "%s has a public key OpenSSL cannot read", what);
+	if (EVP_PKEY_eq(pub, expected) != 1) {
+		ERR_clear_error();
+		return tp_error_set(err, EX_DATAERR, "%s is for another key, not the TPM key", what);
+	}
+	return 0;
+}
+
+int tp_cert_id(X509 *cert, char out[TP_CERT_ID_MAX], struct tp_error *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	if (!X509_digest(cert, EVP_sha256(), md, &n) || 2 * n + 1 > TP_CERT_ID_MAX)
+		return tp_error_ossl(err, EX_IOERR, "cannot hash the certificate");
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[2 * n] = '\0';
+	return 0;
+}
+
+int tp_cert_to_pem(X509 *cert, char **ret_pem, struct tp_error *err)
+{
+	_cleanup_bio_ BIO *bio = BIO_new(BIO_s_mem());
+
+	if (!bio || !PEM_write_bio_X509(bio, cert))
+		return tp_error_ossl(err, EX_IOERR, "cannot encode the certificate as PEM");
+	return tp_bio_to_string(bio, ret_pem, err);
+}

@@ -1,0 +1,31 @@
+/* The CSR step: a PKCS#10 request signed inside the TPM. */
+#ifndef TP_CSR_H
+#define TP_CSR_H
+
+#include <stdbool.h>
+
+#include <openssl/evp.h>
+
+#include "src/base/err.h"
+#include "src/base/keyloc.h"
+#include "tpm/tpm.h"
+
+/* The key that signs. */
+struct tp_csr_key {
+	const struct tp_keyloc *loc;
+	const struct tpm_auth *auth;      /* its authorization value */
+	enum tpm_key_alg alg;             /* P-384 signs with SHA-384, others SHA-256 */
+	bool pss;                         /* RSA: RSASSA-PSS, else PKCS#1 v1.5 */
+};
+
+/* The CSR signature's hash for a key: "SHA384" for P-384, else "SHA256". */
+const char *tp_csr_digest(enum tpm_key_alg alg);
+
+/* Build a CSR (subject CN=common_name) signed by the key k, through the tpm2
+ * OpenSSL provider on tcti.  Before returning, the PEM is parsed back and
+ * its signature verified against expected (the TPM public key read with
+ * tpm2-tss), so what is sent is known to be right. */
+int tp_csr_build(const char *tcti, const struct tp_csr_key *k, const char *common_name, EVP_PKEY *expected,
+		 char **ret_pem, struct tp_error *err);
+
+#endif

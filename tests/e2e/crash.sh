@@ -1,0 +1,171 @@
+#!/bin/bash
+# End to end: a run killed (SIGKILL, like a power loss) after each journaled
+# step, a request lost in flight, concurrent runs and a full disk: every
+# time the device ends either untouched-and-retryable or fully provisioned,
+# with one key, one installed certificate for it and no second certificate
+# requested once one was received.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+
+# The crash points exist only in the test build of the program; the
+# installed one has none (checked below).
+SHIPPED="$TPM_PROVISION"
+TPM_PROVISION="$top_builddir/tests/tpm-provision-test"
+[ -x "$TPM_PROVISION" ] || bail "no test build at $TPM_PROVISION (make check builds it)"
+
+swtpm_start
+emulator_start --region eu-west-1
+
+HANDLE=0x81000002
+args() {
+	echo --thing-name gw-0042 --region eu-west-1 --tcti "$TCTI" --key-handle "$HANDLE" \
+		--endpoint-url "$EMU_URL" --ca-bundle "$EMU_CA"
+}
+
+# provisioned_with_tpm_key DIR: the last run exited 0 and DIR's certificate
+# is for the key at HANDLE (openssl against tpm2-tools).
+provisioned_with_tpm_key() {
+	[ "$RC" -eq 0 ] && [ -s "$1/state.json" ] || return 1
+	tpm2_readpublic -c "$HANDLE" -f pem -o "$TEST_DIR/key.pem" >/dev/null &&
+		cmp -s <(openssl x509 -in "$1/certificate.pem" -pubkey -noout | openssl pkey -pubin -outform der) \
+			<(openssl pkey -pubin -in "$TEST_DIR/key.pem" -outform der)
+}
+
+persistent_count() {
+	tpm2_getcap handles-persistent | grep -c '0x'
+}
+
+# --- killed after each step ------------------------------------------------------
+
+for step in key-created csr-built request-sent certificate-received installed; do
+	out="$TEST_DIR/crash-$step"
+	tpm2_evictcontrol -C o -c "$HANDLE" >/dev/null 2>&1
+	creates=$(emulator_requests CreateCertificateFromCsr)
+	# shellcheck disable=SC2046
+	run TPM_PROVISION_TEST_CRASH_AT="$step" -- enroll $(args) --out-dir "$out"
+	check "killed right after $step" [ "$RC" -eq 137 ]
+	keys=$(persistent_count)
+	# shellcheck disable=SC2046
+	run -- enroll $(args) --out-dir "$out"
+	check "after a kill at $step the rerun provisions the device" provisioned_with_tpm_key "$out"
+	[ "$RC" -eq 0 ] || diag "$(cat "$RUN_ERR")"
+	check "after a kill at $step one key, reused" [ "$(persistent_count)" -eq "$keys" ]
+	check "after a kill at $step exactly one certificate was requested" \
+		[ "$(emulator_requests CreateCertificateFromCsr)" -eq $((creates + 1)) ]
+	# shellcheck disable=SC2046
+	run -- enroll $(args) --out-dir "$out"
+	check "after a kill at $step a further run is a no-op" grep -q "already provisioned" "$RUN_OUT"
+	check "after a kill at $step no journal of the request is left" [ ! -e "$out/request.json" ]
+	check "after a kill at $step nothing is left loaded in the TPM" [ "$(tpm_transient_count)" -eq 0 ]
+done
+
+# --- a request lost in flight ------------------------------------------------------
+
+# The service issues the certificate but the run dies before the answer.
+out="$TEST_DIR/in-flight"
+tpm2_evictcontrol -C o -c "$HANDLE" >/dev/null 2>&1
+emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "slow", "delay": 2}'
+creates=$(emulator_requests CreateCertificateFromCsr)
+# shellcheck disable=SC2046
+env AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" \
+	"$TPM_PROVISION" enroll $(args) --out-dir "$out" >"$TEST_DIR/in-flight.out" 2>&1 &
+pid=$!
+register_pid "$pid"
+for _ in $(seq 1 100); do
+	grep -q '"request-sent"' "$out/request.json" 2>/dev/null && break
+	sleep 0.05
+done
+sleep 0.5
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+sleep 2 # the emulator finishes the request it was answering slowly
+check "the lost request reached the service" \
+	[ "$(emulator_requests CreateCertificateFromCsr)" -eq $((creates + 1)) ]
+# shellcheck disable=SC2046
+run -- enroll $(args) --out-dir "$out"
+check "after a request lost in flight the rerun provisions the device" provisioned_with_tpm_key "$out"
+installed_id=$(openssl x509 -in "$out/certificate.pem" -outform der | sha256sum | cut -d' ' -f1)
+check "the rerun warns of the unused certificate and names the one to keep" \
+	grep -q "may have left an unused certificate.*other than $installed_id" "$RUN_ERR"
+
+# --- concurrent runs -------------------------------------------------------------
+
+out="$TEST_DIR/concurrent"
+tpm2_evictcontrol -C o -c "$HANDLE" >/dev/null 2>&1
+creates=$(emulator_requests CreateCertificateFromCsr)
+emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "slow", "delay": 1}'
+for i in 1 2; do
+	# shellcheck disable=SC2046
+	env AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" \
+		"$TPM_PROVISION" enroll $(args) --out-dir "$out" >"$TEST_DIR/concurrent-$i.out" 2>&1 &
+	pids[i]=$!
+	register_pid "${pids[i]}"
+done
+wait "${pids[1]}"
+rc1=$?
+wait "${pids[2]}"
+rc2=$?
+check "two concurrent runs both succeed" [ "$rc1$rc2" = 00 ]
+check "one of them waited and found the device provisioned" \
+	grep -q "already provisioned" "$TEST_DIR/concurrent-1.out" "$TEST_DIR/concurrent-2.out"
+check "two concurrent runs requested one certificate" \
+	[ "$(emulator_requests CreateCertificateFromCsr)" -eq $((creates + 1)) ]
+
+# --- checks before it starts --------------------------------------------------------
+
+out="$TEST_DIR/locked"
+mkdir -p "$out"
+flock "$out/tpm-provision.lock" sleep 5 &
+register_pid $!
+sleep 0.3
+# shellcheck disable=SC2046
+run -- enroll $(args) --out-dir "$out" --deadline 1
+expect_failure 75 "another tpm-provision run holds $out/tpm-provision.lock" "a run that cannot get the lock in time"
+check "the run that could not get the lock installed nothing" nothing_installed "$out"
+
+creates=$(emulator_requests)
+printf '#!/bin/sh\nexec faketime "2001-01-01 00:00:00" "%s" "$@"\n' "$TPM_PROVISION" >"$TEST_DIR/tp-in-2001"
+chmod +x "$TEST_DIR/tp-in-2001"
+# shellcheck disable=SC2046
+TPM_PROVISION="$TEST_DIR/tp-in-2001" run -- enroll $(args) --out-dir "$TEST_DIR/clock" --deadline 1
+expect_failure 75 "the system clock (2001-01-01T00:00:0[0-9]Z) is before this program was built" \
+	"a clock before the build date is a temporary failure"
+check "nothing was sent with an unset clock" [ "$(emulator_requests)" -eq "$creates" ]
+
+# --- a full disk ---------------------------------------------------------------------
+
+out="$TEST_DIR/full"
+mkdir -p "$out"
+if mount -t tmpfs -o size=64k tmpfs "$out" 2>/dev/null; then
+	_mounted=$out
+	trap 'umount "$_mounted" 2>/dev/null; cleanup' EXIT
+	dd if=/dev/zero of="$out/filler" bs=4k 2>/dev/null
+	tpm2_evictcontrol -C o -c "$HANDLE" >/dev/null 2>&1
+	# shellcheck disable=SC2046
+	run -- enroll $(args) --out-dir "$out"
+	expect_failure 74 "No space left on device" "a full disk is an I/O failure"
+	check "a full disk leaves no temporary file behind" [ -z "$(find "$out" -name '.*tmp*')" ]
+	check "a full disk installs no certificate" [ ! -e "$out/certificate.pem" ]
+	check "a full disk installs no state" [ ! -e "$out/state.json" ]
+	rm -f "$out/filler"
+	# shellcheck disable=SC2046
+	run -- enroll $(args) --out-dir "$out"
+	check "with space again the rerun provisions the device" provisioned_with_tpm_key "$out"
+	umount "$out"
+else
+	echo "ok $((_tap_n + 1)) # SKIP cannot mount a tmpfs here (not root?)"
+	_tap_n=$((_tap_n + 1))
+fi
+
+# --- the installed program has no crash points ------------------------------------
+
+out="$TEST_DIR/shipped"
+tpm2_evictcontrol -C o -c "$HANDLE" >/dev/null 2>&1
+TPM_PROVISION="$SHIPPED"
+# shellcheck disable=SC2046
+run TPM_PROVISION_TEST_CRASH_AT=key-created -- enroll $(args) --out-dir "$out"
+check "the installed program ignores the test crash points" provisioned_with_tpm_key "$out"
+check "the installed program does not carry the test hook" \
+	bash -c '! grep -q TPM_PROVISION_TEST_CRASH_AT "$1"' _ "$SHIPPED"
+
+check "nothing left loaded in the TPM" [ "$(tpm_transient_count)" -eq 0 ]
+done_testing

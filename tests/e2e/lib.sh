@@ -1,0 +1,229 @@
+# Shared helpers for the end-to-end tests (sourced by bash TAP scripts).
+#
+# Every test gets its own scratch directory, its own swtpm on a free loopback
+# port pair and its own certificate service emulator.  Everything a test
+# starts is registered here and stopped by the EXIT trap, also when the test
+# fails half way.
+
+set -u
+
+# Debian's interpreter: the emulator needs Debian's python3-cryptography.
+PY=/usr/bin/python3
+
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+TPM_PROVISION="${TPM_PROVISION:-$top_builddir/tpm-provision}"
+
+TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tpmprov-test.XXXXXX")
+_pids=()
+_tap_n=0
+_tap_failed=0
+
+cleanup() {
+	local pid
+	for pid in "${_pids[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${_pids[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	if [ "$_tap_failed" -ne 0 ] && [ -n "${KEEP_TEST_DIR:-}" ]; then
+		echo "# test directory kept: $TEST_DIR"
+	else
+		rm -rf "$TEST_DIR"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# register_pid PID: stop PID when the test exits.
+register_pid() {
+	_pids+=("$1")
+}
+
+# --- TAP --------------------------------------------------------------------
+
+plan() {
+	echo "1..$1"
+}
+
+# done_testing: the plan, at the end (a test that dies early has none, which
+# the TAP driver reports as an error).
+done_testing() {
+	echo "1..$_tap_n"
+}
+
+ok() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n - $1"
+}
+
+not_ok() {
+	_tap_n=$((_tap_n + 1))
+	_tap_failed=$((_tap_failed + 1))
+	echo "not ok $_tap_n - $1"
+}
+
+diag() {
+	printf '# %s\n' "$@"
+}
+
+# check DESCRIPTION COMMAND...: one test point, passing when COMMAND exits 0.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		ok "$desc"
+	else
+		not_ok "$desc"
+	fi
+}
+
+# bail REASON: the test cannot go on (an environment problem, not a pass).
+bail() {
+	echo "Bail out! $1"
+	exit 1
+}
+
+# --- free loopback ports ----------------------------------------------------
+
+# free_port_pair: print a port P such that P and P+1 are both free on
+# 127.0.0.1 (swtpm's TCTI uses P for commands and P+1 for control).
+free_port_pair() {
+	"$PY" - <<'EOF'
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 60000, 2)
+    socks = []
+    try:
+        for q in (p, p + 1):
+            s = socket.socket()
+            s.bind(("127.0.0.1", q))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(p)
+    break
+else:
+    raise SystemExit("no free port pair")
+EOF
+}
+
+# --- swtpm --------------------------------------------------------------------
+
+# swtpm_start: start a fresh TPM; sets TCTI (for tpm-provision and
+# tpm2-tools), SWTPM_PORT, SWTPM_PID.
+swtpm_start() {
+	local state="$TEST_DIR/swtpm" port i
+	mkdir -p "$state"
+	for i in 1 2 3 4 5; do
+		port=$(free_port_pair) || bail "no free port for swtpm"
+		swtpm socket --tpm2 --tpmstate dir="$state" \
+			--server type=tcp,port="$port",bindaddr=127.0.0.1 \
+			--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+			--flags not-need-init,startup-clear \
+			--log file="$state/swtpm.log" >/dev/null 2>&1 &
+		SWTPM_PID=$!
+		register_pid "$SWTPM_PID"
+		if wait_port "$port" "$SWTPM_PID"; then
+			SWTPM_PORT=$port
+			TCTI="swtpm:host=127.0.0.1,port=$port"
+			export TPM2TOOLS_TCTI="$TCTI"
+			return 0
+		fi
+	done
+	bail "swtpm did not start"
+}
+
+swtpm_stop() {
+	kill "$SWTPM_PID" 2>/dev/null
+	wait "$SWTPM_PID" 2>/dev/null
+}
+
+# wait_port PORT PID: wait until PORT on 127.0.0.1 accepts connections while
+# PID is alive.
+wait_port() {
+	local port=$1 pid=$2 i
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		if "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# tpm_transient_count / tpm_session_count: what is left loaded in the TPM.
+tpm_transient_count() {
+	tpm2_getcap handles-transient | grep -c '0x'
+}
+
+tpm_session_count() {
+	tpm2_getcap handles-loaded-session | grep -c '0x'
+}
+
+# --- running tpm-provision -----------------------------------------------------
+
+RUN_OUT="$TEST_DIR/run.out"
+RUN_ERR="$TEST_DIR/run.err"
+
+# run [ENV=VALUE...] -- ARGS...: run tpm-provision with the emulator's
+# credentials in an otherwise clean AWS environment; exit status in $RC,
+# output in RUN_OUT and RUN_ERR, and all output kept in $TEST_DIR/all-output
+# (checked for secrets).
+run() {
+	local envs=()
+	while [ "$1" != "--" ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	env -u AWS_SESSION_TOKEN -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_CA_BUNDLE -u AWS_PROFILE \
+		-u CREDENTIALS_DIRECTORY HOME="$TEST_DIR" \
+		AWS_SHARED_CREDENTIALS_FILE="$TEST_DIR/no-credentials-file" \
+		AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" \
+		"${envs[@]}" "$TPM_PROVISION" "$@" >"$RUN_OUT" 2>"$RUN_ERR"
+	RC=$?
+	cat "$RUN_OUT" "$RUN_ERR" >>"$TEST_DIR/all-output"
+	return 0
+}
+
+# expect_failure CODE PATTERN DESCRIPTION: the last run failed with CODE and
+# printed one error line ("tpm-provision COMMAND: ...", besides notes such
+# as retries, "tpm-provision: ...") matching PATTERN.
+expect_failure() {
+	local errors
+	errors=$(grep -v '^tpm-provision: ' "$RUN_ERR")
+	if [ "$RC" -eq "$1" ] && [ "$(printf '%s\n' "$errors" | wc -l)" -eq 1 ] &&
+		printf '%s\n' "$errors" | grep -q -- "$2"; then
+		ok "$3 (exit $RC)"
+	else
+		not_ok "$3: exit $RC, want $1; stderr: $(cat "$RUN_ERR")"
+	fi
+}
+
+# succeeded_with FILE: the last run exited 0 and FILE is not empty.
+succeeded_with() {
+	[ "$RC" -eq 0 ] && [ -s "$1" ]
+}
+
+# nothing_installed DIR: no certificate, no state and no temporary file in
+# DIR (the lock file and the journals, see README, may be there).
+nothing_installed() {
+	[ ! -e "$1/certificate.pem" ] && [ ! -e "$1/state.json" ] &&
+		[ -z "$(ls -A "$1" 2>/dev/null | grep -vx -e journal.json -e request.json -e tpm-provision.lock)" ]
+}
+
+# no_secret_in_output: no credential of the emulator's in anything printed.
+no_secret_in_output() {
+	! grep -qF -e "$EMU_SECRET_ACCESS_KEY" -e "$EMU_SESSION_SECRET_ACCESS_KEY" -e "$EMU_SESSION_TOKEN" \
+		"$TEST_DIR/all-output"
+}
+
+# --- emulator -----------------------------------------------------------------
+
+. "$top_srcdir/tests/emulator/emulator.sh"

@@ -1,0 +1,261 @@
+/* Unit tests: command line, config file, defaults, endpoint derivation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/cli/options.h"
+#include "src/x509/csr.h"
+#include "tests/unit/tap.h"
+
+static int parse_config(struct tp_raw_options *raw, const char *json, struct tp_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	return tp_raw_parse_config(raw, json, strlen(json), "test.json", err);
+}
+
+static void test_config(void)
+{
+	struct tp_raw_options raw = { .cmd = TP_CMD_ENROLL };
+	struct tp_error err;
+	char *argv[] = { "enroll", "--thing-name", "cli-thing", "--region=eu-west-1", "--agent", "env", "--agent",
+			 "openssl", NULL };
+
+	memset(&err, 0, sizeof(err));
+	tap_ok(tp_raw_parse_argv(&raw, 8, argv, &err) == 0, "command line parses");
+	tap_ok(parse_config(&raw, "{\"thing-name\": \"file-thing\", \"tcti\": \"swtpm:port=1\", \"key-handle\": 2164260868}",
+			    &err) == 0, "config parses");
+	tap_str(raw.v[TP_OPT_THING_NAME].str, "cli-thing", "command line wins over the config file");
+	tap_str(raw.v[TP_OPT_TCTI].str, "swtpm:port=1", "config fills what the command line left unset");
+	tap_str(raw.v[TP_OPT_KEY_HANDLE].str, "0x81000004", "key-handle may be a JSON number");
+	tap_ok(raw.v[TP_OPT_TCTI].origin == TP_FROM_CONFIG, "origin of a config value is recorded");
+	tap_ok(raw.v[TP_OPT_AGENT].items && strcmp(raw.v[TP_OPT_AGENT].items[0], "env") == 0 &&
+		       strcmp(raw.v[TP_OPT_AGENT].items[1], "openssl") == 0 && !raw.v[TP_OPT_AGENT].items[2],
+	       "a repeated option is a list");
+	tp_raw_options_free(&raw);
+	raw.cmd = TP_CMD_ENROLL;
+
+	tap_ok(parse_config(&raw, "{\"thing_name\": \"x\"}", &err) < 0 && err.exit_code == EX_CONFIG &&
+		       strstr(err.msg, "unknown key \"thing_name\""), "unknown key is named: %s", err.msg);
+	tap_ok(parse_config(&raw, "{\"region\": 5}", &err) < 0 && err.exit_code == EX_CONFIG &&
+		       strstr(err.msg, "\"region\" must be a string"), "wrong type is named: %s", err.msg);
+	tap_ok(parse_config(&raw, "{\"key-handle\": -1}", &err) < 0 && strstr(err.msg, "key-handle"),
+	       "negative number is refused: %s", err.msg);
+	tap_ok(parse_config(&raw, "[1,2]", &err) < 0 && strstr(err.msg, "JSON object"), "non-object refused");
+	tap_ok(parse_config(&raw, "{\"region\": ", &err) < 0 && strstr(err.msg, "not valid JSON"), "bad JSON refused");
+	tap_ok(parse_config(&raw, "{\"region\": \"a\", \"tcti\": 1}", &err) < 0 && !raw.v[TP_OPT_REGION].set,
+	       "a bad config file changes nothing");
+	tap_ok(parse_config(&raw, "{\"region\": \"a\", \"region\": \"b\"}", &err) < 0 && strstr(err.msg, "twice"),
+	       "duplicate key refused");
+	tap_ok(parse_config(&raw, "{\"rsa-pss\": false, \"rsa-pss\": true}", &err) < 0 && strstr(err.msg, "twice"),
+	       "duplicate flag refused, even after false");
+	tp_raw_options_free(&raw);
+	raw.cmd = TP_CMD_ENROLL;
+
+	tap_ok(parse_config(&raw, "{\"rsa-pss\": true, \"out-dir\": \"/x\"}", &err) == 0 && raw.v[TP_OPT_RSA_PSS].set,
+	       "a flag set to true in the config file");
+	tp_raw_options_free(&raw);
+	raw.cmd = TP_CMD_ENROLL;
+	tap_ok(parse_config(&raw, "{\"rsa-pss\": false}", &err) == 0 && !raw.v[TP_OPT_RSA_PSS].set,
+	       "a flag set to false stays unset");
+	tap_ok(parse_config(&raw, "{\"rsa-pss\": \"yes\"}", &err) < 0 && strstr(err.msg, "true or false"),
+	       "a flag must be a boolean: %s", err.msg);
+	tap_ok(parse_config(&raw, "{\"force-new-key\": true}", &err) < 0 && strstr(err.msg, "unknown key"),
+	       "a one-off action is not a config key: %s", err.msg);
+	tap_ok(parse_config(&raw, "{\"cert\": \"/x.pem\"}", &err) < 0 && strstr(err.msg, "unknown key"),
+	       "another command's option is not a key here: %s", err.msg);
+	tap_ok(parse_config(&raw, "{\"agent\": [\"env\", 3]}", &err) < 0 && strstr(err.msg, "array of names"),
+	       "a list of something else than names is refused: %s", err.msg);
+	tp_raw_options_free(&raw);
+}
+
+static int parse_argv(char **argv, int argc, struct tp_raw_options *raw, struct tp_error *err)
+{
+	*raw = (struct tp_raw_options){ .cmd = TP_CMD_ENROLL };
+	memset(err, 0, sizeof(*err));
+	return tp_raw_parse_argv(raw, argc, argv, err);
+}
+
+static void test_argv_errors(void)
+{
+	struct tp_raw_options raw;
+	struct tp_error err;
+	char *bad_opt[] = { "enroll", "--no-such", NULL };
+	char *missing[] = { "enroll", "--region", NULL };
+	char *extra[] = { "enroll", "stray", NULL };
+	char *flag_value[] = { "enroll", "--rsa-pss=yes", NULL };
+	char *flag[] = { "enroll", "--rsa-pss", NULL };
+	char *help[] = { "enroll", "--help", NULL };
+
+	tap_ok(parse_argv(bad_opt, 2, &raw, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"--no-such\""),
+	       "unknown option quoted: %s", err.msg);
+	tp_raw_options_free(&raw);
+	tap_ok(parse_argv(missing, 2, &raw, &err) < 0 && strstr(err.msg, "--region"), "missing value named: %s", err.msg);
+	tp_raw_options_free(&raw);
+	tap_ok(parse_argv(extra, 2, &raw, &err) < 0 && strstr(err.msg, "\"stray\""), "stray argument quoted: %s",
+	       err.msg);
+	tp_raw_options_free(&raw);
+	tap_ok(parse_argv(flag_value, 2, &raw, &err) < 0 && err.exit_code == EX_USAGE, "a flag takes no value: %s",
+	       err.msg);
+	tp_raw_options_free(&raw);
+	tap_ok(parse_argv(flag, 2, &raw, &err) == 0 && raw.v[TP_OPT_RSA_PSS].set, "a flag on the command line");
+	tp_raw_options_free(&raw);
+	tap_ok(parse_argv(help, 2, &raw, &err) == TP_HELP, "--help is its own outcome");
+	tp_raw_options_free(&raw);
+}
+
+/* The typed options of a command line; returns the result, err filled. */
+static int finish(char **argv, int argc, struct tp_options *o, struct tp_error *err)
+{
+	struct tp_raw_options raw;
+	int r;
+
+	memset(o, 0, sizeof(*o));
+	r = parse_argv(argv, argc, &raw, err);
+	if (r == 0)
+		r = tp_options_from_raw(&raw, o, err);
+	tp_raw_options_free(&raw);
+	return r;
+}
+
+static void test_finish(void)
+{
+	struct tp_options o;
+	struct tp_error err;
+	char *good[] = { "enroll", "--thing-name", "gw-0042", "--region", "eu-west-1", NULL };
+	char *cn[] = { "enroll", "--thing-name", "gw", "--region", "cn-north-1", NULL };
+	char *url[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--endpoint-url", "https://127.0.0.1:8443/", NULL };
+	char *http[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--endpoint-url", "http://x", NULL };
+	char *handle[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-handle", "0x81800000", NULL };
+	char *srk[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-handle", "0x81000001", NULL };
+	char *name[] = { "enroll", "--thing-name", "gw 42", "--region", "eu-west-1", NULL };
+	char *sig[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--signing-name", "s3", NULL };
+
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	unsetenv("AWS_CA_BUNDLE");
+	tap_ok(finish(good, 5, &o, &err) == 0, "defaults apply");
+	tap_str(o.tcti, "device:/dev/tpmrm0", "default TCTI");
+	tap_ok(o.key.handle == 0x81000002u, "default key handle");
+	tap_str(o.signing_name, "iot", "default signing name");
+	tap_str(o.out_dir, "/var/lib/tpm-provision", "default output directory");
+	tap_str(o.endpoint_url, "https://iot.eu-west-1.amazonaws.com", "endpoint from region");
+	tp_options_free(&o);
+
+	tap_ok(finish(cn, 5, &o, &err) == 0, "China region");
+	tap_str(o.endpoint_url, "https://iot.cn-north-1.amazonaws.com.cn", "China endpoint");
+	tp_options_free(&o);
+
+	tap_ok(finish(url, 7, &o, &err) == 0, "explicit endpoint");
+	tap_str(o.endpoint_url, "https://127.0.0.1:8443", "trailing slash removed");
+	tp_options_free(&o);
+
+	tap_ok(finish(http, 7, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"http://x\""),
+	       "plain http refused: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(handle, 7, &o, &err) < 0 && strstr(err.msg, "0x81800000"), "handle range: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(srk, 7, &o, &err) < 0 && strstr(err.msg, "storage root key"), "SRK handle refused: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(name, 5, &o, &err) < 0 && strstr(err.msg, "\"gw 42\""), "bad thing name: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(sig, 7, &o, &err) < 0 && strstr(err.msg, "\"s3\""), "bad signing name: %s", err.msg);
+	tp_options_free(&o);
+
+	setenv("AWS_DEFAULT_REGION", "us-east-2", 1);
+	tap_ok(finish(good, 3, &o, &err) == 0, "region from AWS_DEFAULT_REGION");
+	tap_str(o.region, "us-east-2", "AWS_DEFAULT_REGION used");
+	tp_options_free(&o);
+	setenv("AWS_REGION", "eu-central-1", 1);
+	tap_ok(finish(good, 3, &o, &err) == 0, "region from AWS_REGION");
+	tap_str(o.region, "eu-central-1", "AWS_REGION wins over AWS_DEFAULT_REGION");
+	tp_options_free(&o);
+	tap_ok(finish(good, 5, &o, &err) == 0, "region from --region");
+	tap_str(o.region, "eu-west-1", "--region wins over the environment");
+	tp_options_free(&o);
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	tap_ok(finish(good, 3, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "region"),
+	       "no region: %s", err.msg);
+	tp_options_free(&o);
+}
+
+static void test_key_options(void)
+{
+	struct tp_options o = { 0 };
+	struct tp_error err;
+	char *dflt[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", NULL };
+	char *p384[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-alg", "ecc-p384", NULL };
+	char *bad[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-alg", "rsa-1024", NULL };
+	char *pss[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--rsa-pss", NULL };
+	char *rsapss[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--rsa-pss", "--key-alg",
+			   "rsa-3072", NULL };
+	char *file[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-file", "/k.pem", NULL };
+	char *both[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-file", "/k.pem",
+			 "--key-handle", "0x81000003", NULL };
+
+	tap_ok(finish(dflt, 5, &o, &err) == 0 && o.key_alg == TPM_ALG_ECC_P256 && o.key.handle == 0x81000002u,
+	       "default key: ecc-p256 at 0x81000002");
+	tp_options_free(&o);
+	tap_ok(finish(p384, 7, &o, &err) == 0 && o.key_alg == TPM_ALG_ECC_P384 &&
+		       strcmp(tp_csr_digest(o.key_alg), "SHA384") == 0, "ecc-p384 signs with SHA-384");
+	tp_options_free(&o);
+	tap_ok(finish(bad, 7, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"rsa-1024\""),
+	       "unknown key algorithm quoted: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(pss, 6, &o, &err) < 0 && strstr(err.msg, "rsa-pss needs an RSA key"), "--rsa-pss needs RSA: %s",
+	       err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(rsapss, 8, &o, &err) == 0 && o.key_alg == TPM_ALG_RSA_3072 && o.rsa_pss,
+	       "--rsa-pss with rsa-3072");
+	tp_options_free(&o);
+	tap_ok(finish(file, 7, &o, &err) == 0 && o.key.handle == 0 && strcmp(o.key.file, "/k.pem") == 0,
+	       "no default handle with a key file");
+	tp_options_free(&o);
+	tap_ok(finish(both, 9, &o, &err) < 0 && strstr(err.msg, "either key-handle or key-file"),
+	       "key file and handle together refused: %s", err.msg);
+	tp_options_free(&o);
+}
+
+static void test_handles(void)
+{
+	uint32_t h = 0;
+
+	tap_ok(tp_keyloc_parse_handle("0x81000002", &h) == 0 && h == 0x81000002u, "hex handle");
+	tap_ok(tp_keyloc_parse_handle("2164260866", &h) == 0 && h == 0x81000002u, "decimal handle");
+	tap_ok(tp_keyloc_parse_handle("0x817fffff", &h) == 0, "top of the owner range");
+	tap_ok(tp_keyloc_parse_handle("0x80ffffff", &h) < 0, "below the owner range");
+	tap_ok(tp_keyloc_parse_handle("0x81000002x", &h) < 0, "trailing junk");
+	tap_ok(tp_keyloc_parse_handle("-1", &h) < 0, "negative");
+	tap_ok(tp_keyloc_parse_handle("", &h) < 0, "empty");
+}
+
+static void test_install_options(void)
+{
+	struct tp_options o;
+	struct tp_error err;
+	char *agents[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--agent", "env", "--agent",
+			   "aws-iot-device-client", "--deadline", "30", NULL };
+	char *bad[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--agent", "mosquitto", NULL };
+	char *deadline[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--deadline", "0", NULL };
+
+	tap_ok(finish(agents, 11, &o, &err) == 0 && o.agents == (TP_AGENT_ENV | TP_AGENT_DEVICE_CLIENT) &&
+		       o.deadline == 30, "agents are a set, the deadline a number");
+	tap_ok(o.owner_uid == (uid_t)-1 && o.owner_gid == (gid_t)-1, "no owner by default");
+	tp_options_free(&o);
+	tap_ok(finish(bad, 7, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"mosquitto\""),
+	       "an unknown agent is quoted: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(deadline, 7, &o, &err) < 0 && strstr(err.msg, "\"0\""), "a zero deadline is refused: %s",
+	       err.msg);
+	tp_options_free(&o);
+}
+
+int main(void)
+{
+	test_config();
+	test_argv_errors();
+	test_finish();
+	test_key_options();
+	test_handles();
+	test_install_options();
+	return tap_done();
+}

@@ -1,0 +1,93 @@
+/* Unit tests: state.json, journal.json and request.json round trips and refusals. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/store/keyjournal.h"
+#include "src/store/reqjournal.h"
+#include "src/store/state.h"
+#include "tests/unit/tap.h"
+
+int main(void)
+{
+	struct tp_state in = {
+		.thing_name = "gw-0042",
+		.certificate_id = "abcd",
+		.certificate_arn = "arn:aws:iot:eu-west-1:123456789012:cert/abcd",
+		.key = { .handle = 0x81000002u },
+		.key_name = "000b0102",
+		.endpoint = "https://iot.eu-west-1.amazonaws.com",
+		.iot_endpoint = "a1b2c3-ats.iot.eu-west-1.amazonaws.com",
+		.provisioned_at = "2026-11-22T10:00:00Z",
+		.tool_version = "0.1.0",
+	};
+	struct tp_state out = { 0 };
+	struct tp_error err = { 0 };
+	char *json = NULL;
+
+	tap_ok(tp_state_format(&in, &json, &err) == 0, "state formats");
+	tap_ok(json && json[strlen(json) - 1] == '\n', "state ends with a newline");
+	tap_ok(json && tp_state_parse(json, strlen(json), "state.json", &out, &err) == 0, "state parses back");
+	tap_str(out.thing_name, in.thing_name, "thing name round trip");
+	tap_str(out.certificate_arn, in.certificate_arn, "ARN round trip");
+	tap_str(out.key_name, in.key_name, "key name round trip");
+	tap_ok(out.key.handle == in.key.handle && out.key.file == NULL, "key handle round trip");
+	tp_state_free(&out);
+	tp_state_free(NULL);
+	free(json);
+
+	memset(&err, 0, sizeof(err));
+	json = "{\"thing-name\": \"x\"}";
+	tap_ok(tp_state_parse(json, strlen(json), "/x/state.json", &out, &err) < 0 && err.exit_code == EX_DATAERR &&
+		       strstr(err.msg, "/x/state.json") && strstr(err.msg, "certificate-id"),
+	       "missing member named with the file: %s", err.msg);
+	tap_ok(out.thing_name == NULL, "nothing returned on failure");
+	memset(&err, 0, sizeof(err));
+	json = "{\"thing-name\":\"x\",\"certificate-id\":\"a\",\"certificate-arn\":\"a\",\"key-handle\":\"0x1\","
+	       "\"key-name\":\"a\",\"endpoint\":\"a\",\"iot-endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":\"a\"}";
+	tap_ok(tp_state_parse(json, strlen(json), "s", &out, &err) < 0 && strstr(err.msg, "key-handle"),
+	       "bad handle refused: %s", err.msg);
+
+	{
+		struct tp_keyjournal j = { .phase = TP_KEY_CREATING, .key = { .file = "/k.pem" }, .alg = TPM_ALG_RSA_2048 };
+		struct tp_keyjournal back = { 0 };
+
+		memset(&err, 0, sizeof(err));
+		json = NULL;
+		tap_ok(tp_keyjournal_format(&j, &json, &err) == 0 && !strstr(json, "key-name") &&
+			       !strstr(json, "key-handle") && strstr(json, "\"creating-key\"") &&
+			       strstr(json, "\"rsa-2048\""),
+		       "journal of an intent has no key name");
+		tap_ok(tp_keyjournal_parse(json, strlen(json), "journal.json", &back, &err) == 0 &&
+			       back.key.handle == 0 && strcmp(back.key.file, "/k.pem") == 0 &&
+			       back.alg == TPM_ALG_RSA_2048 && back.phase == TP_KEY_CREATING, "journal round trip");
+		tp_keyjournal_free(&back);
+		free(json);
+		json = "{\"phase\": \"key-created\", \"key-handle\": \"0x81000002\", \"key-alg\": \"ecc-p256\"}";
+		tap_ok(tp_keyjournal_parse(json, strlen(json), "journal.json", &back, &err) < 0 &&
+			       strstr(err.msg, "key-name"), "key-created needs the key name: %s", err.msg);
+		memset(&err, 0, sizeof(err));
+		json = "{\"phase\": \"done\", \"key-handle\": \"0x81000002\", \"key-alg\": \"ecc-p256\"}";
+		tap_ok(tp_keyjournal_parse(json, strlen(json), "journal.json", &back, &err) < 0 &&
+			       strstr(err.msg, "\"done\""), "an unknown phase is quoted: %s", err.msg);
+		tp_keyjournal_free(NULL);
+	}
+	{
+		struct tp_reqjournal q = { .phase = TP_CERT_RECEIVED, .key_name = "000b01", .sent_at = "2026-11-22T10:00:00Z",
+					   .certificate_id = "ab", .certificate_arn = "arn", .certificate_pem = "pem\n" };
+		struct tp_reqjournal back = { 0 };
+
+		memset(&err, 0, sizeof(err));
+		json = NULL;
+		tap_ok(tp_reqjournal_format(&q, &json, &err) == 0 &&
+			       tp_reqjournal_parse(json, strlen(json), "request.json", &back, &err) == 0 &&
+			       back.phase == TP_CERT_RECEIVED && strcmp(back.certificate_pem, "pem\n") == 0 &&
+			       strcmp(back.sent_at, q.sent_at) == 0, "request journal round trip");
+		tp_reqjournal_free(&back);
+		free(json);
+		json = "{\"phase\": \"certificate-received\", \"key-name\": \"a\", \"sent-at\": \"t\"}";
+		tap_ok(tp_reqjournal_parse(json, strlen(json), "request.json", &back, &err) < 0 &&
+			       strstr(err.msg, "certificate-id"), "a received certificate needs its id: %s", err.msg);
+		tp_reqjournal_free(NULL);
+	}
+	return tap_done();
+}
