@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "src/base/cleanup.h"
+#include "src/store/file.h"
+
 static void free_secret(char *s)
 {
 	if (!s)
@@ -111,24 +114,18 @@ static int read_credential(int dfd, const char *dir, const char *name, char **re
 /* TP_MISSING when the directory holds none of our credentials. */
 static int from_systemd(const char *dir, struct tp_creds *c, struct tp_error *err)
 {
-	int dfd, r = -1;
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return tp_error_set(err, EX_NOPERM, "cannot open $CREDENTIALS_DIRECTORY %s: %s", dir, strerror(errno));
 	if (read_credential(dfd, dir, "aws-access-key-id", &c->access_key_id, err) < 0 ||
 	    read_credential(dfd, dir, "aws-secret-access-key", &c->secret_access_key, err) < 0 ||
 	    read_credential(dfd, dir, "aws-session-token", &c->session_token, err) < 0)
-		goto out;
+		return -1;
 	c->source = "systemd credentials";
-	if (!c->access_key_id && !c->secret_access_key) {
-		r = TP_MISSING;
-		goto out;
-	}
-	r = complete(c, "credential aws-access-key-id", "credential aws-secret-access-key", err);
-out:
-	close(dfd);
-	return r;
+	if (!c->access_key_id && !c->secret_access_key)
+		return TP_MISSING;
+	return complete(c, "credential aws-access-key-id", "credential aws-secret-access-key", err);
 }
 
 static const char *trim(char *s, char **end)
@@ -142,117 +139,124 @@ static const char *trim(char *s, char **end)
 	return s;
 }
 
+/* The parser's place in the file. */
+struct ini {
+	const char *profile, *path;
+	bool in_profile, found;
+	struct tp_creds c;
+};
+
+/* A "key = value" line inside the profile: take the keys we know. */
+static int ini_setting(struct ini *ini, char *s, char *eq, struct tp_error *err)
+{
+	const char *key, *value;
+	char **field, *end;
+
+	*eq = '\0';
+	key = trim(s, &end);
+	value = trim(eq + 1, &end);
+	if (strcasecmp(key, "aws_access_key_id") == 0)
+		field = &ini->c.access_key_id;
+	else if (strcasecmp(key, "aws_secret_access_key") == 0)
+		field = &ini->c.secret_access_key;
+	else if (strcasecmp(key, "aws_session_token") == 0)
+		field = &ini->c.session_token;
+	else
+		return 0;
+	free_secret(*field);
+	*field = NULL;
+	return take_value(value, strlen(value), key, field, err);
+}
+
+static int ini_line(struct ini *ini, char *line, struct tp_error *err)
+{
+	char *end, *eq, *s = (char *)trim(line, &end);
+
+	if (!*s || *s == '#' || *s == ';')
+		return 0;
+	if (*s == '[') {
+		if (end[-1] != ']')
+			return tp_error_set(err, EX_NOPERM, "%s: malformed section header", ini->path);
+		end[-1] = '\0';
+		s = (char *)trim(s + 1, &end);
+		ini->in_profile = strcmp(s, ini->profile) == 0;
+		ini->found |= ini->in_profile;
+		return 0;
+	}
+	eq = strchr(s, '=');
+	if (!eq)
+		return tp_error_set(err, EX_NOPERM, "%s: a line that is neither a section nor key = value", ini->path);
+	return ini->in_profile ? ini_setting(ini, s, eq, err) : 0;
+}
+
+static int ini_lines(struct ini *ini, char *text, struct tp_error *err)
+{
+	char *line, *next;
+
+	for (line = text; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (ini_line(ini, line, err) < 0)
+			return -1;
+	}
+	if (!ini->found)
+		return tp_error_set(err, EX_NOPERM, "%s has no profile [%s]", ini->path, ini->profile);
+	if (complete(&ini->c, "aws_access_key_id", "aws_secret_access_key", err) < 0) {
+		tp_error_append(err, "%s [%s]", ini->path, ini->profile);
+		return -1;
+	}
+	return 0;
+}
+
 int tp_creds_parse_ini(const char *text, size_t len, const char *profile, const char *path,
 		       struct tp_creds *ret_creds, struct tp_error *err)
 {
-	struct tp_creds c = { .source = "credentials file" };
-	char *copy, *line, *next, *end, *eq;
-	const char *s, *key, *value;
-	bool in_profile = false, found = false;
-	char **field;
-	int r = -1;
+	struct ini ini = { .profile = profile, .path = path, .c = { .source = "credentials file" } };
+	char *copy;
+	int r;
 
 	if (memchr(text, '\0', len))
 		return tp_error_set(err, EX_NOPERM, "%s contains a NUL byte", path);
 	copy = malloc(len + 1);
 	if (!copy)
-		return tp_error_set(err, EX_IOERR, "out of memory");
+		return tp_error_oom(err);
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	for (line = copy; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		s = trim(line, &end);
-		if (!*s || *s == '#' || *s == ';')
-			continue;
-		if (*s == '[') {
-			if (end[-1] != ']') {
-				tp_error_set(err, EX_NOPERM, "%s: malformed section header", path);
-				goto out;
-			}
-			end[-1] = '\0';
-			s = trim((char *)s + 1, &end);
-			in_profile = strcmp(s, profile) == 0;
-			found |= in_profile;
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (!eq) {
-			tp_error_set(err, EX_NOPERM, "%s: a line that is neither a section nor key = value", path);
-			goto out;
-		}
-		if (!in_profile)
-			continue;
-		*eq = '\0';
-		key = trim((char *)s, &end);
-		value = trim(eq + 1, &end);
-		if (strcasecmp(key, "aws_access_key_id") == 0)
-			field = &c.access_key_id;
-		else if (strcasecmp(key, "aws_secret_access_key") == 0)
-			field = &c.secret_access_key;
-		else if (strcasecmp(key, "aws_session_token") == 0)
-			field = &c.session_token;
-		else
-			continue;
-		free_secret(*field);
-		*field = NULL;
-		if (take_value(value, strlen(value), key, field, err) < 0)
-			goto out;
+	r = ini_lines(&ini, copy, err);
+	if (r == 0) {
+		*ret_creds = ini.c;
+		ini.c = (struct tp_creds){ 0 };
 	}
-	if (!found) {
-		tp_error_set(err, EX_NOPERM, "%s has no profile [%s]", path, profile);
-		goto out;
-	}
-	if (complete(&c, "aws_access_key_id", "aws_secret_access_key", err) < 0) {
-		tp_error_append(err, "%s [%s]", path, profile);
-		goto out;
-	}
-	*ret_creds = c;
-	memset(&c, 0, sizeof(c));
-	r = 0;
-out:
 	explicit_bzero(copy, len);
 	free(copy);
-	tp_creds_free(&c);
+	tp_creds_free(&ini.c);
 	return r;
 }
 
 static int from_file(const char *path, const char *profile, struct tp_creds *c, struct tp_error *err)
 {
-	char buf[TP_CREDS_FILE_MAX + 1];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char *buf = NULL;
 	struct stat st;
-	ssize_t n;
 	size_t len = 0;
-	int fd, r = -1;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return errno == ENOENT ? TP_MISSING : tp_error_set(err, EX_NOPERM, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		tp_error_set(err, EX_NOPERM, "cannot stat %s: %s", path, strerror(errno));
-		goto out;
-	}
+	if (fstat(fd, &st) < 0)
+		return tp_error_set(err, EX_NOPERM, "cannot stat %s: %s", path, strerror(errno));
 	/* Like ssh with its keys: a secret others can read is not used. */
-	if (st.st_mode & 077) {
-		tp_error_set(err, EX_NOPERM, "%s is readable by group or others (mode %03o); run chmod 600 on it", path,
-			     (unsigned)(st.st_mode & 0777));
-		goto out;
+	if (st.st_mode & 077)
+		return tp_error_set(err, EX_NOPERM, "%s is readable by group or others (mode %03o); run chmod 600 on it",
+				    path, (unsigned)(st.st_mode & 0777));
+	if (tp_read_fd(fd, path, TP_CREDS_FILE_MAX, &buf, &len, err) < 0) {
+		err->exit_code = EX_NOPERM;
+		return -1;
 	}
-	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) != 0) {
-		if (n < 0) {
-			tp_error_set(err, EX_NOPERM, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	if (len > TP_CREDS_FILE_MAX)
-		tp_error_set(err, EX_NOPERM, "%s is larger than %d bytes", path, TP_CREDS_FILE_MAX);
-	else
-		r = tp_creds_parse_ini(buf, len, profile, path, c, err);
-out:
+	r = tp_creds_parse_ini(buf, len, profile, path, c, err);
 	explicit_bzero(buf, len);
-	close(fd);
+	free(buf);
 	return r;
 }
 

@@ -7,6 +7,8 @@
 
 #include "src/base/cleanup.h"
 
+TP_DEFINE_POINTER_CLEANUP(cJSON, cJSON_Delete)
+
 static void answer_freep(struct tp_answer *a)
 {
 	tp_answer_free(a);
@@ -128,18 +130,16 @@ static int describe_certificate_pem(const struct tp_service *svc, const char *id
 	return take_string(desc, "certificatePem", TP_CERT_PEM_MAX, true, ret_pem, err);
 }
 
+/* {"k1": "v1", ...} from NULL-terminated pairs (a NULL value is left out);
+ * NULL when out of memory. */
 static char *json_body(const char *const *kv)
 {
-	cJSON *obj = cJSON_CreateObject();
-	char *s = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *obj = cJSON_CreateObject();
 
 	for (; obj && kv[0]; kv += 2)
 		if (kv[1] && !cJSON_AddStringToObject(obj, kv[0], kv[1]))
-			goto out;
-	s = obj ? cJSON_PrintUnformatted(obj) : NULL;
-out:
-	cJSON_Delete(obj);
-	return s;
+			return NULL;
+	return obj ? cJSON_PrintUnformatted(obj) : NULL;
 }
 
 /* Why: CreateCertificateFromCsr has AWS IoT issue a certificate for the

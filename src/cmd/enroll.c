@@ -188,17 +188,5 @@ static int enroll(struct tp_run *run, struct tp_error *err)
 
 int cmd_enroll(int argc, char **argv, struct tp_error *err)
 {
-	struct tp_run run;
-	int r;
-
-	r = tp_run_setup(&run, TP_CMD_ENROLL, argc, argv, err);
-	if (r == TP_HELP)
-		enroll_usage();
-	/* The clock, one run at a time, and a provisioned device left alone. */
-	if (r == 0)
-		r = tp_run_begin(&run, err);
-	if (r == 0)
-		r = enroll(&run, err);
-	tp_run_free(&run);
-	return r < 0 ? -1 : 0;
+	return tp_run_command(TP_CMD_ENROLL, argc, argv, enroll_usage, enroll, err);
 }

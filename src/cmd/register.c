@@ -90,16 +90,5 @@ static int do_register(struct tp_run *run, struct tp_error *err)
 
 int cmd_register(int argc, char **argv, struct tp_error *err)
 {
-	struct tp_run run;
-	int r;
-
-	r = tp_run_setup(&run, TP_CMD_REGISTER, argc, argv, err);
-	if (r == TP_HELP)
-		register_usage();
-	if (r == 0)
-		r = tp_run_begin(&run, err);
-	if (r == 0)
-		r = do_register(&run, err);
-	tp_run_free(&run);
-	return r < 0 ? -1 : 0;
+	return tp_run_command(TP_CMD_REGISTER, argc, argv, register_usage, do_register, err);
 }

@@ -227,3 +227,21 @@ void tp_run_free(struct tp_run *run)
 		close(run->lock);
 	run->lock = -1;
 }
+
+int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
+		   int (*steps)(struct tp_run *run, struct tp_error *err), struct tp_error *err)
+{
+	struct tp_run run;
+	int r;
+
+	r = tp_run_setup(&run, cmd, argc, argv, err);
+	if (r == TP_HELP)
+		usage();
+	/* The clock, one run at a time, and a provisioned device left alone. */
+	if (r == 0)
+		r = tp_run_begin(&run, err);
+	if (r == 0)
+		r = steps(&run, err);
+	tp_run_free(&run);
+	return r < 0 ? -1 : 0;
+}

@@ -25,6 +25,12 @@ struct tp_run {
 	int lock;                      /* the output directory's lock */
 };
 
+/* What every command does: set up the run from argv (printing usage for
+ * --help), begin it, and, unless the device is already provisioned, run
+ * steps.  0 or -1 with err set. */
+int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
+		   int (*steps)(struct tp_run *run, struct tp_error *err), struct tp_error *err);
+
 /* Parse the options of cmd into run (which must not move afterwards):
  * 0, or TP_HELP when --help was asked for. */
 int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err);

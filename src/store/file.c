@@ -32,8 +32,7 @@ int tp_path_split(const char *path, char **ret_dir, char **ret_base, struct tp_e
 	return 0;
 }
 
-/* Read fd to its end, at most max bytes (one more is "too large"). */
-static int read_bounded(int fd, const char *path, size_t max, char **ret_buf, size_t *ret_len, struct tp_error *err)
+int tp_read_fd(int fd, const char *path, size_t max, char **ret_buf, size_t *ret_len, struct tp_error *err)
 {
 	_cleanup_free_ char *buf = malloc(max + 1);
 	size_t len = 0;
@@ -67,7 +66,7 @@ int tp_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, 
 		return TP_MISSING;
 	if (fd < 0)
 		return tp_error_set(err, EX_IOERR, "cannot open %s: %s", path, strerror(errno));
-	return read_bounded(fd, path, max, ret_buf, ret_len, err);
+	return tp_read_fd(fd, path, max, ret_buf, ret_len, err);
 }
 
 int tp_read_file_in(const char *dir, const char *name, size_t max, char **ret_buf, size_t *ret_len,

@@ -18,6 +18,9 @@ int tp_path_split(const char *path, char **ret_dir, char **ret_base, struct tp_e
  * error. */
 int tp_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, struct tp_error *err);
 
+/* Read fd to its end the same way; path names it in errors. */
+int tp_read_fd(int fd, const char *path, size_t max, char **ret_buf, size_t *ret_len, struct tp_error *err);
+
 /* The same for dir/name. */
 int tp_read_file_in(const char *dir, const char *name, size_t max, char **ret_buf, size_t *ret_len,
 		    struct tp_error *err);

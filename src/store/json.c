@@ -37,6 +37,22 @@ int tp_json_member(const cJSON *root, const char *name, const char *path, char *
 	return *ret ? 0 : tp_error_oom(err);
 }
 
+int tp_json_member_enum(const cJSON *root, const char *name, const char *const *names, int n, const char *path,
+			int *ret, struct tp_error *err)
+{
+	_cleanup_free_ char *v = NULL;
+	int i;
+
+	if (tp_json_member(root, name, path, &v, err) < 0)
+		return -1;
+	for (i = 1; i < n; i++)
+		if (names[i] && strcmp(v, names[i]) == 0) {
+			*ret = i;
+			return 0;
+		}
+	return tp_error_set(err, EX_DATAERR, "%s: unknown \"%s\" \"%s\"", path, name, v);
+}
+
 int tp_json_add_keyloc(cJSON *root, const struct tp_keyloc *k)
 {
 	char handle[16];

@@ -24,6 +24,11 @@ cJSON *tp_json_parse_object(const char *json, size_t len, const char *path, stru
  * and path. */
 int tp_json_member(const cJSON *root, const char *name, const char *path, char **ret, struct tp_error *err);
 
+/* A string member that must be one of names[1..n-1] (names[0] unused, so
+ * that enums start at 1): *ret is its index.  An unknown value is quoted. */
+int tp_json_member_enum(const cJSON *root, const char *name, const char *const *names, int n, const char *path,
+			int *ret, struct tp_error *err);
+
 /* The key's location as "key-handle" or "key-file". */
 int tp_json_add_keyloc(cJSON *root, const struct tp_keyloc *k);
 int tp_json_keyloc(const cJSON *root, const char *path, struct tp_keyloc *ret, struct tp_error *err);

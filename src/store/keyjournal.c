@@ -42,16 +42,12 @@ int tp_keyjournal_write(const char *dir, const struct tp_keyjournal *j, struct t
 
 static int parse_phase(const cJSON *root, const char *path, enum tp_key_phase *ret, struct tp_error *err)
 {
-	_cleanup_free_ char *phase = NULL;
+	int i;
 
-	if (tp_json_member(root, "phase", path, &phase, err) < 0)
+	if (tp_json_member_enum(root, "phase", phase_names, sizeof(phase_names) / sizeof(phase_names[0]), path, &i,
+				err) < 0)
 		return -1;
-	if (strcmp(phase, phase_names[TP_KEY_CREATING]) == 0)
-		*ret = TP_KEY_CREATING;
-	else if (strcmp(phase, phase_names[TP_KEY_CREATED]) == 0)
-		*ret = TP_KEY_CREATED;
-	else
-		return tp_error_set(err, EX_DATAERR, "%s: unknown \"phase\" \"%s\"", path, phase);
+	*ret = (enum tp_key_phase)i;
 	return 0;
 }
 

@@ -48,16 +48,12 @@ int tp_reqjournal_save(const char *dir, const struct tp_reqjournal *q, struct tp
 
 static int parse_phase(const cJSON *root, const char *path, enum tp_request_phase *ret, struct tp_error *err)
 {
-	_cleanup_free_ char *phase = NULL;
+	int i;
 
-	if (tp_json_member(root, "phase", path, &phase, err) < 0)
+	if (tp_json_member_enum(root, "phase", phase_names, sizeof(phase_names) / sizeof(phase_names[0]), path, &i,
+				err) < 0)
 		return -1;
-	if (strcmp(phase, phase_names[TP_REQUEST_SENT]) == 0)
-		*ret = TP_REQUEST_SENT;
-	else if (strcmp(phase, phase_names[TP_CERT_RECEIVED]) == 0)
-		*ret = TP_CERT_RECEIVED;
-	else
-		return tp_error_set(err, EX_DATAERR, "%s: unknown \"phase\" \"%s\"", path, phase);
+	*ret = (enum tp_request_phase)i;
 	return 0;
 }
 
