@@ -73,7 +73,7 @@ static bool in_list(const char *type, const char *const *list)
 
 static const char *const throttling[] = {
 	"ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException",
-	"RequestLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown", NULL,
+	"RequestLimitExceeded", "RequestThrottled", "SlowDown", NULL,
 };
 
 bool tp_aws_retryable(long http_status, const char *type)
@@ -95,6 +95,10 @@ int tp_aws_error_exit_code(long http_status, const char *type)
 		"SignatureDoesNotMatch", NULL,
 	};
 
+	/* IoT's LimitExceededException (HTTP 410) is a quota, such as the
+	 * number of certificates: no retry will pass it, an operator must act. */
+	if (type && strcmp(type, "LimitExceededException") == 0)
+		return EX_DATAERR;
 	if (in_list(type, throttling) || in_list(type, temporary))
 		return EX_TEMPFAIL;
 	if (in_list(type, permission))

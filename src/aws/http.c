@@ -27,7 +27,7 @@ TP_DEFINE_POINTER_CLEANUP(struct curl_slist, curl_slist_free_all)
 /* One request's transfer: what goes out, what comes back. */
 struct transfer {
 	const struct tp_service *svc;
-	const char *method, *url, *body;
+	const char *method, *url, *body, *header;
 	long timeout_ms;
 	struct tp_http_response *resp;
 	char errbuf[CURL_ERROR_SIZE];
@@ -171,6 +171,10 @@ static CURLcode set_request(CURL *curl, struct transfer *t, struct curl_slist *h
 	}
 	SETOPT(curl, CURLOPT_POSTFIELDS, t->body);
 	SETOPT(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(t->body));
+	/* PUT with a body: POST's body handling, PUT's method (which is
+	 * what SigV4 signs). */
+	if (strcmp(t->method, "POST") != 0)
+		SETOPT(curl, CURLOPT_CUSTOMREQUEST, t->method);
 	return CURLE_OK;
 }
 
@@ -181,22 +185,32 @@ static void free_secret(char *s)
 	free(s);
 }
 
+/* Append line to *headers; on failure free them all and leave NULL. */
+static void append_header(struct curl_slist **headers, const char *line)
+{
+	struct curl_slist *h = *headers && line ? curl_slist_append(*headers, line) : NULL;
+
+	if (!h)
+		curl_slist_free_all(*headers);
+	*headers = h;
+}
+
 /* The request headers.  curl does not add the session token itself; as a
  * header it is part of the signature.  NULL when out of memory. */
 static struct curl_slist *request_headers(const struct transfer *t)
 {
-	struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json"), *h;
+	struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
 	char *token = NULL;
 
-	if (headers && t->body)
-		headers = (h = curl_slist_append(headers, "Content-Type: application/json")) ? h : NULL;
-	if (headers && t->svc->creds->session_token) {
-		h = asprintf(&token, "x-amz-security-token: %s", t->svc->creds->session_token) < 0
-			    ? NULL : curl_slist_append(headers, token);
+	if (t->body)
+		append_header(&headers, "Content-Type: application/json");
+	if (t->header)
+		append_header(&headers, t->header);
+	if (t->svc->creds->session_token) {
+		if (asprintf(&token, "x-amz-security-token: %s", t->svc->creds->session_token) < 0)
+			token = NULL;
+		append_header(&headers, token);
 		free_secret(token);
-		if (!h)
-			curl_slist_free_all(headers);
-		headers = h;
 	}
 	return headers;
 }
@@ -348,13 +362,13 @@ static int call_with_retries(struct transfer *t, struct tp_answer *ret, struct t
 	}
 }
 
-int tp_http_call(const struct tp_service *svc, const char *method, const char *path, const char *body,
-		 struct tp_answer *ret, struct tp_error *err)
+int tp_http_call(const struct tp_service *svc, const struct tp_http_request *req, struct tp_answer *ret,
+		 struct tp_error *err)
 {
 	_cleanup_free_ char *url = NULL;
-	struct transfer t = { .svc = svc, .method = method, .body = body };
+	struct transfer t = { .svc = svc, .method = req->method, .body = req->body, .header = req->header };
 
-	if (asprintf(&url, "%s%s", svc->endpoint, path) < 0)
+	if (asprintf(&url, "%s%s", svc->endpoint, req->path) < 0)
 		return tp_error_oom(err);
 	t.url = url;
 	return call_with_retries(&t, ret, err);

@@ -23,6 +23,15 @@ struct tp_service {
 	void (*note_retry)(const char *line);
 };
 
+/* One request: method on endpoint + path, a JSON body or none, and one
+ * more header line to send (and sign), or none. */
+struct tp_http_request {
+	const char *method;
+	const char *path;
+	const char *body;
+	const char *header;
+};
+
 /*
  * One call: method on endpoint + path (already in canonical form: libcurl
  * 7.88 signs the path and query exactly as written), with a JSON body or
@@ -31,7 +40,7 @@ struct tp_service {
  * until the deadline; then the last answer is handed back.  *ret may be a
  * failed answer: the caller decides what a failure means.
  */
-int tp_http_call(const struct tp_service *svc, const char *method, const char *path, const char *body,
-		 struct tp_answer *ret, struct tp_error *err);
+int tp_http_call(const struct tp_service *svc, const struct tp_http_request *req, struct tp_answer *ret,
+		 struct tp_error *err);
 
 #endif

@@ -37,9 +37,7 @@ static int take_string(const cJSON *obj, const char *name, size_t max, bool requ
 	return *ret ? 0 : tp_error_oom(err);
 }
 
-/* A certificate id goes into a URL path: only what AWS issues, 64 lowercase
- * hex digits. */
-static bool valid_cert_id(const char *id)
+bool tp_iot_aws_cert_id(const char *id)
 {
 	size_t i;
 
@@ -49,17 +47,46 @@ static bool valid_cert_id(const char *id)
 	return i == 64;
 }
 
-/* Output members of a create or register answer (PEM optional). */
+bool tp_iot_safe_segment(const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+			return false;
+	return i > 0 && i <= max && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/* The certificate id: AWS's certificateId, or a gateway's opaque data.id.
+ * It goes into a URL path: only a safe path segment is accepted. */
+static int take_cert_id(const cJSON *data, char **ret, struct tp_error *err)
+{
+	const char *name = cJSON_GetObjectItemCaseSensitive(data, "certificateId") ? "certificateId" : "id";
+
+	if (!cJSON_GetObjectItemCaseSensitive(data, name))
+		return tp_error_set(err, EX_DATAERR, "the service's answer has no \"certificateId\" string");
+	if (take_string(data, name, 128, true, ret, err) < 0)
+		return -1;
+	if (tp_iot_safe_segment(*ret, 128))
+		return 0;
+	free(*ret);
+	*ret = NULL;
+	return tp_error_set(err, EX_DATAERR, "the service's certificate id is neither 64 hex digits nor a plain "
+			    "identifier (letters, digits, -_. at most 128)");
+}
+
+/* Output members of a create, register or describe answer: only the id is
+ * required; the rest is recorded as absent when the service gave none. */
 static int parse_issued(const cJSON *data, struct tp_issued_cert *ret_cert, struct tp_error *err)
 {
 	_cleanup_(issued_freep) struct tp_issued_cert c = { 0 };
 
-	if (take_string(data, "certificateArn", 2048, true, &c.arn, err) < 0 ||
-	    take_string(data, "certificateId", 128, true, &c.id, err) < 0 ||
-	    take_string(data, "certificatePem", TP_CERT_PEM_MAX, false, &c.pem, err) < 0)
+	if (take_cert_id(data, &c.id, err) < 0 ||
+	    take_string(data, "certificateArn", 2048, false, &c.arn, err) < 0 ||
+	    take_string(data, "certificatePem", TP_CERT_PEM_MAX, false, &c.pem, err) < 0 ||
+	    take_string(data, "status", 64, false, &c.status, err) < 0 ||
+	    take_string(data, "created_at", 64, false, &c.created_at, err) < 0)
 		return -1;
-	if (!valid_cert_id(c.id))
-		return tp_error_set(err, EX_DATAERR, "the service's certificateId is not 64 hex digits");
 	*ret_cert = c;
 	c = (struct tp_issued_cert){ 0 };
 	return 0;
@@ -85,49 +112,35 @@ void tp_issued_cert_free(struct tp_issued_cert *c)
 	free(c->arn);
 	free(c->id);
 	free(c->pem);
+	free(c->status);
+	free(c->created_at);
 	memset(c, 0, sizeof(*c));
 }
 
-/* "METHOD https://endpoint/path", for errors. */
-static int describe_request(const struct tp_service *svc, const char *method, const char *path, char **ret,
-			    struct tp_error *err)
+/* A failed answer as the error of the request that got it. */
+static int fail(const struct tp_service *svc, const struct tp_http_request *req, const struct tp_answer *a,
+		struct tp_error *err)
 {
-	return asprintf(ret, "%s %s%s", method, svc->endpoint, path) < 0 ? tp_error_oom(err) : 0;
+	_cleanup_free_ char *what = NULL;
+
+	if (asprintf(&what, "%s %s%s", req->method, svc->endpoint, req->path) < 0)
+		return tp_error_oom(err);
+	return tp_answer_fail(a, what, err);
 }
 
 /* One operation: call, fail on an error answer, hand back the answer. */
-static int operation(const struct tp_service *svc, const char *method, const char *path, const char *body,
-		     struct tp_answer *ret, struct tp_error *err)
+static int operation(const struct tp_service *svc, const struct tp_http_request *req, struct tp_answer *ret,
+		     struct tp_error *err)
 {
 	_cleanup_answer_ struct tp_answer a = { 0 };
-	_cleanup_free_ char *what = NULL;
 
-	if (tp_http_call(svc, method, path, body, &a, err) < 0)
+	if (tp_http_call(svc, req, &a, err) < 0)
 		return -1;
 	if (a.failed)
-		return describe_request(svc, method, path, &what, err) < 0 ? -1 : tp_answer_fail(&a, what, err);
+		return fail(svc, req, &a, err);
 	*ret = a;
 	a = (struct tp_answer){ 0 };
 	return 0;
-}
-
-/* DescribeCertificate: some gateways answer a create with the id only. */
-static int describe_certificate_pem(const struct tp_service *svc, const char *id, char **ret_pem,
-				    struct tp_error *err)
-{
-	_cleanup_answer_ struct tp_answer a = { 0 };
-	_cleanup_free_ char *path = NULL;
-	const cJSON *desc;
-
-	if (asprintf(&path, "/certificates/%s", id) < 0)
-		return tp_error_oom(err);
-	if (operation(svc, "GET", path, NULL, &a, err) < 0)
-		return -1;
-	desc = cJSON_GetObjectItemCaseSensitive(a.data, "certificateDescription");
-	if (!cJSON_IsObject(desc))
-		return tp_error_set(err, EX_DATAERR, "GET %s%s: the answer has no \"certificateDescription\"",
-				    svc->endpoint, path);
-	return take_string(desc, "certificatePem", TP_CERT_PEM_MAX, true, ret_pem, err);
 }
 
 /* {"k1": "v1", ...} from NULL-terminated pairs (a NULL value is left out);
@@ -142,26 +155,78 @@ static char *json_body(const char *const *kv)
 	return obj ? cJSON_PrintUnformatted(obj) : NULL;
 }
 
+int tp_iot_describe_certificate(const struct tp_service *svc, const char *id, struct tp_issued_cert *ret_cert,
+				struct tp_error *err)
+{
+	_cleanup_(issued_freep) struct tp_issued_cert c = { 0 };
+	_cleanup_answer_ struct tp_answer a = { 0 };
+	_cleanup_free_ char *path = NULL;
+	const cJSON *desc;
+
+	if (!tp_iot_safe_segment(id, 128))
+		return tp_error_set(err, EX_DATAERR, "certificate id \"%s\" cannot be sent in a URL path", id);
+	if (asprintf(&path, "/certificates/%s", id) < 0)
+		return tp_error_oom(err);
+	if (operation(svc, &(struct tp_http_request){ .method = "GET", .path = path }, &a, err) < 0)
+		return -1;
+	desc = cJSON_GetObjectItemCaseSensitive(a.data, "certificateDescription");
+	if (!cJSON_IsObject(desc))
+		return tp_error_set(err, EX_DATAERR, "GET %s%s: the answer has no \"certificateDescription\"",
+				    svc->endpoint, path);
+	if (parse_issued(desc, &c, err) < 0 ||
+	    (!c.pem && take_string(desc, "certificatePem", TP_CERT_PEM_MAX, true, &c.pem, err) < 0)) {
+		tp_error_append(err, "GET %s%s", svc->endpoint, path);
+		return -1;
+	}
+	*ret_cert = c;
+	c = (struct tp_issued_cert){ 0 };
+	return 0;
+}
+
+/* What a describe adds to a create answer that had only the id. */
+static int complete_from_describe(const struct tp_service *svc, struct tp_issued_cert *c, struct tp_error *err)
+{
+	_cleanup_(issued_freep) struct tp_issued_cert d = { 0 };
+
+	if (tp_iot_describe_certificate(svc, c->id, &d, err) < 0)
+		return -1;
+	if (strcmp(d.id, c->id) != 0)
+		return tp_error_set(err, EX_DATAERR, "GET %s/certificates/%s: the service described certificate %s",
+				    svc->endpoint, c->id, d.id);
+	c->pem = TAKE_PTR(d.pem);
+	if (!c->arn)
+		c->arn = TAKE_PTR(d.arn);
+	if (!c->status)
+		c->status = TAKE_PTR(d.status);
+	return 0;
+}
+
 /* Why: CreateCertificateFromCsr has AWS IoT issue a certificate for the
  * TPM key without the private key ever leaving the device. */
 int tp_iot_create_from_csr(const struct tp_service *svc, const char *csr_pem, struct tp_issued_cert *ret_cert,
-			   struct tp_error *err)
+			   bool *ret_rejected, struct tp_error *err)
 {
 	static const char path[] = "/certificates?setAsActive=true";
 	const char *kv[] = { "certificateSigningRequest", csr_pem, NULL, NULL };
 	_cleanup_(issued_freep) struct tp_issued_cert c = { 0 };
 	_cleanup_answer_ struct tp_answer a = { 0 };
 	_cleanup_free_ char *body = json_body(kv);
+	const struct tp_http_request req = { .method = "POST", .path = path, .body = body };
 
+	*ret_rejected = false;
 	if (!body)
 		return tp_error_oom(err);
-	if (operation(svc, "POST", path, body, &a, err) < 0)
+	if (tp_http_call(svc, &req, &a, err) < 0)
 		return -1;
+	if (a.failed) {
+		*ret_rejected = a.status >= 400 && a.status < 500;
+		return fail(svc, &req, &a, err);
+	}
 	if (parse_issued(a.data, &c, err) < 0) {
 		tp_error_append(err, "POST %s%s", svc->endpoint, path);
 		return -1;
 	}
-	if (!c.pem && describe_certificate_pem(svc, c.id, &c.pem, err) < 0)
+	if (!c.pem && complete_from_describe(svc, &c, err) < 0)
 		return -1;
 	*ret_cert = c;
 	c = (struct tp_issued_cert){ 0 };
@@ -169,10 +234,10 @@ int tp_iot_create_from_csr(const struct tp_service *svc, const char *csr_pem, st
 }
 
 /* A 409 for exactly this certificate: the success a crashed run could not
- * record.  0 with *ret filled, TP_MISSING when the answer is another 409
- * or another failure. */
-static int already_registered(const struct tp_answer *a, const char *cert_id, const char *what,
-			      struct tp_issued_cert *ret, struct tp_error *err)
+ * record.  0 with *ret filled (the ARN when the answer names it), or
+ * TP_MISSING when the answer is another 409 or another failure. */
+static int already_registered(const struct tp_answer *a, const char *cert_id, struct tp_issued_cert *ret,
+			      struct tp_error *err)
 {
 	const char *existing = tp_aws_string_member(a->root, "resourceId", NULL);
 	const char *arn = tp_aws_string_member(a->root, "resourceArn", NULL);
@@ -180,11 +245,9 @@ static int already_registered(const struct tp_answer *a, const char *cert_id, co
 	if (a->status != 409 || strcmp(a->aws.type, "ResourceAlreadyExistsException") != 0 || !existing ||
 	    strcmp(existing, cert_id) != 0)
 		return TP_MISSING;
-	if (!arn)
-		return tp_error_set(err, EX_DATAERR, "%s: HTTP 409 for this certificate without its resourceArn", what);
 	ret->id = strdup(cert_id);
-	ret->arn = strdup(arn);
-	return ret->id && ret->arn ? 0 : tp_error_oom(err);
+	ret->arn = arn ? strdup(arn) : NULL;
+	return ret->id && (ret->arn || !arn) ? 0 : tp_error_oom(err);
 }
 
 /* Why: a device whose TPM key already has a certificate (from a factory
@@ -199,16 +262,17 @@ int tp_iot_register(const struct tp_service *svc, const char *cert_pem, const ch
 	_cleanup_(issued_freep) struct tp_issued_cert c = { 0 };
 	_cleanup_answer_ struct tp_answer a = { 0 };
 	_cleanup_free_ char *body = json_body(kv), *what = NULL;
+	const struct tp_http_request req = { .method = "POST", .path = path, .body = body };
 	int r;
 
-	if (!body || describe_request(svc, "POST", path, &what, err) < 0)
+	if (!body || asprintf(&what, "POST %s%s", svc->endpoint, path) < 0)
 		return tp_error_oom(err);
-	if (tp_http_call(svc, "POST", path, body, &a, err) < 0)
+	if (tp_http_call(svc, &req, &a, err) < 0)
 		return -1;
 	if (a.failed) {
-		r = already_registered(&a, cert_id, what, &c, err);
+		r = already_registered(&a, cert_id, &c, err);
 		if (r == TP_MISSING)
-			return tp_answer_fail(&a, what, err);
+			return fail(svc, &req, &a, err);
 		if (r < 0)
 			return -1;
 	} else if (parse_issued(a.data, &c, err) < 0) {
@@ -232,7 +296,7 @@ int tp_iot_describe_endpoint(const struct tp_service *svc, char **ret_host, stru
 	_cleanup_free_ char *host = NULL;
 	size_t i;
 
-	if (operation(svc, "GET", path, NULL, &a, err) < 0)
+	if (operation(svc, &(struct tp_http_request){ .method = "GET", .path = path }, &a, err) < 0)
 		return -1;
 	if (take_string(a.data, "endpointAddress", 253, true, &host, err) < 0) {
 		tp_error_append(err, "GET %s%s", svc->endpoint, path);
@@ -244,4 +308,63 @@ int tp_iot_describe_endpoint(const struct tp_service *svc, char **ret_host, stru
 					    svc->endpoint, path);
 	*ret_host = TAKE_PTR(host);
 	return 0;
+}
+
+int tp_iot_update_certificate(const struct tp_service *svc, const char *id, const char *new_status,
+			      struct tp_error *err)
+{
+	_cleanup_answer_ struct tp_answer a = { 0 };
+	_cleanup_free_ char *path = NULL;
+
+	if (!tp_iot_safe_segment(id, 128))
+		return tp_error_set(err, EX_DATAERR, "certificate id \"%s\" cannot be sent in a URL path", id);
+	if (asprintf(&path, "/certificates/%s?newStatus=%s", id, new_status) < 0)
+		return tp_error_oom(err);
+	return operation(svc, &(struct tp_http_request){ .method = "PUT", .path = path, .body = "{}" }, &a, err);
+}
+
+/* Why: fleet tooling finds a device by its thing, and an agent connects as
+ * it.  CreateThing answers 200 for a thing that exists alike, so a rerun
+ * may do it again. */
+int tp_iot_attach_thing(const struct tp_service *svc, const char *thing, const char *cert_arn,
+			struct tp_error *err)
+{
+	_cleanup_answer_ struct tp_answer a = { 0 }, b = { 0 };
+	_cleanup_free_ char *path = NULL, *principal = NULL;
+
+	if (!tp_iot_safe_segment(thing, 128))
+		return tp_error_set(err, EX_USAGE, "thing name \"%s\" cannot be sent in a URL path by this client", thing);
+	if (asprintf(&path, "/things/%s", thing) < 0)
+		return tp_error_oom(err);
+	if (operation(svc, &(struct tp_http_request){ .method = "POST", .path = path, .body = "{}" }, &a, err) < 0)
+		return -1;
+	free(path);
+	path = NULL;
+	if (asprintf(&path, "/things/%s/principals", thing) < 0 || asprintf(&principal, "x-amzn-principal: %s", cert_arn) < 0)
+		return tp_error_oom(err);
+	return operation(svc, &(struct tp_http_request){ .method = "PUT", .path = path, .body = "{}", .header = principal },
+			 &b, err);
+}
+
+/* Why: AWS IoT authorizes a connection by the policies attached to the
+ * certificate; without one the device cannot connect. */
+int tp_iot_attach_policy(const struct tp_service *svc, const char *policy, const char *cert_arn,
+			 struct tp_error *err)
+{
+	const char *kv[] = { "target", cert_arn, NULL, NULL };
+	_cleanup_answer_ struct tp_answer a = { 0 };
+	_cleanup_free_ char *path = NULL, *body = json_body(kv);
+	struct tp_http_request req = { .method = "PUT", .body = body };
+
+	if (!tp_iot_safe_segment(policy, 128))
+		return tp_error_set(err, EX_USAGE, "policy name \"%s\" cannot be sent in a URL path by this client", policy);
+	if (!body || asprintf(&path, "/target-policies/%s", policy) < 0)
+		return tp_error_oom(err);
+	req.path = path;
+	if (tp_http_call(svc, &req, &a, err) < 0)
+		return -1;
+	if (a.failed && a.status == 404 && strcmp(a.aws.type, "ResourceNotFoundException") == 0)
+		return tp_error_set(err, EX_DATAERR, "PUT %s%s: policy \"%s\" does not exist (HTTP 404 %s): create it, "
+				    "then run again", svc->endpoint, path, policy, a.aws.type);
+	return a.failed ? fail(svc, &req, &a, err) : 0;
 }

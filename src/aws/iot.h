@@ -11,16 +11,49 @@
 /* Largest certificate PEM accepted from the service. */
 #define TP_CERT_PEM_MAX (64 * 1024)
 
+/* A certificate as the service describes it.  Nothing in it is trusted
+ * until the caller has checked it against the TPM key. */
 struct tp_issued_cert {
-	char *arn;
-	char *id;
-	char *pem;  /* NULL from register (the caller has the PEM) */
+	char *id;          /* AWS's 64 hex digits, or a gateway's opaque id */
+	char *arn;         /* NULL when the service gave none (a gateway) */
+	char *pem;         /* NULL from register (the caller has the PEM) */
+	char *status;      /* ACTIVE, INACTIVE, ...: NULL when not told */
+	char *created_at;  /* a gateway's created_at, or NULL */
 };
 
 /* CreateCertificateFromCsr: POST /certificates?setAsActive=true; fetches
- * the PEM with DescribeCertificate when the answer has only the id. */
+ * the PEM (and ARN and status) with DescribeCertificate when the answer has
+ * only the id.  On failure, *ret_rejected tells whether the service
+ * answered with a client error (4xx), which creates nothing. */
 int tp_iot_create_from_csr(const struct tp_service *svc, const char *csr_pem, struct tp_issued_cert *ret_cert,
-			   struct tp_error *err);
+			   bool *ret_rejected, struct tp_error *err);
+
+/* DescribeCertificate: GET /certificates/{id}. */
+int tp_iot_describe_certificate(const struct tp_service *svc, const char *id, struct tp_issued_cert *ret_cert,
+				struct tp_error *err);
+
+/* UpdateCertificate: PUT /certificates/{id}?newStatus=STATUS. */
+int tp_iot_update_certificate(const struct tp_service *svc, const char *id, const char *new_status,
+			      struct tp_error *err);
+
+/* CreateThing (POST /things/{name}; 200 also when it exists alike), then
+ * AttachThingPrincipal (PUT /things/{name}/principals, the certificate ARN
+ * in the signed x-amzn-principal header). */
+int tp_iot_attach_thing(const struct tp_service *svc, const char *thing, const char *cert_arn,
+			struct tp_error *err);
+
+/* AttachPolicy: PUT /target-policies/{policy}, {"target": cert_arn}.  A
+ * policy that does not exist is EX_DATAERR naming it. */
+int tp_iot_attach_policy(const struct tp_service *svc, const char *policy, const char *cert_arn,
+			 struct tp_error *err);
+
+/* Whether s can be a path segment as this client sends it: libcurl signs
+ * the path exactly as written, so only characters that need no escaping
+ * (letters, digits, "-", "_", ".") are sent, at most max of them. */
+bool tp_iot_safe_segment(const char *s, size_t max);
+
+/* Whether id is AWS's form of a certificate id: 64 lowercase hex digits. */
+bool tp_iot_aws_cert_id(const char *id);
 
 /* RegisterCertificate (POST /certificate/register, with ca_pem or none) or,
  * with no_ca, RegisterCertificateWithoutCA (POST /certificate/register-no-ca).

@@ -28,6 +28,7 @@ enum tp_result {
 	TP_MISSING = 1,      /* a file, record or key that is not there */
 	TP_NEED_NEW_KEY,     /* no key to reuse: create one */
 	TP_PROVISIONED,      /* the device is already provisioned */
+	TP_NEED_ATTACH,      /* provisioned, but without an attachment asked for */
 	TP_HELP,             /* --help was asked for */
 };
 

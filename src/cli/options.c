@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "src/base/cleanup.h"
+#include "src/base/strv.h"
 #include "src/store/file.h"
 
 #define BOTH (TP_CMD_ENROLL | TP_CMD_REGISTER)
@@ -36,6 +37,8 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, BOTH, false, "configure aws-iot-device-client, env, openssl (repeatable)" },
 	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", KIND_STRING, BOTH, false, "aws-iot-device-client config file" },
 	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", KIND_STRING, BOTH, false, "owner of the installed files (the agent's account)" },
+	[TP_OPT_ATTACH_THING] = { "attach-thing", "", KIND_FLAG, BOTH, false, "create the thing and attach the certificate to it" },
+	[TP_OPT_POLICY] = { "policy", "NAME", KIND_LIST, BOTH, false, "attach this IoT policy to the certificate (repeatable)" },
 	[TP_OPT_CERT] = { "cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the device certificate to register" },
 	[TP_OPT_CA_CERT] = { "ca-cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the CA certificate that issued it" },
 	[TP_OPT_NO_CA] = { "no-ca", "", KIND_FLAG, TP_CMD_REGISTER, false, "register without a CA (RegisterCertificateWithoutCA)" },
@@ -58,36 +61,11 @@ void tp_options_usage(FILE *f, enum tp_cmd cmd)
 	}
 }
 
-static void free_items(char **items)
-{
-	char **p;
-
-	for (p = items; p && *p; p++)
-		free(*p);
-	free(items);
-}
-
 void tp_raw_set(struct tp_raw_value *v, enum tp_origin origin, char *str, char **items)
 {
 	free(v->str);
-	free_items(v->items);
+	tp_strv_free(v->items);
 	*v = (struct tp_raw_value){ .set = true, .origin = origin, .str = str, .items = items };
-}
-
-/* items plus one more (taken), NULL-terminated; NULL when out of memory. */
-static char **append_item(char **items, char *item)
-{
-	size_t n = 0;
-	char **grown;
-
-	while (items && items[n])
-		n++;
-	grown = realloc(items, (n + 2) * sizeof(*grown));
-	if (!grown)
-		return NULL;
-	grown[n] = item;
-	grown[n + 1] = NULL;
-	return grown;
 }
 
 /* One option from the command line. */
@@ -103,12 +81,11 @@ static int take_argv(struct tp_raw_options *raw, int opt, const char *arg, struc
 		tp_raw_set(v, TP_FROM_ARGV, copy, NULL);
 		return 0;
 	}
-	items = append_item(v->items, copy);
-	if (!items) {
-		free(copy);
+	items = TAKE_PTR(v->items);
+	if (tp_strv_push(&items, copy) < 0) {
+		tp_strv_free(items);
 		return tp_error_oom(err);
 	}
-	v->items = NULL;
 	tp_raw_set(v, TP_FROM_ARGV, NULL, items);
 	return 0;
 }
@@ -169,22 +146,20 @@ static int find_opt(const char *name, enum tp_cmd cmd)
 static int config_list(const cJSON *array, const char *path, struct tp_raw_value *v, struct tp_error *err)
 {
 	const cJSON *item;
-	char **items = calloc(1, sizeof(*items)), **grown, *copy;
+	char **items = calloc(1, sizeof(*items));
 
 	if (!items)
 		return tp_error_oom(err);
 	cJSON_ArrayForEach(item, array) {
 		if (!cJSON_IsString(item)) {
-			free_items(items);
+			tp_strv_free(items);
 			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be an array of names", path,
 					    array->string);
 		}
-		if (!(copy = strdup(item->valuestring)) || !(grown = append_item(items, copy))) {
-			free(copy);
-			free_items(items);
+		if (tp_strv_push_copy(&items, item->valuestring) < 0) {
+			tp_strv_free(items);
 			return tp_error_oom(err);
 		}
-		items = grown;
 	}
 	tp_raw_set(v, TP_FROM_CONFIG, NULL, items);
 	return 0;
@@ -231,11 +206,9 @@ static int config_value(const cJSON *item, int opt, const char *path, struct tp_
 		tp_raw_set(v, TP_FROM_CONFIG, s, NULL);
 		return 0;
 	}
-	items = append_item(NULL, s);
-	if (!items) {
-		free(s);
+	items = NULL;
+	if (tp_strv_push(&items, s) < 0)
 		return tp_error_oom(err);
-	}
 	tp_raw_set(v, TP_FROM_CONFIG, NULL, items);
 	return 0;
 }
@@ -246,7 +219,7 @@ static void raw_values_free(struct tp_raw_value *v)
 
 	for (i = 0; i < TP_OPT__COUNT; i++) {
 		free(v[i].str);
-		free_items(v[i].items);
+		tp_strv_free(v[i].items);
 	}
 }
 

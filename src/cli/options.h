@@ -55,6 +55,9 @@ struct tp_options {
 	char *agent_config;
 	uid_t owner_uid;               /* (uid_t)-1 / (gid_t)-1 without --owner */
 	gid_t owner_gid;
+	/* the identity at the service */
+	bool attach_thing;             /* CreateThing + AttachThingPrincipal */
+	char **policies;               /* AttachPolicy each, NULL-terminated */
 	/* register */
 	char *cert;
 	char *ca_cert;
@@ -99,6 +102,8 @@ enum tp_opt {
 	TP_OPT_AGENT,
 	TP_OPT_AGENT_CONFIG,
 	TP_OPT_OWNER,
+	TP_OPT_ATTACH_THING,
+	TP_OPT_POLICY,
 	TP_OPT_CERT,
 	TP_OPT_CA_CERT,
 	TP_OPT_NO_CA,

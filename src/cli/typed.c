@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "src/base/cleanup.h"
+#include "src/base/strv.h"
 
 static const char *val(const struct tp_raw_options *raw, enum tp_opt opt)
 {
@@ -300,6 +301,25 @@ static int parse_install(const struct tp_raw_options *raw, struct tp_options *o,
 	return 0;
 }
 
+/* Names that go into a URL path: libcurl signs the path exactly as written,
+ * so only names that need no escaping can be sent. */
+#define PATH_NAME_CHARS "letters, digits, - _ ."
+
+static int parse_identity(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	char **p;
+
+	o->attach_thing = flag(raw, TP_OPT_ATTACH_THING);
+	if (o->attach_thing && !all_chars(val(raw, TP_OPT_THING_NAME), "-_.", true))
+		return bad_value(raw, TP_OPT_THING_NAME,
+				 "cannot be attached as a thing by this program (only " PATH_NAME_CHARS ")", err);
+	for (p = raw->v[TP_OPT_POLICY].items; p && *p; p++)
+		if (!**p || strlen(*p) > 128 || !all_chars(*p, "-_.", true))
+			return bad(raw, TP_OPT_POLICY, *p, "is not a policy name this program can attach (1-128 of "
+				   PATH_NAME_CHARS ")", err);
+	return 0;
+}
+
 static int parse_register(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
 {
 	const char *status = val(raw, TP_OPT_STATUS);
@@ -341,6 +361,7 @@ static void take_strings(struct tp_raw_options *raw, struct tp_options *o)
 	o->agent_config = TAKE_PTR(raw->v[TP_OPT_AGENT_CONFIG].str);
 	o->cert = TAKE_PTR(raw->v[TP_OPT_CERT].str);
 	o->ca_cert = TAKE_PTR(raw->v[TP_OPT_CA_CERT].str);
+	o->policies = TAKE_PTR(raw->v[TP_OPT_POLICY].items);
 }
 
 int tp_options_from_raw(struct tp_raw_options *raw, struct tp_options *ret, struct tp_error *err)
@@ -348,7 +369,8 @@ int tp_options_from_raw(struct tp_raw_options *raw, struct tp_options *ret, stru
 	struct tp_options o = { 0 };
 
 	if (apply_defaults(raw, err) < 0 || check_identity(raw, err) < 0 || parse_key(raw, &o, err) < 0 ||
-	    parse_service(raw, &o, err) < 0 || parse_install(raw, &o, err) < 0 || parse_register(raw, &o, err) < 0)
+	    parse_service(raw, &o, err) < 0 || parse_install(raw, &o, err) < 0 || parse_identity(raw, &o, err) < 0 ||
+	    parse_register(raw, &o, err) < 0)
 		return -1;
 	take_strings(raw, &o);
 	*ret = o;
@@ -373,5 +395,6 @@ void tp_options_free(struct tp_options *o)
 	free(o->agent_config);
 	free(o->cert);
 	free(o->ca_cert);
+	tp_strv_free(o->policies);
 	*o = (struct tp_options){ 0 };
 }

@@ -12,6 +12,8 @@
 #include "src/aws/iot.h"
 #include "src/base/cleanup.h"
 #include "src/base/timefmt.h"
+#include "src/cmd/accept.h"
+#include "src/cmd/attach.h"
 #include "src/cmd/commands.h"
 #include "src/cmd/run.h"
 #include "src/cmd/testhook.h"
@@ -30,16 +32,6 @@ static void enroll_usage(void)
 	tp_options_usage(stdout, TP_CMD_ENROLL);
 	printf("\nAWS credentials come from the environment, systemd credentials or the\n"
 	       "shared credentials file, never from the command line (see README).\n");
-}
-
-static void issued_freep(struct tp_issued_cert *c)
-{
-	tp_issued_cert_free(c);
-}
-
-static void reqjournal_freep(struct tp_reqjournal *q)
-{
-	tp_reqjournal_free(q);
 }
 
 /* Step 1: the key is made inside the TPM and never leaves it; a key made
@@ -69,51 +61,113 @@ static int key_step(struct tp_run *run, struct tpm_public *ret_pub, struct tp_er
 	return 0;
 }
 
-/* The certificate an interrupted run received: no second request. */
-static int resume_received(const struct tp_reqjournal *q, struct tp_issued_cert *ret, struct tp_error *err)
+/* The journal of this run's request, and the certificate it is about. */
+struct request {
+	struct tp_run *run;
+	struct tp_reqjournal q;      /* as saved in request.json */
+	struct tp_issued_cert issued;
+	X509 *cert;                  /* checked against the TPM key */
+	struct tp_attached attached;
+	char *lost_since;            /* a request an earlier run got no answer to */
+};
+
+static void request_free(struct request *r)
 {
-	struct tp_issued_cert c = {
-		.id = strdup(q->certificate_id),
-		.arn = strdup(q->certificate_arn),
-		.pem = strdup(q->certificate_pem),
+	tp_reqjournal_free(&r->q);
+	tp_issued_cert_free(&r->issued);
+	X509_free(r->cert);
+	tp_attached_free(&r->attached);
+	free(r->lost_since);
+}
+
+/* Record the certificate received, and what is attached so far. */
+static int save_received(void *ctx, const struct tp_attached *done, struct tp_error *err)
+{
+	struct request *r = ctx;
+	struct tp_reqjournal q = {
+		.phase = TP_CERT_RECEIVED, .key_name = r->q.key_name, .sent_at = r->q.sent_at,
+		.certificate_id = r->issued.id, .certificate_arn = r->issued.arn, .certificate_pem = r->issued.pem,
+		.created_at = r->issued.created_at, .attached_thing = done->thing, .attached_policies = done->policies,
 	};
 
+	return tp_reqjournal_save(r->run->o.out_dir, &q, err);
+}
+
+static int refuse(struct request *r, struct tp_error *err);
+
+/* The certificate an interrupted run received and checked: no second
+ * request; what it attached is not attached again. */
+static int resume_received(struct request *r, EVP_PKEY *key, struct tp_error *err)
+{
+	struct tp_reqjournal *q = &r->q;
+
 	printf("resuming: using certificate %s received by an interrupted run\n", q->certificate_id);
-	if (!c.id || !c.arn || !c.pem) {
-		tp_issued_cert_free(&c);
-		return tp_error_oom(err);
-	}
-	*ret = c;
+	r->issued = (struct tp_issued_cert){ .id = TAKE_PTR(q->certificate_id), .arn = TAKE_PTR(q->certificate_arn),
+					     .pem = TAKE_PTR(q->certificate_pem), .created_at = TAKE_PTR(q->created_at) };
+	r->attached = (struct tp_attached){ .thing = TAKE_PTR(q->attached_thing),
+					    .policies = TAKE_PTR(q->attached_policies) };
+	/* Checked before it was journaled; a journal from an older version
+	 * recorded it unchecked. */
+	if (tp_accept_certificate(&r->issued, key, "ACTIVE", &r->cert, err) < 0)
+		return refuse(r, err);
 	return 0;
 }
 
-/* Steps 2 and 3: a CSR signed in the TPM, sent with the request journaled
- * before it goes out and the answer journaled before it is used. */
-static int request_certificate(struct tp_run *run, const char *key_name, EVP_PKEY *key,
-			       struct tp_issued_cert *ret, struct tp_error *err)
+/* A certificate that failed the check: recorded as refused (a rerun sends
+ * a fresh request) and deactivated at the service, so that it cannot be
+ * used; the error keeps the reason and says what became of it. */
+static int refuse(struct request *r, struct tp_error *err)
 {
+	const struct tp_issued_cert *c = &r->issued;
+	struct tp_reqjournal q = { .phase = TP_CERT_REFUSED, .key_name = r->q.key_name, .sent_at = r->q.sent_at,
+				   .certificate_id = c->id, .refused_because = err->msg };
+	struct tp_error e = { 0 };
+
+	if (tp_reqjournal_save(r->run->o.out_dir, &q, &e) < 0)
+		tp_error_append(err, "recording it as refused failed: %s", e.msg);
+	if (c->status && strcmp(c->status, "ACTIVE") != 0)
+		return -1;
+	e = (struct tp_error){ 0 };
+	if (tp_iot_update_certificate(&r->run->svc, c->id, "INACTIVE", &e) < 0)
+		tp_error_append(err, "deactivating certificate %s failed, deactivate it by hand: %s", c->id, e.msg);
+	else
+		tp_error_append(err, "certificate %s was set INACTIVE at %s", c->id, r->run->svc.endpoint);
+	return -1;
+}
+
+/* Steps 2 and 3: a CSR signed in the TPM, sent with the request journaled
+ * before it goes out; the answer is checked before it is journaled as
+ * usable. */
+static int request_certificate(struct request *r, EVP_PKEY *key, struct tp_error *err)
+{
+	struct tp_run *run = r->run;
 	const struct tp_csr_key ck = { .loc = &run->o.key, .auth = &run->auth, .alg = run->o.key_alg,
 				       .pss = run->o.rsa_pss };
-	struct tp_reqjournal q = { .phase = TP_REQUEST_SENT, .key_name = (char *)key_name };
 	_cleanup_free_ char *csr = NULL;
 	char sent_at[TP_TIME_MAX];
+	bool rejected;
 
 	if (tp_csr_build(run->o.tcti, &ck, run->o.thing_name, key, &csr, err) < 0)
 		return -1;
 	tp_test_crash_point("csr-built");
 	tp_format_time(time(NULL), sent_at);
-	q.sent_at = sent_at;
-	if (tp_reqjournal_save(run->o.out_dir, &q, err) < 0)
+	free(r->q.sent_at);
+	if (!(r->q.sent_at = strdup(sent_at)))
+		return tp_error_oom(err);
+	r->q.phase = TP_REQUEST_SENT;
+	if (tp_reqjournal_save(run->o.out_dir, &r->q, err) < 0)
 		return -1;
 	tp_test_crash_point("request-sent");
-	if (tp_iot_create_from_csr(&run->svc, csr, ret, err) < 0)
-		return -1;
-	q = (struct tp_reqjournal){ .phase = TP_CERT_RECEIVED, .key_name = (char *)key_name, .sent_at = sent_at,
-				    .certificate_id = ret->id, .certificate_arn = ret->arn, .certificate_pem = ret->pem };
-	if (tp_reqjournal_save(run->o.out_dir, &q, err) < 0) {
-		tp_issued_cert_free(ret);
+	if (tp_iot_create_from_csr(&run->svc, csr, &r->issued, &rejected, err) < 0) {
+		/* A client error created nothing: no request is in flight. */
+		if (rejected)
+			tp_reqjournal_remove(run->o.out_dir, NULL);
 		return -1;
 	}
+	if (tp_accept_certificate(&r->issued, key, "ACTIVE", &r->cert, err) < 0)
+		return refuse(r, err);
+	if (save_received(r, &r->attached, err) < 0)
+		return -1;
 	tp_test_crash_point("certificate-received");
 	return 0;
 }
@@ -122,24 +176,23 @@ static int request_certificate(struct tp_run *run, const char *key_name, EVP_PKE
  * Why a journal around the request: CreateCertificateFromCsr has no
  * idempotency token, so a rerun must never send a second request once a
  * certificate was received, and must say so when a request was lost in
- * flight.  Fills *ret_issued, from the service or from an interrupted run;
- * *ret_lost_since is the time of a request that got no answer, or NULL.
+ * flight.
  */
-static int obtain_certificate(struct tp_run *run, const char *key_name, EVP_PKEY *key,
-			      struct tp_issued_cert *ret_issued, char **ret_lost_since, struct tp_error *err)
+static int obtain_certificate(struct request *r, const char *key_name, EVP_PKEY *key, struct tp_error *err)
 {
-	_cleanup_(reqjournal_freep) struct tp_reqjournal q = { 0 };
-	int r;
+	int q;
 
-	r = tp_reqjournal_load(run->o.out_dir, key_name, &q, err);
-	if (r < 0)
+	q = tp_reqjournal_load(r->run->o.out_dir, key_name, &r->q, err);
+	if (q < 0)
 		return -1;
-	if (r == 0 && q.phase == TP_CERT_RECEIVED)
-		return resume_received(&q, ret_issued, err);
-	if (request_certificate(run, key_name, key, ret_issued, err) < 0)
-		return -1;
-	*ret_lost_since = TAKE_PTR(q.sent_at);
-	return 0;
+	if (q == 0 && r->q.phase == TP_CERT_RECEIVED)
+		return resume_received(r, key, err);
+	if (q == 0 && r->q.phase == TP_REQUEST_SENT)
+		r->lost_since = TAKE_PTR(r->q.sent_at);
+	tp_reqjournal_free(&r->q);
+	if (!(r->q.key_name = strdup(key_name)))
+		return tp_error_oom(err);
+	return request_certificate(r, key, err);
 }
 
 static void warn_lost_request(const char *lost_since, const char *id)
@@ -151,16 +204,16 @@ static void warn_lost_request(const char *lost_since, const char *id)
 		lost_since, id);
 }
 
-/* Step 4: install only a certificate for exactly the TPM key. */
-static int install_step(struct tp_run *run, const struct tpm_public *pub, EVP_PKEY *key,
-			const struct tp_issued_cert *issued, struct tp_error *err)
+/* Step 4: the identity at the service, then the files for the agent;
+ * state.json last, so "provisioned" means "can connect". */
+static int attach_and_install(struct request *r, const struct tpm_public *pub, struct tp_error *err)
 {
-	static const char what[] = "the certificate from the service";
-	_cleanup_x509_ X509 *cert = NULL;
+	struct tp_run *run = r->run;
 
-	if (tp_cert_parse_pem(issued->pem, strlen(issued->pem), what, &cert, err) < 0 ||
-	    tp_cert_check_key(cert, key, what, err) < 0 ||
-	    tp_run_install(run, cert, pub, issued->arn, issued->id, err) < 0)
+	if (tp_attach_missing(run, r->issued.id, r->issued.arn, &r->attached, save_received, r, err) < 0)
+		return -1;
+	tp_test_crash_point("attached");
+	if (tp_run_install(run, r->cert, pub, &r->issued, &r->attached, err) < 0)
 		return -1;
 	tp_test_crash_point("installed");
 	return tp_reqjournal_remove(run->o.out_dir, err);
@@ -168,21 +221,22 @@ static int install_step(struct tp_run *run, const struct tpm_public *pub, EVP_PK
 
 static int enroll(struct tp_run *run, struct tp_error *err)
 {
-	_cleanup_(issued_freep) struct tp_issued_cert issued = { 0 };
+	_cleanup_(request_free) struct request r = { .run = run };
 	_cleanup_pkey_ EVP_PKEY *key = NULL;
-	_cleanup_free_ char *lost_since = NULL;
+	_cleanup_free_ char *attached = NULL;
 	struct tpm_public pub;
 
 	/* Before the TPM is touched: fail early on what can be checked here. */
 	if (tp_run_load_key_auth(run, err) < 0 || tp_run_load_creds(run, err) < 0)
 		return -1;
 	if (key_step(run, &pub, err) < 0 || tp_pkey_from_tpm(&pub, &key, err) < 0 ||
-	    obtain_certificate(run, pub.name_hex, key, &issued, &lost_since, err) < 0 ||
-	    install_step(run, &pub, key, &issued, err) < 0)
+	    obtain_certificate(&r, pub.name_hex, key, err) < 0 || attach_and_install(&r, &pub, err) < 0 ||
+	    tp_attach_describe(&r.attached, &attached, err) < 0)
 		return -1;
-	printf("enrolled thing %s: certificate %s installed in %s\n", run->o.thing_name, issued.id, run->o.out_dir);
-	if (lost_since)
-		warn_lost_request(lost_since, issued.id);
+	printf("enrolled thing %s: certificate %s installed in %s%s\n", run->o.thing_name, r.issued.id,
+	       run->o.out_dir, attached);
+	if (r.lost_since)
+		warn_lost_request(r.lost_since, r.issued.id);
 	return 0;
 }
 

@@ -11,6 +11,8 @@
 
 #include "src/aws/iot.h"
 #include "src/base/cleanup.h"
+#include "src/cmd/accept.h"
+#include "src/cmd/attach.h"
 #include "src/cmd/commands.h"
 #include "src/cmd/run.h"
 #include "src/x509/cert.h"
@@ -48,7 +50,8 @@ static int load_cert_file(const char *path, X509 **ret_cert, char **ret_pem, str
 
 /* Step 2: the certificate must be for the key in the TPM; nothing is sent
  * otherwise. */
-static int check_against_tpm(struct tp_run *run, X509 *cert, struct tpm_public *ret_pub, struct tp_error *err)
+static int check_against_tpm(struct tp_run *run, X509 *cert, struct tpm_public *ret_pub, EVP_PKEY **ret_key,
+			     struct tp_error *err)
 {
 	_cleanup_pkey_ EVP_PKEY *key = NULL;
 	_cleanup_free_ char *where = NULL;
@@ -57,34 +60,58 @@ static int check_against_tpm(struct tp_run *run, X509 *cert, struct tpm_public *
 	r = tp_devkey_read(&run->key, ret_pub, err);
 	if (r == TP_MISSING && tp_keyloc_describe(&run->o.key, &where, err) == 0)
 		return tp_error_set(err, EX_CONFIG, "the TPM has no key at %s for the certificate %s", where, run->o.cert);
-	if (r != 0 || tp_pkey_from_tpm(ret_pub, &key, err) < 0)
+	if (r != 0 || tp_pkey_from_tpm(ret_pub, &key, err) < 0 || tp_cert_check_key(cert, key, run->o.cert, err) < 0)
 		return -1;
-	return tp_cert_check_key(cert, key, run->o.cert, err);
+	*ret_key = TAKE_PTR(key);
+	return 0;
+}
+
+/* Step 3: AWS IoT learns the certificate, and says it has it with the
+ * status asked for (a rerun meets 409 for it; an operator may have revoked
+ * or deactivated it since). */
+static int register_at_service(struct tp_run *run, const char *cert_pem, const char *ca_pem, const char *cert_id,
+			       struct tp_issued_cert *ret, struct tp_error *err)
+{
+	_cleanup_(issued_freep) struct tp_issued_cert registered = { 0 };
+
+	if (tp_run_load_creds(run, err) < 0 ||
+	    tp_iot_register(&run->svc, cert_pem, ca_pem, run->o.no_ca, tp_cert_status_name(run->o.status), cert_id,
+			    &registered, err) < 0 ||
+	    tp_iot_describe_certificate(&run->svc, registered.id, ret, err) < 0)
+		return -1;
+	if (!ret->arn && registered.arn)
+		ret->arn = TAKE_PTR(registered.arn);
+	return 0;
 }
 
 static int do_register(struct tp_run *run, struct tp_error *err)
 {
 	_cleanup_(issued_freep) struct tp_issued_cert registered = { 0 };
-	_cleanup_free_ char *cert_pem = NULL, *ca_pem = NULL;
-	_cleanup_x509_ X509 *cert = NULL, *ca = NULL;
+	_cleanup_(tp_attached_free) struct tp_attached attached = { 0 };
+	_cleanup_free_ char *cert_pem = NULL, *ca_pem = NULL, *what = NULL;
+	_cleanup_x509_ X509 *cert = NULL, *ca = NULL, *described = NULL;
+	_cleanup_pkey_ EVP_PKEY *key = NULL;
 	char cert_id[TP_CERT_ID_MAX];
 	struct tpm_public pub;
 
 	/* Step 1: the files, and the certificate's id as AWS computes it. */
 	if (load_cert_file(run->o.cert, &cert, &cert_pem, err) < 0 ||
 	    (run->o.ca_cert && load_cert_file(run->o.ca_cert, &ca, &ca_pem, err) < 0) ||
-	    tp_cert_id(cert, cert_id, err) < 0 || check_against_tpm(run, cert, &pub, err) < 0)
+	    tp_cert_id(cert, cert_id, err) < 0 || check_against_tpm(run, cert, &pub, &key, err) < 0)
 		return -1;
-	/* Step 3: AWS IoT learns the certificate. */
-	if (tp_run_load_creds(run, err) < 0 ||
-	    tp_iot_register(&run->svc, cert_pem, ca_pem, run->o.no_ca, tp_cert_status_name(run->o.status), cert_id,
-			    &registered, err) < 0)
+	if (register_at_service(run, cert_pem, ca_pem, cert_id, &registered, err) < 0 ||
+	    tp_accept_certificate(&registered, key, tp_cert_status_name(run->o.status), &described, err) < 0)
 		return -1;
-	/* Step 4: install, exactly as enroll does. */
-	if (tp_run_install(run, cert, &pub, registered.arn, registered.id, err) < 0)
+	if (X509_cmp(cert, described) != 0)
+		return tp_error_set(err, EX_DATAERR, "the service describes certificate %s with another certificate "
+				    "than %s", registered.id, run->o.cert);
+	/* Step 4: attach and install, exactly as enroll does. */
+	if (tp_attach_missing(run, registered.id, registered.arn, &attached, NULL, NULL, err) < 0 ||
+	    tp_run_install(run, cert, &pub, &registered, &attached, err) < 0 ||
+	    tp_attach_describe(&attached, &what, err) < 0)
 		return -1;
-	printf("registered thing %s: certificate %s installed in %s\n", run->o.thing_name, registered.id,
-	       run->o.out_dir);
+	printf("registered thing %s: certificate %s installed in %s%s\n", run->o.thing_name, registered.id,
+	       run->o.out_dir, what);
 	return 0;
 }
 

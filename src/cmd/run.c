@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "src/base/cleanup.h"
+#include "src/cmd/attach.h"
 #include "src/base/timefmt.h"
 #include "src/aws/iot.h"
 #include "src/store/file.h"
@@ -155,6 +156,14 @@ static int say_provisioned(const struct tp_run *run, const struct tp_state *stat
 	return TP_PROVISIONED;
 }
 
+/* Whether the options ask for an attachment the record does not have. */
+static bool attachments_missing(const struct tp_run *run, const struct tp_state *state)
+{
+	const struct tp_attached done = { .thing = state->attached_thing, .policies = state->policies };
+
+	return tp_attach_wanted(run, &done);
+}
+
 int tp_run_begin(struct tp_run *run, struct tp_error *err)
 {
 	struct tp_state state = { 0 };
@@ -167,10 +176,13 @@ int tp_run_begin(struct tp_run *run, struct tp_error *err)
 	if (run->o.force_new_key)
 		return 0;
 	r = tp_state_read(run->o.out_dir, &state, err);
-	if (r == 0 && check_provisioned(run, &state, err) == 0)
-		r = say_provisioned(run, &state, err);
-	else if (r == 0)
+	if (r == 0 && check_provisioned(run, &state, err) < 0)
 		r = -1;
+	else if (r == 0 && attachments_missing(run, &state)) {
+		run->provisioned = state;
+		return TP_NEED_ATTACH;
+	} else if (r == 0)
+		r = say_provisioned(run, &state, err);
 	tp_state_free(&state);
 	return r == TP_MISSING ? 0 : r;
 }
@@ -187,8 +199,8 @@ int tp_run_load_creds(struct tp_run *run, struct tp_error *err)
 	return tp_creds_load(&run->creds, err);
 }
 
-int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub, const char *arn, const char *id,
-		   struct tp_error *err)
+int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub, const struct tp_issued_cert *issued,
+		   const struct tp_attached *attached, struct tp_error *err)
 {
 	_cleanup_free_ char *iot_endpoint = NULL;
 	char when[TP_TIME_MAX];
@@ -204,14 +216,17 @@ int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub,
 	return tp_install(&run->plan, cert,
 			  &(struct tp_state){
 				  .thing_name = run->o.thing_name,
-				  .certificate_id = (char *)id,
-				  .certificate_arn = (char *)arn,
+				  .certificate_id = issued->id,
+				  .certificate_arn = issued->arn,
+				  .certificate_created_at = issued->created_at,
 				  .key = run->o.key,
 				  .key_name = (char *)pub->name_hex,
 				  .endpoint = run->o.endpoint_url,
 				  .iot_endpoint = iot_endpoint,
 				  .provisioned_at = when,
 				  .tool_version = PACKAGE_VERSION,
+				  .attached_thing = attached->thing,
+				  .policies = attached->policies,
 			  },
 			  err);
 }
@@ -221,6 +236,7 @@ void tp_run_free(struct tp_run *run)
 	if (!run)
 		return;
 	explicit_bzero(&run->auth, sizeof(run->auth));
+	tp_state_free(&run->provisioned);
 	tp_creds_free(&run->creds);
 	tp_options_free(&run->o);
 	if (run->lock >= 0)
@@ -240,7 +256,9 @@ int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
 	/* The clock, one run at a time, and a provisioned device left alone. */
 	if (r == 0)
 		r = tp_run_begin(&run, err);
-	if (r == 0)
+	if (r == TP_NEED_ATTACH)
+		r = tp_attach_provisioned(&run, err);
+	else if (r == 0)
 		r = steps(&run, err);
 	tp_run_free(&run);
 	return r < 0 ? -1 : 0;

@@ -10,10 +10,12 @@
 
 #include "src/aws/creds.h"
 #include "src/aws/http.h"
+#include "src/aws/iot.h"
 #include "src/base/err.h"
 #include "src/cli/options.h"
 #include "src/device/devkey.h"
 #include "src/device/install.h"
+#include "src/store/state.h"
 
 struct tp_run {
 	struct tp_options o;
@@ -23,7 +25,10 @@ struct tp_run {
 	struct tp_service svc;
 	struct tp_install_plan plan;
 	int lock;                      /* the output directory's lock */
+	struct tp_state provisioned;   /* state.json, when TP_NEED_ATTACH */
 };
+
+struct tp_attached;
 
 /* What every command does: set up the run from argv (printing usage for
  * --help), begin it, and, unless the device is already provisioned, run
@@ -37,8 +42,10 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
 
 /* Wait for the clock, lock the output directory, and leave a provisioned
  * device alone: TP_PROVISIONED when state.json records a provisioning that
- * the TPM key and the installed certificate agree with (said on stdout), 0
- * to go on; an error when the record and the device disagree. */
+ * the TPM key and the installed certificate agree with (said on stdout),
+ * TP_NEED_ATTACH when such a record lacks an attachment the options ask for
+ * (run->provisioned holds it), 0 to go on; an error when the record and the
+ * device disagree. */
 int tp_run_begin(struct tp_run *run, struct tp_error *err);
 
 /* Read the key's authorization value (--key-auth-file). */
@@ -47,11 +54,11 @@ int tp_run_load_key_auth(struct tp_run *run, struct tp_error *err);
 /* Load the AWS credentials. */
 int tp_run_load_creds(struct tp_run *run, struct tp_error *err);
 
-/* Install cert (already checked against pub), what the agents need (the
- * data endpoint from --iot-endpoint or DescribeEndpoint) and the state
- * recording it. */
-int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub, const char *arn, const char *id,
-		   struct tp_error *err);
+/* Install cert (issued, already checked against pub), what the agents
+ * need (the data endpoint from --iot-endpoint or DescribeEndpoint) and the
+ * state recording it and what is attached. */
+int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub, const struct tp_issued_cert *issued,
+		   const struct tp_attached *attached, struct tp_error *err);
 
 void tp_run_free(struct tp_run *run);
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "src/base/strv.h"
 #include "src/store/file.h"
 
 int tp_json_print(const cJSON *root, char **ret_json, struct tp_error *err)
@@ -35,6 +36,57 @@ int tp_json_member(const cJSON *root, const char *name, const char *path, char *
 		return tp_error_set(err, EX_DATAERR, "%s: \"%s\" is missing or not a string", path, name);
 	*ret = strdup(item->valuestring);
 	return *ret ? 0 : tp_error_oom(err);
+}
+
+int tp_json_optional_member(const cJSON *root, const char *name, const char *path, char **ret,
+			    struct tp_error *err)
+{
+	*ret = NULL;
+	if (!cJSON_GetObjectItemCaseSensitive(root, name))
+		return 0;
+	return tp_json_member(root, name, path, ret, err);
+}
+
+int tp_json_strv(const cJSON *root, const char *name, const char *path, char ***ret, struct tp_error *err)
+{
+	const cJSON *array = cJSON_GetObjectItemCaseSensitive(root, name), *item;
+	char **strv = NULL;
+
+	*ret = NULL;
+	if (!array)
+		return 0;
+	if (!cJSON_IsArray(array))
+		return tp_error_set(err, EX_DATAERR, "%s: \"%s\" is not an array of strings", path, name);
+	cJSON_ArrayForEach(item, array) {
+		if (!cJSON_IsString(item)) {
+			tp_strv_free(strv);
+			return tp_error_set(err, EX_DATAERR, "%s: \"%s\" is not an array of strings", path, name);
+		}
+		if (tp_strv_push_copy(&strv, item->valuestring) < 0) {
+			tp_strv_free(strv);
+			return tp_error_oom(err);
+		}
+	}
+	*ret = strv;
+	return 0;
+}
+
+bool tp_json_add_strv(cJSON *root, const char *name, char *const *strv)
+{
+	cJSON *array;
+
+	if (!strv || !*strv)
+		return true;
+	array = cJSON_AddArrayToObject(root, name);
+	for (; array && *strv; strv++)
+		if (!cJSON_AddItemToArray(array, cJSON_CreateString(*strv)))
+			return false;
+	return array != NULL;
+}
+
+bool tp_json_add_optional(cJSON *root, const char *name, const char *value)
+{
+	return !value || cJSON_AddStringToObject(root, name, value) != NULL;
 }
 
 int tp_json_member_enum(const cJSON *root, const char *name, const char *const *names, int n, const char *path,

@@ -24,6 +24,18 @@ cJSON *tp_json_parse_object(const char *json, size_t len, const char *path, stru
  * and path. */
 int tp_json_member(const cJSON *root, const char *name, const char *path, char **ret, struct tp_error *err);
 
+/* The same, optional: *ret stays NULL when the member is absent. */
+int tp_json_optional_member(const cJSON *root, const char *name, const char *path, char **ret,
+			    struct tp_error *err);
+
+/* An optional array of strings (NULL when absent), and adding one (nothing
+ * for an empty list); the add functions return false when out of memory. */
+int tp_json_strv(const cJSON *root, const char *name, const char *path, char ***ret, struct tp_error *err);
+bool tp_json_add_strv(cJSON *root, const char *name, char *const *strv);
+
+/* Add name: value unless value is NULL. */
+bool tp_json_add_optional(cJSON *root, const char *name, const char *value);
+
 /* A string member that must be one of names[1..n-1] (names[0] unused, so
  * that enums start at 1): *ret is its index.  An unknown value is quoted. */
 int tp_json_member_enum(const cJSON *root, const char *name, const char *const *names, int n, const char *path,

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "src/base/strv.h"
 #include "src/store/file.h"
 #include "src/store/json.h"
 
@@ -11,7 +12,22 @@
 static const char *const phase_names[] = {
 	[TP_REQUEST_SENT] = "request-sent",
 	[TP_CERT_RECEIVED] = "certificate-received",
+	[TP_CERT_REFUSED] = "certificate-refused",
 };
+
+static bool add_certificate(cJSON *root, const struct tp_reqjournal *q)
+{
+	if (q->phase == TP_CERT_REFUSED)
+		return cJSON_AddStringToObject(root, "certificate-id", q->certificate_id) &&
+		       cJSON_AddStringToObject(root, "refused-because", q->refused_because);
+	return q->phase != TP_CERT_RECEIVED ||
+	       (cJSON_AddStringToObject(root, "certificate-id", q->certificate_id) &&
+		tp_json_add_optional(root, "certificate-arn", q->certificate_arn) &&
+		cJSON_AddStringToObject(root, "certificate-pem", q->certificate_pem) &&
+		tp_json_add_optional(root, "created-at", q->created_at) &&
+		tp_json_add_optional(root, "attached-thing", q->attached_thing) &&
+		tp_json_add_strv(root, "attached-policies", q->attached_policies));
+}
 
 static cJSON *request_json(const struct tp_reqjournal *q)
 {
@@ -19,11 +35,7 @@ static cJSON *request_json(const struct tp_reqjournal *q)
 
 	if (!root || !cJSON_AddStringToObject(root, "phase", phase_names[q->phase]) ||
 	    !cJSON_AddStringToObject(root, "key-name", q->key_name) ||
-	    !cJSON_AddStringToObject(root, "sent-at", q->sent_at) ||
-	    (q->phase == TP_CERT_RECEIVED &&
-	     (!cJSON_AddStringToObject(root, "certificate-id", q->certificate_id) ||
-	      !cJSON_AddStringToObject(root, "certificate-arn", q->certificate_arn) ||
-	      !cJSON_AddStringToObject(root, "certificate-pem", q->certificate_pem)))) {
+	    !cJSON_AddStringToObject(root, "sent-at", q->sent_at) || !add_certificate(root, q)) {
 		cJSON_Delete(root);
 		return NULL;
 	}
@@ -57,16 +69,32 @@ static int parse_phase(const cJSON *root, const char *path, enum tp_request_phas
 	return 0;
 }
 
+static int certificate_from_json(const cJSON *root, const char *path, struct tp_reqjournal *q,
+				 struct tp_error *err)
+{
+	if (q->phase == TP_CERT_REFUSED)
+		return tp_json_member(root, "certificate-id", path, &q->certificate_id, err) < 0 ||
+				       tp_json_member(root, "refused-because", path, &q->refused_because, err) < 0
+			       ? -1 : 0;
+	if (q->phase != TP_CERT_RECEIVED)
+		return 0;
+	if (tp_json_member(root, "certificate-id", path, &q->certificate_id, err) < 0 ||
+	    tp_json_optional_member(root, "certificate-arn", path, &q->certificate_arn, err) < 0 ||
+	    tp_json_member(root, "certificate-pem", path, &q->certificate_pem, err) < 0 ||
+	    tp_json_optional_member(root, "created-at", path, &q->created_at, err) < 0 ||
+	    tp_json_optional_member(root, "attached-thing", path, &q->attached_thing, err) < 0 ||
+	    tp_json_strv(root, "attached-policies", path, &q->attached_policies, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int request_from_json(const cJSON *root, const char *path, struct tp_reqjournal *ret, struct tp_error *err)
 {
 	struct tp_reqjournal q = { 0 };
 
 	if (parse_phase(root, path, &q.phase, err) < 0 || tp_json_member(root, "key-name", path, &q.key_name, err) < 0 ||
 	    tp_json_member(root, "sent-at", path, &q.sent_at, err) < 0 ||
-	    (q.phase == TP_CERT_RECEIVED &&
-	     (tp_json_member(root, "certificate-id", path, &q.certificate_id, err) < 0 ||
-	      tp_json_member(root, "certificate-arn", path, &q.certificate_arn, err) < 0 ||
-	      tp_json_member(root, "certificate-pem", path, &q.certificate_pem, err) < 0))) {
+	    certificate_from_json(root, path, &q, err) < 0) {
 		tp_reqjournal_free(&q);
 		return -1;
 	}
@@ -117,5 +145,9 @@ void tp_reqjournal_free(struct tp_reqjournal *q)
 	free(q->certificate_id);
 	free(q->certificate_arn);
 	free(q->certificate_pem);
+	free(q->created_at);
+	free(q->refused_because);
+	free(q->attached_thing);
+	tp_strv_free(q->attached_policies);
 	*q = (struct tp_reqjournal){ 0 };
 }

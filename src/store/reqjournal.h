@@ -2,7 +2,10 @@
  * request.json: the service step's journal.  Written durably before the
  * request is sent (phase "request-sent", with the time) and, before
  * anything else is done with the answer, with the certificate received
- * (phase "certificate-received").  A rerun for the same key never sends a
+ * (phase "certificate-received"), once it has been checked against the key;
+ * a certificate that failed the check is recorded as "certificate-refused"
+ * (a rerun then sends a fresh request).  The attachments made at the
+ * service (thing, policies) are added as they are made.  A rerun for the same key never sends a
  * second request once a certificate was received, and says so when a
  * request was in flight without an answer (it may have left an unused
  * certificate at the service).  Removed once state.json is installed.
@@ -17,15 +20,19 @@
 
 #define TP_REQJOURNAL_FILE "request.json"
 
-enum tp_request_phase { TP_REQUEST_SENT = 1, TP_CERT_RECEIVED };
+enum tp_request_phase { TP_REQUEST_SENT = 1, TP_CERT_RECEIVED, TP_CERT_REFUSED };
 
 struct tp_reqjournal {
 	enum tp_request_phase phase;
 	char *key_name;          /* the key the request was for */
 	char *sent_at;           /* RFC 3339, UTC */
-	char *certificate_id;    /* TP_CERT_RECEIVED only */
-	char *certificate_arn;
-	char *certificate_pem;
+	char *certificate_id;    /* TP_CERT_RECEIVED and TP_CERT_REFUSED */
+	char *certificate_arn;   /* TP_CERT_RECEIVED: optional */
+	char *certificate_pem;   /* TP_CERT_RECEIVED */
+	char *created_at;        /* TP_CERT_RECEIVED: optional */
+	char *refused_because;   /* TP_CERT_REFUSED */
+	char *attached_thing;    /* TP_CERT_RECEIVED: attached so far */
+	char **attached_policies;
 };
 
 int tp_reqjournal_format(const struct tp_reqjournal *q, char **ret_json, struct tp_error *err);

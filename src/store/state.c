@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "src/base/strv.h"
 #include "src/store/file.h"
 #include "src/store/json.h"
 
@@ -13,12 +14,16 @@ static cJSON *state_json(const struct tp_state *s)
 
 	if (!root || !cJSON_AddStringToObject(root, "thing-name", s->thing_name) ||
 	    !cJSON_AddStringToObject(root, "certificate-id", s->certificate_id) ||
-	    !cJSON_AddStringToObject(root, "certificate-arn", s->certificate_arn) || !tp_json_add_keyloc(root, &s->key) ||
+	    !tp_json_add_optional(root, "certificate-arn", s->certificate_arn) ||
+	    !tp_json_add_optional(root, "certificate-created-at", s->certificate_created_at) ||
+	    !tp_json_add_keyloc(root, &s->key) ||
 	    !cJSON_AddStringToObject(root, "key-name", s->key_name) ||
 	    !cJSON_AddStringToObject(root, "endpoint", s->endpoint) ||
 	    !cJSON_AddStringToObject(root, "iot-endpoint", s->iot_endpoint) ||
 	    !cJSON_AddStringToObject(root, "provisioned-at", s->provisioned_at) ||
-	    !cJSON_AddStringToObject(root, "tool-version", s->tool_version)) {
+	    !cJSON_AddStringToObject(root, "tool-version", s->tool_version) ||
+	    !tp_json_add_optional(root, "attached-thing", s->attached_thing) ||
+	    !tp_json_add_strv(root, "policies", s->policies)) {
 		cJSON_Delete(root);
 		return NULL;
 	}
@@ -49,12 +54,15 @@ static int state_from_json(const cJSON *root, const char *path, struct tp_state 
 
 	if (tp_json_member(root, "thing-name", path, &s.thing_name, err) < 0 ||
 	    tp_json_member(root, "certificate-id", path, &s.certificate_id, err) < 0 ||
-	    tp_json_member(root, "certificate-arn", path, &s.certificate_arn, err) < 0 ||
+	    tp_json_optional_member(root, "certificate-arn", path, &s.certificate_arn, err) < 0 ||
+	    tp_json_optional_member(root, "certificate-created-at", path, &s.certificate_created_at, err) < 0 ||
 	    tp_json_keyloc(root, path, &s.key, err) < 0 || tp_json_member(root, "key-name", path, &s.key_name, err) < 0 ||
 	    tp_json_member(root, "endpoint", path, &s.endpoint, err) < 0 ||
 	    tp_json_member(root, "iot-endpoint", path, &s.iot_endpoint, err) < 0 ||
 	    tp_json_member(root, "provisioned-at", path, &s.provisioned_at, err) < 0 ||
-	    tp_json_member(root, "tool-version", path, &s.tool_version, err) < 0) {
+	    tp_json_member(root, "tool-version", path, &s.tool_version, err) < 0 ||
+	    tp_json_optional_member(root, "attached-thing", path, &s.attached_thing, err) < 0 ||
+	    tp_json_strv(root, "policies", path, &s.policies, err) < 0) {
 		tp_state_free(&s);
 		return -1;
 	}
@@ -94,5 +102,8 @@ void tp_state_free(struct tp_state *s)
 	free(s->iot_endpoint);
 	free(s->provisioned_at);
 	free(s->tool_version);
+	free(s->certificate_created_at);
+	free(s->attached_thing);
+	tp_strv_free(s->policies);
 	*s = (struct tp_state){ 0 };
 }

@@ -68,6 +68,31 @@ int tp_cert_check_key(X509 *cert, EVP_PKEY *expected, const char *what, struct t
 	return 0;
 }
 
+/* An ASN1_TIME as text for a message. */
+static void asn1_time_text(const ASN1_TIME *t, char *buf, size_t len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	int n = bio && ASN1_TIME_print(bio, t) ? BIO_read(bio, buf, (int)len - 1) : 0;
+
+	buf[n > 0 ? n : 0] = '\0';
+	BIO_free(bio);
+}
+
+int tp_cert_check_validity(X509 *cert, const char *what, struct tp_error *err)
+{
+	char when[64];
+
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
+		asn1_time_text(X509_get0_notBefore(cert), when, sizeof(when));
+		return tp_error_set(err, EX_DATAERR, "%s is not valid yet (notBefore %s)", what, when);
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+		asn1_time_text(X509_get0_notAfter(cert), when, sizeof(when));
+		return tp_error_set(err, EX_DATAERR, "%s has expired (notAfter %s)", what, when);
+	}
+	return 0;
+}
+
 int tp_cert_id(X509 *cert, char out[TP_CERT_ID_MAX], struct tp_error *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

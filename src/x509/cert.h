@@ -24,6 +24,10 @@ int tp_cert_read_file(const char *path, X509 **ret_cert, struct tp_error *err);
 /* Refuse a certificate whose public key is not expected (EX_DATAERR). */
 int tp_cert_check_key(X509 *cert, EVP_PKEY *expected, const char *what, struct tp_error *err);
 
+/* Refuse a certificate that is not valid now (expired, or not yet valid),
+ * saying which, with the date (EX_DATAERR). */
+int tp_cert_check_validity(X509 *cert, const char *what, struct tp_error *err);
+
 /* AWS IoT's certificate id: lowercase hex SHA-256 of the DER. */
 int tp_cert_id(X509 *cert, char out[TP_CERT_ID_MAX], struct tp_error *err);
 

@@ -1,5 +1,6 @@
 /* Fuzz harness: service answers and AWS error bodies. */
 #include <stdint.h>
+#include <string.h>
 
 #include "src/aws/iot.h"
 
@@ -8,6 +9,7 @@ const char *const fuzz_seeds[] = {
 	"\"abababababababababababababababababababababababababababababababab\",\"certificatePem\":\"-----BEGIN\"}",
 	"{\"__type\":\"com.amazonaws.iot#ThrottlingException\",\"message\":\"Rate exceeded\"}",
 	"{\"success\":false,\"error\":{\"code\":\"InvalidRequestException\",\"message\":\"no\"}}",
+	"{\"success\":true,\"data\":{\"id\":\"abc123\",\"created_at\":\"2025-01-01T00:00:00Z\"}}",
 	NULL,
 };
 
@@ -18,9 +20,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tp_issued_cert c = { 0 };
 	struct tp_error err = { 0 };
 	struct tp_aws_error e;
+	struct tp_http_response resp = { .status = 200, .body = (char *)data, .len = size };
+	struct tp_answer a;
 
 	tp_iot_parse_create((const char *)data, size, &c, &err);
 	tp_issued_cert_free(&c);
+	/* The decoder production runs, on a success and on an error. */
+	for (resp.status = 200; resp.status <= 400; resp.status += 200) {
+		memset(&err, 0, sizeof(err));
+		if (tp_answer_decode(&resp, "POST https://fuzz/certificates", &a, &err) == 0)
+			tp_answer_free(&a);
+	}
 	tp_aws_parse_error("ThrottlingException:http://x", (const char *)data, size, &e);
 	return 0;
 }

@@ -1,0 +1,108 @@
+#include "src/cmd/attach.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/aws/iot.h"
+#include "src/base/cleanup.h"
+#include "src/base/strv.h"
+#include "src/store/reqjournal.h"
+#include "src/store/state.h"
+
+bool tp_attach_wanted(const struct tp_run *run, const struct tp_attached *done)
+{
+	char **p;
+
+	if (run->o.attach_thing && !done->thing)
+		return true;
+	for (p = run->o.policies; p && *p; p++)
+		if (!tp_strv_contains(done->policies, *p))
+			return true;
+	return false;
+}
+
+static int attach_thing(struct tp_run *run, const char *arn, struct tp_attached *done, tp_attach_journal_fn journal,
+			void *ctx, struct tp_error *err)
+{
+	if (!run->o.attach_thing || done->thing)
+		return 0;
+	if (tp_iot_attach_thing(&run->svc, run->o.thing_name, arn, err) < 0)
+		return -1;
+	if (!(done->thing = strdup(run->o.thing_name)))
+		return tp_error_oom(err);
+	return journal ? journal(ctx, done, err) : 0;
+}
+
+/* Why attach: AWS IoT authorizes a connection by the policies attached to
+ * the certificate, and fleet tooling finds a device by its thing. */
+int tp_attach_missing(struct tp_run *run, const char *cert_id, const char *cert_arn, struct tp_attached *done,
+		      tp_attach_journal_fn journal, void *ctx, struct tp_error *err)
+{
+	char **p;
+
+	if (!tp_attach_wanted(run, done))
+		return 0;
+	if (!cert_arn)
+		return tp_error_set(err, EX_DATAERR, "the service gave no ARN for certificate %s: it cannot be attached "
+				    "to a thing or policy (--attach-thing, --policy)", cert_id);
+	if (attach_thing(run, cert_arn, done, journal, ctx, err) < 0)
+		return -1;
+	for (p = run->o.policies; p && *p; p++) {
+		if (tp_strv_contains(done->policies, *p))
+			continue;
+		if (tp_iot_attach_policy(&run->svc, *p, cert_arn, err) < 0)
+			return -1;
+		if (tp_strv_push_copy(&done->policies, *p) < 0)
+			return tp_error_oom(err);
+		if (journal && journal(ctx, done, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int tp_attach_describe(const struct tp_attached *done, char **ret, struct tp_error *err)
+{
+	_cleanup_free_ char *policies = tp_strv_join(done->policies, ", ");
+	int n;
+
+	if (!policies)
+		return tp_error_oom(err);
+	if (!done->thing && !*policies)
+		n = asprintf(ret, "; the certificate is not attached to a thing or policy yet, so the device cannot "
+			     "connect: run again with --attach-thing and --policy NAME");
+	else
+		n = asprintf(ret, "; attached to %s%s%s%s%s", done->thing ? "thing " : "", done->thing ? done->thing : "",
+			     done->thing && *policies ? " and " : "", *policies ? "policies " : "", policies);
+	return n < 0 ? tp_error_oom(err) : 0;
+}
+
+int tp_attach_provisioned(struct tp_run *run, struct tp_error *err)
+{
+	struct tp_state *s = &run->provisioned;
+	struct tp_attached done = { .thing = s->attached_thing, .policies = s->policies };
+	_cleanup_free_ char *what = NULL;
+	int r;
+
+	r = tp_run_load_creds(run, err);
+	if (r == 0)
+		r = tp_attach_missing(run, s->certificate_id, s->certificate_arn, &done, NULL, NULL, err);
+	/* What was attached is recorded, also when a later attachment failed. */
+	s->attached_thing = done.thing;
+	s->policies = done.policies;
+	if (tp_state_write(run->o.out_dir, s, run->o.owner_uid, run->o.owner_gid, r < 0 ? NULL : err) < 0 || r < 0)
+		return -1;
+	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe(&done, &what, err) < 0)
+		return -1;
+	printf("already provisioned as thing %s, certificate %s%s\n", run->o.thing_name, s->certificate_id, what);
+	return 0;
+}
+
+void tp_attached_free(struct tp_attached *a)
+{
+	if (!a)
+		return;
+	free(a->thing);
+	tp_strv_free(a->policies);
+	*a = (struct tp_attached){ 0 };
+}
