@@ -79,6 +79,11 @@ check() {
 	fi
 }
 
+# not COMMAND...: succeeds when COMMAND fails (for check).
+not() {
+	! "$@"
+}
+
 # bail REASON: the test cannot go on (an environment problem, not a pass).
 bail() {
 	echo "Bail out! $1"

@@ -96,3 +96,29 @@ emulator_clear_faults() {
 	curl -sS --fail --cacert "$EMU_CA" -X DELETE \
 		"$EMU_URL/_emulator/faults" >/dev/null
 }
+
+# emulator_aws ARGS...: the real aws CLI, as a peer client of the emulator
+# with its credentials ("aws iot ARGS"); output on stdout.
+emulator_aws() {
+	(
+		unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN \
+			AWS_SECURITY_TOKEN AWS_REGION AWS_DEFAULT_REGION
+		export AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY"
+		export AWS_CA_BUNDLE="$EMU_CA" AWS_CONFIG_FILE=/dev/null \
+			AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER='' \
+			AWS_EC2_METADATA_DISABLED=true AWS_MAX_ATTEMPTS=1
+		exec aws --endpoint-url "$EMU_URL" --region eu-west-1 --output json iot "$@"
+	)
+}
+
+# json_field FILE KEY[.KEY...]: one value of a JSON file, or nothing.
+json_field() {
+	"$PY" -c '
+import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2].split("."):
+    value = value[int(key)] if isinstance(value, list) else value.get(key) if isinstance(value, dict) else None
+    if value is None:
+        break
+print("" if value is None else value if isinstance(value, str) else json.dumps(value), end="")' "$1" "$2"
+}
