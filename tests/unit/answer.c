@@ -35,11 +35,52 @@ static void test_create(void)
 	       "missing member named: %s", err.msg);
 	tap_ok(c.pem == NULL && c.arn == NULL, "nothing returned on failure");
 	tap_ok(parse_create("{\"certificateArn\":\"a\",\"certificateId\":\"../../x\"}", &c, &err) < 0 &&
-		       strstr(err.msg, "64 hex digits"), "a certificate id that is not an AWS id is refused: %s", err.msg);
+		       strstr(err.msg, "64 hex digits"), "a certificate id that is not a safe id is refused: %s", err.msg);
 	tap_ok(parse_create("{\"certificateArn\":1,\"certificateId\":\"" ID "\",\"certificatePem\":\"c\"}", &c, &err) < 0 &&
 		       strstr(err.msg, "certificateArn"), "wrong type named: %s", err.msg);
 	tap_ok(parse_create("<html>", &c, &err) < 0 && strstr(err.msg, "not a JSON object"), "not JSON: %s", err.msg);
 	tap_ok(parse_create("", &c, &err) < 0, "empty body refused");
+}
+
+static void test_gateway_ids(void)
+{
+	struct tp_issued_cert c = { 0 };
+	struct tp_error err;
+
+	tap_ok(parse_create("{\"id\":\"abc123\",\"created_at\":\"2025-01-01T00:00:00Z\"}", &c, &err) == 0,
+	       "a gateway's data.id answer parses");
+	tap_str(c.id, "abc123", "the opaque id is the certificate id");
+	tap_str(c.created_at, "2025-01-01T00:00:00Z", "created_at is kept");
+	tap_ok(!c.arn && !c.pem, "no ARN and no PEM are invented");
+	tp_issued_cert_free(&c);
+	tap_ok(parse_create("{\"id\":\"a/b\"}", &c, &err) < 0 && strstr(err.msg, "plain identifier"),
+	       "an id that is not a safe path segment is refused: %s", err.msg);
+	tap_ok(tp_iot_safe_segment("gw-0042_a.b", 128) && !tp_iot_safe_segment("..", 128) &&
+		       !tp_iot_safe_segment("a:b", 128) && !tp_iot_safe_segment("", 128),
+	       "safe path segments");
+	tap_ok(tp_iot_aws_cert_id(ID) && !tp_iot_aws_cert_id("abc123"), "AWS's id form is 64 hex digits");
+}
+
+static void test_decode(void)
+{
+	const char *env = "{\"success\":true,\"data\":{\"id\":\"x\"}}";
+	const char *bad = "{\"success\":false,\"error\":{\"code\":\"ThrottlingException\",\"message\":\"slow\"}}";
+	struct tp_http_response resp = { .status = 200, .body = (char *)env, .len = strlen(env) };
+	struct tp_error err = { 0 };
+	struct tp_answer a;
+
+	tap_ok(tp_answer_decode(&resp, "GET x", &a, &err) == 0 && !a.failed && cJSON_IsObject(a.data) &&
+		       cJSON_GetObjectItem(a.data, "id"), "a gateway success envelope is unwrapped");
+	tp_answer_free(&a);
+	resp.body = (char *)bad;
+	resp.len = strlen(bad);
+	tap_ok(tp_answer_decode(&resp, "GET x", &a, &err) == 0 && a.failed &&
+		       strcmp(a.aws.type, "ThrottlingException") == 0, "a gateway failure envelope is a failure");
+	tp_answer_free(&a);
+	resp.body = "[1]";
+	resp.len = 3;
+	tap_ok(tp_answer_decode(&resp, "GET x", &a, &err) < 0 && strstr(err.msg, "GET x: HTTP 200"),
+	       "a 2xx that is not an object is refused, naming the request: %s", err.msg);
 }
 
 static void test_errors(void)
@@ -84,11 +125,16 @@ static void test_errors(void)
 	tap_ok(!tp_aws_retryable(400, "InvalidRequestException"), "validation errors are not retried");
 	tap_ok(!tp_aws_retryable(403, "InvalidSignatureException"), "permission errors are not retried");
 	tap_ok(!tp_aws_retryable(501, ""), "501 is not retried");
+	tap_ok(!tp_aws_retryable(410, "LimitExceededException") &&
+		       tp_aws_error_exit_code(410, "LimitExceededException") == EX_DATAERR,
+	       "a quota (LimitExceededException, HTTP 410) is not throttling: no retry, exit 65");
 }
 
 int main(void)
 {
 	test_create();
 	test_errors();
+	test_gateway_ids();
+	test_decode();
 	return tap_done();
 }

@@ -236,6 +236,10 @@ static void test_install_options(void)
 			   "aws-iot-device-client", "--deadline", "30", NULL };
 	char *bad[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--agent", "mosquitto", NULL };
 	char *deadline[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--deadline", "0", NULL };
+	char *attach[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--attach-thing", "--policy", "a",
+			   "--policy", "b", NULL };
+	char *colon[] = { "enroll", "--thing-name", "gw:1", "--region", "eu-west-1", "--attach-thing", NULL };
+	char *policy[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--policy", "", NULL };
 
 	tap_ok(finish(agents, 11, &o, &err) == 0 && o.agents == (TP_AGENT_ENV | TP_AGENT_DEVICE_CLIENT) &&
 		       o.deadline == 30, "agents are a set, the deadline a number");
@@ -245,6 +249,15 @@ static void test_install_options(void)
 	       "an unknown agent is quoted: %s", err.msg);
 	tp_options_free(&o);
 	tap_ok(finish(deadline, 7, &o, &err) < 0 && strstr(err.msg, "\"0\""), "a zero deadline is refused: %s",
+	       err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(attach, 10, &o, &err) == 0 && o.attach_thing && o.policies && strcmp(o.policies[1], "b") == 0 &&
+		       !o.policies[2], "--attach-thing and repeated --policy");
+	tp_options_free(&o);
+	tap_ok(finish(colon, 6, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"gw:1\""),
+	       "a thing name that cannot be sent is refused with --attach-thing: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(policy, 7, &o, &err) < 0 && strstr(err.msg, "--policy \"\""), "an empty policy name is refused: %s",
 	       err.msg);
 	tp_options_free(&o);
 }

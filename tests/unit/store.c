@@ -87,7 +87,37 @@ int main(void)
 		json = "{\"phase\": \"certificate-received\", \"key-name\": \"a\", \"sent-at\": \"t\"}";
 		tap_ok(tp_reqjournal_parse(json, strlen(json), "request.json", &back, &err) < 0 &&
 			       strstr(err.msg, "certificate-id"), "a received certificate needs its id: %s", err.msg);
+		memset(&err, 0, sizeof(err));
+		json = "{\"phase\": \"certificate-refused\", \"key-name\": \"a\", \"sent-at\": \"t\", "
+		       "\"certificate-id\": \"abc\", \"refused-because\": \"for another key\"}";
+		tap_ok(tp_reqjournal_parse(json, strlen(json), "request.json", &back, &err) == 0 &&
+			       back.phase == TP_CERT_REFUSED && strcmp(back.refused_because, "for another key") == 0,
+		       "a refused certificate is recorded with its reason");
+		tp_reqjournal_free(&back);
 		tp_reqjournal_free(NULL);
+	}
+	{
+		char *policies[] = { "gw-connect", "gw-telemetry", NULL };
+		struct tp_state with = in;
+		struct tp_state back = { 0 };
+
+		with.certificate_arn = NULL;
+		with.attached_thing = "gw-0042";
+		with.policies = policies;
+		memset(&err, 0, sizeof(err));
+		json = NULL;
+		tap_ok(tp_state_format(&with, &json, &err) == 0 && !strstr(json, "certificate-arn") &&
+			       tp_state_parse(json, strlen(json), "state.json", &back, &err) == 0 && !back.certificate_arn &&
+			       strcmp(back.attached_thing, "gw-0042") == 0 && back.policies &&
+			       strcmp(back.policies[1], "gw-telemetry") == 0 && !back.policies[2],
+		       "state records what is attached; a missing ARN stays absent");
+		tp_state_free(&back);
+		free(json);
+		json = "{\"thing-name\":\"x\",\"certificate-id\":\"a\",\"key-handle\":\"0x81000002\",\"key-name\":\"a\","
+		       "\"endpoint\":\"a\",\"iot-endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":\"a\","
+		       "\"policies\":[\"p\",1]}";
+		tap_ok(tp_state_parse(json, strlen(json), "state.json", &back, &err) < 0 && strstr(err.msg, "policies"),
+		       "policies must be strings: %s", err.msg);
 	}
 	return tap_done();
 }
