@@ -10,6 +10,8 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "src/base/cleanup.h"
 #include "src/base/strv.h"
@@ -108,6 +110,34 @@ static int nonempty(const struct tp_raw_options *raw, enum tp_opt opt, struct tp
 	return val(raw, opt) && !*val(raw, opt) ? bad_value(raw, opt, "is empty", err) : 0;
 }
 
+/*
+ * --tcti NAME[:CONF]: tpm2-tss loads libtss2-tcti-NAME (or any library
+ * path it is given) and runs it as this process, root under the unit.  Only
+ * the modules tpm2-tss installed are accepted, by name, and not "cmd"
+ * (which runs a command); a device must be a character device, never a
+ * file the TCTI would write a TPM command into.
+ */
+static int check_tcti(const struct tp_raw_options *raw, struct tp_error *err)
+{
+	const char *v = val(raw, TP_OPT_TCTI), *conf = strchr(v, ':');
+	_cleanup_free_ char *name = strndup(v, conf ? (size_t)(conf - v) : strlen(v)), *lib = NULL;
+	struct stat st;
+
+	if (!name)
+		return tp_error_oom(err);
+	if (!*name || !all_chars(name, "-_", false) || strcmp(name, "cmd") == 0)
+		return bad_value(raw, TP_OPT_TCTI, "does not name a TCTI module of tpm2-tss (device, tabrmd, swtpm, "
+				 "mssim, ...)", err);
+	if (asprintf(&lib, "%s/libtss2-tcti-%s.so.0", TP_TCTI_LIBDIR, name) < 0)
+		return tp_error_oom(err);
+	if (access(lib, F_OK) < 0)
+		return bad_value(raw, TP_OPT_TCTI, "names a TCTI that tpm2-tss did not install (no libtss2-tcti-NAME "
+				 "in " TP_TCTI_LIBDIR ")", err);
+	if (strcmp(name, "device") == 0 && conf && conf[1] && stat(conf + 1, &st) == 0 && !S_ISCHR(st.st_mode))
+		return bad_value(raw, TP_OPT_TCTI, "names a device that is not a character device", err);
+	return 0;
+}
+
 static int check_identity(const struct tp_raw_options *raw, struct tp_error *err)
 {
 	const char *v = val(raw, TP_OPT_THING_NAME);
@@ -118,7 +148,7 @@ static int check_identity(const struct tp_raw_options *raw, struct tp_error *err
 	n = strlen(v);
 	if (n == 0 || n > 128 || !all_chars(v, ":_-", true))
 		return bad_value(raw, TP_OPT_THING_NAME, "is not a valid thing name (1-128 of A-Z a-z 0-9 : _ -)", err);
-	return nonempty(raw, TP_OPT_TCTI, err);
+	return nonempty(raw, TP_OPT_TCTI, err) < 0 ? -1 : check_tcti(raw, err);
 }
 
 static int parse_key(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
@@ -288,11 +318,26 @@ static int parse_owner(const struct tp_raw_options *raw, struct tp_options *o, s
 	return 0;
 }
 
+/* What agent.env will hold must be representable there: checked before
+ * anything is done, not when installing. */
+static int check_env_values(const struct tp_raw_options *raw, const struct tp_options *o, struct tp_error *err)
+{
+	static const enum tp_opt written[] = { TP_OPT_OUT_DIR, TP_OPT_TCTI, TP_OPT_KEY_FILE };
+	size_t i;
+
+	if (!(o->agents & TP_AGENT_ENV))
+		return 0;
+	for (i = 0; i < sizeof(written) / sizeof(written[0]); i++)
+		if (val(raw, written[i]) && !tp_env_value_ok(val(raw, written[i])))
+			return bad_value(raw, written[i], "contains a control character, which agent.env cannot hold", err);
+	return 0;
+}
+
 static int parse_install(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
 {
 	const char *v = val(raw, TP_OPT_IOT_ENDPOINT);
 
-	if (parse_agents(raw, o, err) < 0 || parse_owner(raw, o, err) < 0)
+	if (parse_agents(raw, o, err) < 0 || parse_owner(raw, o, err) < 0 || check_env_values(raw, o, err) < 0)
 		return -1;
 	if (v && (!*v || strlen(v) > 253 || !all_chars(v, ".-", true)))
 		return bad_value(raw, TP_OPT_IOT_ENDPOINT, "is not a host name", err);

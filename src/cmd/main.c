@@ -31,6 +31,26 @@ static void usage(FILE *f)
 	fprintf(f, "\n'tpm-provision COMMAND --help' lists a command's options.\n");
 }
 
+/* The one error line: control characters (from user input or the service)
+ * are escaped, so the line stays one line and cannot drive a terminal. */
+static void print_error(const char *command, const char *msg)
+{
+	const unsigned char *p;
+
+	fprintf(stderr, "tpm-provision%s%s: ", *command ? " " : "", command);
+	for (p = (const unsigned char *)msg; *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", stderr);
+		else if (*p == '\t')
+			fputs("\\t", stderr);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	}
+	fputc('\n', stderr);
+}
+
 int main(int argc, char **argv)
 {
 	struct tp_error err = { 0 };
@@ -58,10 +78,11 @@ int main(int argc, char **argv)
 			continue;
 		if (subcommands[i].run(argc - 1, argv + 1, &err) == 0)
 			return 0;
-		fprintf(stderr, "tpm-provision %s: %s\n", argv[1], err.msg[0] ? err.msg : "failed");
+		print_error(argv[1], err.msg[0] ? err.msg : "failed");
 		return err.exit_code ? err.exit_code : EX_SOFTWARE;
 	}
-	fprintf(stderr, "tpm-provision: unknown command \"%s\"\n", argv[1]);
+	snprintf(err.msg, sizeof(err.msg), "unknown command \"%s\"", argv[1]);
+	print_error("", err.msg);
 	usage(stderr);
 	return EX_USAGE;
 }

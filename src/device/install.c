@@ -51,20 +51,57 @@ static int key_reference(const struct tp_install_plan *p, const struct tp_state 
 	return tp_keyloc_uri(&installed, false, ret, err);
 }
 
-/* agent.env: a systemd EnvironmentFile= for any agent. */
+bool tp_env_value_ok(const char *value)
+{
+	for (; *value; value++)
+		if ((unsigned char)*value < 0x20 || *value == 0x7f)
+			return false;
+	return true;
+}
+
+/* Append NAME="value" and a newline to *text.  Inside double quotes a POSIX
+ * shell and systemd's EnvironmentFile= both take \" \\ \` \$ as the
+ * character itself and everything else literally, so with those four
+ * escaped both read the value back exactly; control characters (a newline
+ * would start a new variable) cannot be represented and are refused. */
+static int env_line(char **text, const char *name, const char *value, struct tp_error *err)
+{
+	size_t len = strlen(*text), n = len + strlen(name) + 2 * strlen(value) + 5;
+	char *out = realloc(*text, n), *p;
+
+	if (!out)
+		return tp_error_oom(err);
+	*text = out;
+	if (!tp_env_value_ok(value))
+		return tp_error_set(err, EX_CONFIG, "%s for agent.env contains a control character: it cannot be "
+				    "written to an environment file", name);
+	p = out + len + sprintf(out + len, "%s=\"", name);
+	for (; *value; value++) {
+		if (strchr("\"\\`$", *value))
+			*p++ = '\\';
+		*p++ = *value;
+	}
+	strcpy(p, "\"\n");
+	return 0;
+}
+
+/* agent.env: a systemd EnvironmentFile= for any agent, also sourced by
+ * shells (set -a; . agent.env). */
 static int install_env(const struct tp_install_plan *p, const struct tp_state *s, struct tp_error *err)
 {
-	_cleanup_free_ char *key = NULL, *text = NULL;
+	_cleanup_free_ char *key = NULL, *cert = NULL, *ca = NULL, *cnf = NULL;
+	_cleanup_free_ char *text = strdup("# Written by tpm-provision for the device's IoT agent.\n");
 
-	if (key_reference(p, s, &key, err) < 0)
-		return -1;
-	if (asprintf(&text,
-		     "# Written by tpm-provision for the device's IoT agent.\n"
-		     "IOT_ENDPOINT=%s\nIOT_THING_NAME=%s\nIOT_CERT=%s/%s\nIOT_KEY=%s\nIOT_ROOT_CA=%s/%s\n"
-		     "TPM2OPENSSL_TCTI=%s\nOPENSSL_CONF=%s/%s\n",
-		     s->iot_endpoint, s->thing_name, p->dir, TP_CERT_FILE, key, p->dir, TP_ROOT_CA_FILE, p->tcti, p->dir,
-		     TP_OPENSSL_CNF_FILE) < 0)
+	if (!text)
 		return tp_error_oom(err);
+	if (key_reference(p, s, &key, err) < 0 || tp_path_join(p->dir, TP_CERT_FILE, &cert, err) < 0 ||
+	    tp_path_join(p->dir, TP_ROOT_CA_FILE, &ca, err) < 0 || tp_path_join(p->dir, TP_OPENSSL_CNF_FILE, &cnf, err) < 0)
+		return -1;
+	if (env_line(&text, "IOT_ENDPOINT", s->iot_endpoint, err) < 0 ||
+	    env_line(&text, "IOT_THING_NAME", s->thing_name, err) < 0 || env_line(&text, "IOT_CERT", cert, err) < 0 ||
+	    env_line(&text, "IOT_KEY", key, err) < 0 || env_line(&text, "IOT_ROOT_CA", ca, err) < 0 ||
+	    env_line(&text, "TPM2OPENSSL_TCTI", p->tcti, err) < 0 || env_line(&text, "OPENSSL_CONF", cnf, err) < 0)
+		return -1;
 	return write_owned(p, p->dir, TP_AGENT_ENV_FILE, text, 0644, err);
 }
 

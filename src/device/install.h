@@ -3,6 +3,7 @@
 #ifndef TP_INSTALL_H
 #define TP_INSTALL_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include <openssl/types.h>
@@ -33,6 +34,9 @@ struct tp_install_plan {
 	uid_t uid;                 /* owner, or (uid_t)-1 */
 	gid_t gid;
 };
+
+/* Whether value can be written to agent.env (no control character). */
+bool tp_env_value_ok(const char *value);
 
 /* root-ca.pem (0644), key.tss2.pem (0640, key-file mode), certificate.pem
  * (0644; cert already checked against the TPM key), the agents'

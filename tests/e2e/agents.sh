@@ -52,9 +52,9 @@ import json, sys
 c = json.load(open(sys.argv[1]))
 sys.exit(not (c["logging"] == {"level": "INFO"} and c["jobs"] == {"enabled": True}))' "$DC"
 
-# agent.env: an EnvironmentFile= (plain NAME=value lines).
-check "agent.env has only NAME=value lines and comments" \
-	bash -c '! grep -v -e "^#" -e "^[A-Z0-9_]*=[^ ]*$" "$1"' _ "$OUT/agent.env"
+# agent.env: an EnvironmentFile= (NAME="value" lines).
+check "agent.env has only NAME=\"value\" lines and comments" \
+	bash -c '! grep -v -e "^#" -e "^[A-Z0-9_]*=\"[^\"]*\"$" "$1"' _ "$OUT/agent.env"
 (
 	set -a
 	. "$OUT/agent.env"
@@ -101,7 +101,27 @@ check "enroll with --iot-endpoint and a key file" [ "$RC" -eq 0 ]
 check "--iot-endpoint sends no DescribeEndpoint" [ "$(emulator_requests DescribeEndpoint)" -eq 1 ]
 check "key.tss2.pem installed 0640" [ "$(stat -c %a "$OUT2/key.tss2.pem" 2>/dev/null)" = 640 ]
 check "key.tss2.pem is the key file" cmp -s "$OUT2/key.tss2.pem" "$TEST_DIR/device.tss2.pem"
-check "agent.env points at key.tss2.pem" grep -qx "IOT_KEY=$OUT2/key.tss2.pem" "$OUT2/agent.env"
+check "agent.env points at key.tss2.pem" grep -qx "IOT_KEY=\"$OUT2/key.tss2.pem\"" "$OUT2/agent.env"
+
+# Values a shell would run or split: agent.env quotes them, so that
+# sourcing it runs nothing and reads back every value exactly.
+HOSTILE="$TEST_DIR/out \$(touch $TEST_DIR/pwned) \`touch $TEST_DIR/pwned\` \"q\" 'a' \\ \$HOME;x"
+# shellcheck disable=SC2046
+run -- enroll $(args) --out-dir "$HOSTILE" --key-handle 0x81000006 --iot-endpoint a1-ats.iot.example.com --agent env
+check "enroll into an out-dir full of shell syntax" [ "$RC" -eq 0 ]
+[ "$RC" -eq 0 ] || diag "$(cat "$RUN_ERR")"
+reads_back() { # SHELL: the shell sources agent.env and prints IOT_CERT
+	"$1" -c 'set -a; . "$1"; printf %s "$IOT_CERT"' _ "$HOSTILE/agent.env"
+}
+check "bash reads the out-dir back exactly" [ "$(reads_back bash)" = "$HOSTILE/certificate.pem" ]
+check "a POSIX sh (dash) reads it back exactly" [ "$(reads_back dash)" = "$HOSTILE/certificate.pem" ]
+check "sourcing agent.env ran nothing" [ ! -e "$TEST_DIR/pwned" ]
+# shellcheck disable=SC2046
+run -- enroll $(args) --out-dir "$TEST_DIR/out-nl" --key-handle 0x81000007 --agent env \
+	--tcti "$TCTI"$'\nLD_PRELOAD=/tmp/evil.so'
+expect_failure 64 'tcti.*contains a control character, which agent.env cannot hold' \
+	"a value with a newline is refused before anything is done"
+check "nothing was made for it" [ ! -e "$TEST_DIR/out-nl/journal.json" ]
 
 # Bad input.
 # shellcheck disable=SC2046

@@ -235,6 +235,22 @@ done
 enroll --tcti device:/dev/no-such-tpm --out-dir "$TEST_DIR/out-nodev"
 expect_failure 74 'no TPM device /dev/no-such-tpm' "a missing TPM device"
 
+# A regular file as the TPM device: tpm2-tss would write a TPM command
+# into it.
+printf 'precious\n' >"$TEST_DIR/not-a-tpm"
+enroll --tcti "device:$TEST_DIR/not-a-tpm" --out-dir "$TEST_DIR/out-notatpm"
+expect_failure 64 'names a device that is not a character device' "a regular file as --tcti device: is a usage error"
+check "the file is left as it was" grep -qx precious "$TEST_DIR/not-a-tpm"
+check "nothing was made for it" [ ! -e "$TEST_DIR/out-notatpm" ]
+
+# A TCTI is a shared library the program loads: only tpm2-tss's own.
+printf 'not a library\n' >"$TEST_DIR/evil.so"
+for tcti in "$TEST_DIR/evil.so" "libtss2-tcti-$TEST_DIR/evil.so" "cmd:touch $TEST_DIR/pwned" "nosuch:x"; do
+	enroll --tcti "$tcti" --out-dir "$TEST_DIR/out-tcti"
+	expect_failure 64 "--tcti \"$tcti\" \(does not name a\|names a\) TCTI" "--tcti $tcti is refused"
+done
+check "no TCTI command ran" [ ! -e "$TEST_DIR/pwned" ]
+
 # The SRK handle holding something that is not a storage key.
 tpm2_evictcontrol -C o -c 0x81000001 >/dev/null
 tpm2_createprimary -C o -G ecc256:ecdsa-sha256 -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign' \
