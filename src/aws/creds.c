@@ -87,19 +87,23 @@ static int from_env(struct tp_creds *c, struct tp_error *err)
 /* A systemd credential file: its content, less trailing newlines. */
 static int read_credential(int dfd, const char *dir, const char *name, char **ret, struct tp_error *err)
 {
-	char buf[4096], what[4200];
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	_cleanup_free_ char *what = NULL;
+	char buf[4096];
 	ssize_t n;
-	int fd, r;
+	int r;
 
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return tp_error_set(err, EX_NOPERM, "cannot read credential %s/%s: %s", dir, name, strerror(errno));
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (asprintf(&what, "credential %s/%s", dir, name) < 0)
+		return tp_error_oom(err);
+	if (fd < 0)
+		return tp_error_set(err, EX_NOPERM, "cannot read %s: %s", what, strerror(errno));
+	if (tp_check_regular(fd, what, err) < 0) {
+		err->exit_code = EX_NOPERM;
+		return -1;
 	}
 	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	snprintf(what, sizeof(what), "credential %s/%s", dir, name);
 	if (n < 0 || n == (ssize_t)sizeof(buf))
 		r = tp_error_set(err, EX_NOPERM, "cannot read %s: %s", what, n < 0 ? strerror(errno) : "too large");
 	else {
@@ -236,7 +240,7 @@ int tp_creds_parse_ini(const char *text, size_t len, const char *profile, const 
 
 static int from_file(const char *path, const char *profile, struct tp_creds *c, struct tp_error *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	char *buf = NULL;
 	struct stat st;
 	size_t len = 0;
@@ -246,6 +250,10 @@ static int from_file(const char *path, const char *profile, struct tp_creds *c, 
 		return errno == ENOENT ? TP_MISSING : tp_error_set(err, EX_NOPERM, "cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0)
 		return tp_error_set(err, EX_NOPERM, "cannot stat %s: %s", path, strerror(errno));
+	if (tp_check_regular(fd, path, err) < 0) {
+		err->exit_code = EX_NOPERM;
+		return -1;
+	}
 	/* Like ssh with its keys: a secret others can read is not used. */
 	if (st.st_mode & 077)
 		return tp_error_set(err, EX_NOPERM, "%s is readable by group or others (mode %03o); run chmod 600 on it",
@@ -277,7 +285,7 @@ int tp_creds_load(struct tp_creds *ret_creds, struct tp_error *err)
 	const char *path = getenv("AWS_SHARED_CREDENTIALS_FILE");
 	const char *profile = getenv("AWS_PROFILE");
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-	char default_path[4096];
+	_cleanup_free_ char *default_path = NULL;
 	int r;
 
 	if ((getenv("AWS_ACCESS_KEY_ID") && *getenv("AWS_ACCESS_KEY_ID")) ||
@@ -288,7 +296,8 @@ int tp_creds_load(struct tp_creds *ret_creds, struct tp_error *err)
 		if (r == TP_MISSING) {
 			tp_creds_free(&c);
 			if (!path || !*path) {
-				snprintf(default_path, sizeof(default_path), "%s/.aws/credentials", home_dir());
+				if (asprintf(&default_path, "%s/.aws/credentials", home_dir()) < 0)
+					return tp_error_oom(err);
 				path = default_path;
 			}
 			r = from_file(path, profile && *profile ? profile : "default", &c, err);

@@ -43,7 +43,8 @@ int tp_keyloc_parse_handle(const char *s, uint32_t *ret_handle)
 	unsigned long v;
 	char *end;
 
-	if (!s || !*s || !isdigit((unsigned char)*s))
+	/* Hex with 0x, or decimal: never octal (a leading 0 is refused). */
+	if (!s || !isdigit((unsigned char)*s) || (s[0] == '0' && s[1] != 'x' && s[1] != 'X'))
 		return -1;
 	errno = 0;
 	v = strtoul(s, &end, 0);

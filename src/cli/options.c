@@ -27,7 +27,7 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, BOTH, false, "output directory (default " TP_DEFAULT_OUT_DIR ")" },
 	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, TP_CMD_ENROLL, false, "ecc-p256 (default), ecc-p384, rsa-2048, rsa-3072" },
 	[TP_OPT_KEY_FILE] = { "key-file", "PATH", KIND_STRING, BOTH, false, "keep the key in a TSS2 key file, not at a handle" },
-	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, BOTH, false, "file holding the key's authorization value" },
+	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, TP_CMD_ENROLL, false, "file holding the key's authorization value" },
 	[TP_OPT_RSA_PSS] = { "rsa-pss", "", KIND_FLAG, TP_CMD_ENROLL, false, "sign the CSR with RSA-PSS (RSA keys)" },
 	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, TP_CMD_ENROLL, true, "replace the key this program created" },
 	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_STRING, BOTH, false, "give up retrying after this long (default " XSTR(TP_DEFAULT_DEADLINE) ")" },
@@ -248,11 +248,17 @@ int tp_raw_parse_config(struct tp_raw_options *raw, const char *json, size_t len
 			struct tp_error *err)
 {
 	struct tp_raw_value values[TP_OPT__COUNT] = { 0 };
-	cJSON *root = cJSON_ParseWithLength(json, len);
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
 	int i, r = -1;
 
 	if (!root)
 		tp_error_set(err, EX_CONFIG, "config %s: not valid JSON", path);
+	else if (end && strspn(end, " \t\r\n") != len - (size_t)(end - json))
+		tp_error_set(err, EX_CONFIG, "config %s: text after the JSON object (at byte %zu)", path,
+			     (size_t)(end - json));
+	else if (memmem(json, len, "\\u0000", 6) || memmem(json, len, "\\U0000", 6))
+		tp_error_set(err, EX_CONFIG, "config %s: a string holds a NUL character (\\u0000)", path);
 	else if (!cJSON_IsObject(root))
 		tp_error_set(err, EX_CONFIG, "config %s: the top level must be a JSON object", path);
 	else if (config_values(root, raw->cmd, path, values, err) == 0)

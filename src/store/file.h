@@ -13,9 +13,13 @@ int tp_path_join(const char *dir, const char *name, char **ret, struct tp_error 
 /* Split path into its directory and its last component, both allocated. */
 int tp_path_split(const char *path, char **ret_dir, char **ret_base, struct tp_error *err);
 
-/* Read at most max bytes of path into a NUL-terminated buffer.  TP_MISSING
- * when the file does not exist (nothing set); a file larger than max is an
- * error. */
+/* Refuse anything but a regular file behind fd (a FIFO would block, a
+ * device never end); path names it. */
+int tp_check_regular(int fd, const char *path, struct tp_error *err);
+
+/* Read at most max bytes of the regular file path into a NUL-terminated
+ * buffer.  TP_MISSING when the file does not exist (nothing set); a file
+ * larger than max, or not a regular file, is an error. */
 int tp_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, struct tp_error *err);
 
 /* Read fd to its end the same way; path names it in errors. */

@@ -226,6 +226,7 @@ static void test_handles(void)
 	tap_ok(tp_keyloc_parse_handle("0x81000002x", &h) < 0, "trailing junk");
 	tap_ok(tp_keyloc_parse_handle("-1", &h) < 0, "negative");
 	tap_ok(tp_keyloc_parse_handle("", &h) < 0, "empty");
+	tap_ok(tp_keyloc_parse_handle("020100000002", &h) < 0, "a leading 0 is not octal: refused");
 }
 
 static void test_install_options(void)

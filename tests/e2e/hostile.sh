@@ -1,0 +1,61 @@
+#!/bin/bash
+# End to end: hostile and sloppy input is refused with one line, a
+# documented exit code, and nothing done: FIFOs where files are expected
+# (which would block forever), JSON with trailing text or hidden NULs, an
+# octal-looking handle, empty names, options a command does not use.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+
+EMU_ACCESS_KEY_ID=AKIAHOSTILETEST EMU_SECRET_ACCESS_KEY=not-used
+base=(--thing-name gw-0042 --region eu-west-1 --tcti swtpm:host=127.0.0.1,port=1 --deadline 2)
+
+# Every run must finish within 10 s: a FIFO that blocks fails the test
+# point (exit 124) instead of hanging the suite.
+cat >"$TEST_DIR/timeout-run" <<EOS
+#!/bin/sh
+exec timeout 10 "$TPM_PROVISION" "\$@"
+EOS
+chmod +x "$TEST_DIR/timeout-run"
+TPM_PROVISION="$TEST_DIR/timeout-run"
+
+# --- FIFOs and other special files ---------------------------------------------------
+
+mkfifo "$TEST_DIR/fifo"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o1" --config "$TEST_DIR/fifo"
+expect_failure 78 "fifo is not a regular file" "a FIFO as --config is refused at once"
+run AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= AWS_SHARED_CREDENTIALS_FILE="$TEST_DIR/fifo" -- \
+	enroll "${base[@]}" --out-dir "$TEST_DIR/o2"
+expect_failure 77 "fifo is not a regular file" "a FIFO as the credentials file is refused at once"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o3" --key-auth-file "$TEST_DIR/fifo"
+expect_failure 74 "fifo is not a regular file" "a FIFO as --key-auth-file is refused at once"
+mkdir -p "$TEST_DIR/creds"
+mkfifo "$TEST_DIR/creds/aws-access-key-id"
+run AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= CREDENTIALS_DIRECTORY="$TEST_DIR/creds" -- \
+	enroll "${base[@]}" --out-dir "$TEST_DIR/o4"
+expect_failure 77 "credential .*aws-access-key-id is not a regular file" "a FIFO as a systemd credential is refused at once"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o5" --config /dev/zero
+expect_failure 78 "/dev/zero is not a regular file" "a device as --config is refused"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o6" --config "$TEST_DIR"
+expect_failure 78 "is a directory, not a file" "a directory as --config is refused"
+
+# --- lenient parsing -----------------------------------------------------------------
+
+printf '{"thing-name": "gw-0042"} {"region": "x"}' >"$TEST_DIR/two.json"
+run -- enroll "${base[@]}" --config "$TEST_DIR/two.json"
+expect_failure 78 "two.json: text after the JSON object" "a second JSON object in the config file is refused"
+printf '{"thing-name": "gw-0042"}garbage' >"$TEST_DIR/garbage.json"
+run -- enroll "${base[@]}" --config "$TEST_DIR/garbage.json"
+expect_failure 78 "garbage.json: text after the JSON object" "trailing garbage in the config file is refused"
+printf '{"thing-name": "gw\\u0000,O=evil"}' >"$TEST_DIR/nul.json"
+run -- enroll --region eu-west-1 --config "$TEST_DIR/nul.json"
+expect_failure 78 'a string holds a NUL character' "a NUL hidden in a config string is refused, not cut short"
+run -- enroll "${base[@]}" --key-handle 020100000002
+expect_failure 64 '"020100000002" is not a persistent handle' "a handle with a leading 0 is not read as octal"
+printf '{"agent": [""]}' >"$TEST_DIR/agent.json"
+run -- enroll "${base[@]}" --config "$TEST_DIR/agent.json"
+expect_failure 78 '"agent": "" names an agent other than' "an empty agent name is refused"
+run -- register "${base[@]}" --cert /nonexistent --key-auth-file /nonexistent
+expect_failure 64 'unknown option "--key-auth-file"' "register does not take a key auth file it would never read"
+
+check "nothing was created by any of these runs" \
+	bash -c 'for d in "$1"/o1 "$1"/o2 "$1"/o4 "$1"/o5 "$1"/o6; do [ ! -e "$d/journal.json" ] || exit 1; done' _ "$TEST_DIR"
+done_testing
