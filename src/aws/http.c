@@ -246,6 +246,12 @@ static int http_once(struct transfer *t, bool *ret_retryable, struct tp_error *e
 	if (c == CURLE_WRITE_ERROR && t->resp->too_large)
 		return tp_error_set(err, EX_DATAERR, "%s %s: answer larger than %d bytes", t->method, t->url,
 				    TP_RESPONSE_MAX);
+	/* libcurl refuses a header line over 100 KB as "out of memory" (a real
+	 * lack of memory during a transfer being far less likely): it is a
+	 * malformed answer, and retrying it will not help. */
+	if (c == CURLE_OUT_OF_MEMORY)
+		return tp_error_set(err, EX_DATAERR, "%s %s: a malformed answer: libcurl could not take it in "
+				    "(a header over 100 KB?)", t->method, t->url);
 	if (c != CURLE_OK) {
 		*ret_retryable = curl_retryable(c);
 		return tp_error_set(err, curl_exit_code(c), "%s %s: %s", t->method, t->url,

@@ -56,6 +56,32 @@ expect_failure 78 '"agent": "" names an agent other than' "an empty agent name i
 run -- register "${base[@]}" --cert /nonexistent --key-auth-file /nonexistent
 expect_failure 64 'unknown option "--key-auth-file"' "register does not take a key auth file it would never read"
 
+# --- a service answer with a monstrous header -------------------------------------------
+
+port=$(free_port_pair)
+"$PY" - "$port" <<'PYEOF' &
+import http.server, sys
+class Huge(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.send_response(200)
+        self.send_header("x-amzn-RequestId", "x" * 150000)
+        self.end_headers()
+        self.wfile.write(b"{}")
+    do_GET = do_POST
+    def log_message(self, *args):
+        pass
+class Quiet(http.server.HTTPServer):
+    def handle_error(self, *args):
+        pass  # the client hangs up on the huge header: expected
+Quiet(("127.0.0.1", int(sys.argv[1])), Huge).serve_forever()
+PYEOF
+register_pid $!
+wait_port "$port" $! || bail "the test server did not start"
+swtpm_start
+run -- enroll "${base[@]}" --tcti "$TCTI" --out-dir "$TEST_DIR/o7" --insecure-http-loopback \
+	--endpoint-url "http://127.0.0.1:$port"
+expect_failure 65 "a malformed answer: .*header over 100 KB" "a header over 100 KB is a malformed answer, not out of memory"
+
 check "nothing was created by any of these runs" \
 	bash -c 'for d in "$1"/o1 "$1"/o2 "$1"/o4 "$1"/o5 "$1"/o6; do [ ! -e "$d/journal.json" ] || exit 1; done' _ "$TEST_DIR"
 done_testing
