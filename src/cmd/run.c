@@ -169,7 +169,7 @@ int tp_run_begin(struct tp_run *run, struct tp_error *err)
 	struct tp_state state = { 0 };
 	int r;
 
-	if (wait_for_clock(run->o.deadline, err) < 0 || tp_mkdir_p(run->o.out_dir, 0755, err) < 0 ||
+	if (wait_for_clock(run->o.deadline, err) < 0 || tp_mkdir_safe(run->o.out_dir, err) < 0 ||
 	    tp_lock_file(run->o.out_dir, LOCK_FILE, run->o.deadline, &run->lock, err) < 0)
 		return -1;
 	/* --force-new-key asks for a new key even on a provisioned device. */
@@ -185,6 +185,20 @@ int tp_run_begin(struct tp_run *run, struct tp_error *err)
 		r = say_provisioned(run, &state, err);
 	tp_state_free(&state);
 	return r == TP_MISSING ? 0 : r;
+}
+
+/* Why: a certificate issued and then not installable (a missing root CA, a
+ * broken agent config, an unsafe key directory) costs a request and leaves
+ * the device half done; check what can be checked before the TPM or the
+ * service is touched. */
+static int preflight(struct tp_run *run, struct tp_error *err)
+{
+	_cleanup_free_ char *dir = NULL, *base = NULL;
+
+	if (run->o.key.file &&
+	    (tp_path_split(run->o.key.file, &dir, &base, err) < 0 || tp_mkdir_safe(dir, err) < 0))
+		return -1;
+	return tp_install_check(&run->plan, err);
 }
 
 int tp_run_load_key_auth(struct tp_run *run, struct tp_error *err)
@@ -259,7 +273,7 @@ int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
 	if (r == TP_NEED_ATTACH)
 		r = tp_attach_provisioned(&run, err);
 	else if (r == 0)
-		r = steps(&run, err);
+		r = preflight(&run, err) < 0 ? -1 : steps(&run, err);
 	tp_run_free(&run);
 	return r < 0 ? -1 : 0;
 }

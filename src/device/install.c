@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -146,11 +147,12 @@ static int set_device_client_keys(const struct tp_install_plan *p, const struct 
 	return 0;
 }
 
-/* aws-iot-device-client's JSON config. */
-static int install_device_client(const struct tp_install_plan *p, const struct tp_state *s, struct tp_error *err)
+/* The device client's config as it is (an empty object when there is
+ * none yet); anything but a JSON object is left alone. */
+static int read_device_client(const struct tp_install_plan *p, cJSON **ret, struct tp_error *err)
 {
-	_cleanup_free_ char *buf = NULL, *dir = NULL, *name = NULL, *json = NULL;
-	_cleanup_json_ cJSON *root = NULL;
+	_cleanup_free_ char *buf = NULL;
+	cJSON *root;
 	size_t len;
 	int r;
 
@@ -158,15 +160,49 @@ static int install_device_client(const struct tp_install_plan *p, const struct t
 	if (r < 0)
 		return -1;
 	root = r == TP_MISSING ? cJSON_CreateObject() : cJSON_ParseWithLength(buf, len);
-	if (!cJSON_IsObject(root))
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
 		return tp_error_set(err, EX_CONFIG, "%s is not a JSON object; not touching it", p->agent_config);
+	}
+	*ret = root;
+	return 0;
+}
+
+/* aws-iot-device-client's JSON config. */
+static int install_device_client(const struct tp_install_plan *p, const struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_free_ char *dir = NULL, *name = NULL, *json = NULL;
+	_cleanup_json_ cJSON *root = NULL;
+
+	if (read_device_client(p, &root, err) < 0)
+		return -1;
 	if (set_device_client_keys(p, s, root, err) < 0 || tp_path_split(p->agent_config, &dir, &name, err) < 0)
 		return -1;
 	if (!(json = cJSON_Print(root)))
 		return tp_error_oom(err);
-	if (tp_mkdir_p(dir, 0755, err) < 0)
+	if (tp_mkdir_safe(dir, err) < 0)
 		return -1;
 	return write_owned(p, dir, name, json, 0640, err);
+}
+
+int tp_install_check(const struct tp_install_plan *p, struct tp_error *err)
+{
+	_cleanup_free_ char *buf = NULL, *dir = NULL, *name = NULL;
+	_cleanup_json_ cJSON *root = NULL;
+	_cleanup_x509_ X509 *ca = NULL;
+	size_t len;
+	int r;
+
+	r = tp_read_file(p->root_ca, CA_MAX, &buf, &len, err);
+	if (r == TP_MISSING)
+		return tp_error_set(err, EX_CONFIG, "%s does not exist", p->root_ca);
+	if (r < 0 || tp_cert_parse_first_pem(buf, len, p->root_ca, &ca, err) < 0)
+		return -1;
+	if (!(p->agents & TP_AGENT_DEVICE_CLIENT))
+		return 0;
+	if (read_device_client(p, &root, err) < 0 || tp_path_split(p->agent_config, &dir, &name, err) < 0)
+		return -1;
+	return access(dir, F_OK) == 0 ? tp_check_dir_safe(dir, err) : 0;
 }
 
 int tp_install(const struct tp_install_plan *p, X509 *cert, const struct tp_state *s, struct tp_error *err)

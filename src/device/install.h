@@ -35,6 +35,11 @@ struct tp_install_plan {
 	gid_t gid;
 };
 
+/* What can be checked before the TPM or the service is touched: the root
+ * CA parses, the device client's config (when configured) is a JSON object
+ * in a directory only its owner can write. */
+int tp_install_check(const struct tp_install_plan *plan, struct tp_error *err);
+
 /* Whether value can be written to agent.env (no control character). */
 bool tp_env_value_ok(const char *value);
 

@@ -120,6 +120,31 @@ int tp_mkdir_p(const char *dir, mode_t mode, struct tp_error *err)
 	}
 }
 
+int tp_check_dir_safe(const char *dir, struct tp_error *err)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return tp_error_set(err, EX_IOERR, "cannot stat directory %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return tp_error_set(err, EX_CONFIG, "%s is not a directory", dir);
+	if (st.st_mode & 022)
+		return tp_error_set(err, EX_CONFIG, "directory %s is writable by group or others (mode %04o): another "
+				    "user could replace what is installed there; use a directory only its owner can "
+				    "write (chmod go-w)", dir, (unsigned)(st.st_mode & 07777));
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return tp_error_set(err, EX_CONFIG, "directory %s is owned by uid %u, not by this user or root", dir,
+				    (unsigned)st.st_uid);
+	return 0;
+}
+
+int tp_mkdir_safe(const char *dir, struct tp_error *err)
+{
+	if (tp_mkdir_p(dir, 0755, err) < 0)
+		return -1;
+	return tp_check_dir_safe(dir, err);
+}
+
 static int write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

@@ -32,6 +32,14 @@ int tp_read_file_in(const char *dir, const char *name, size_t max, char **ret_bu
 /* Create dir (and missing parents) with mode when it does not exist. */
 int tp_mkdir_p(const char *dir, mode_t mode, struct tp_error *err);
 
+/* A directory this program writes files others trust into: writable by
+ * no one but its owner, who is this user or root; anything else is
+ * EX_CONFIG with the mode or owner in the message. */
+int tp_check_dir_safe(const char *dir, struct tp_error *err);
+
+/* Create dir (0755, owned by this user) when missing, then check it. */
+int tp_mkdir_safe(const char *dir, struct tp_error *err);
+
 /* Replace dir/name with data: temporary file in dir, write, fchown (unless
  * uid and gid are -1), fchmod(mode), fsync, rename over name, fsync dir.  On
  * failure the old file is intact and the temporary file is gone. */

@@ -82,7 +82,8 @@ int tp_keyfile_write(const char *path, const struct tpm_blob *blob, bool empty_a
 	char *data;
 	long len;
 
-	if (encode(blob, empty_auth, &bio, path, err) < 0 || tp_path_split(path, &dir, &base, err) < 0)
+	if (encode(blob, empty_auth, &bio, path, err) < 0 || tp_path_split(path, &dir, &base, err) < 0 ||
+	    tp_mkdir_safe(dir, err) < 0)
 		return -1;
 	len = BIO_get_mem_data(bio, &data);
 	return tp_write_file_atomic(dir, base, data, (size_t)len, 0600, (uid_t)-1, (gid_t)-1, err);

@@ -135,6 +135,7 @@ run -- enroll $(args) --out-dir "$TEST_DIR/out4" --key-handle 0x81000004 --agent
 expect_failure 78 "broken.conf is not a JSON object; not touching it" "a device client config that is not JSON"
 check "the broken config is left as it was" grep -qx 'not json' "$TEST_DIR/broken.conf"
 check "nothing installed with a broken agent config" [ ! -e "$TEST_DIR/out4/state.json" ]
+check "a broken agent config is found before a key is made" [ ! -e "$TEST_DIR/out4/journal.json" ]
 # shellcheck disable=SC2046
 run -- enroll $(args) --out-dir "$TEST_DIR/out5" --key-handle 0x81000005 --owner no-such-user-here
 expect_failure 64 '"no-such-user-here" names no user' "an unknown owner"

@@ -135,7 +135,7 @@ check "nothing was sent with an unset clock" [ "$(emulator_requests)" -eq "$crea
 
 out="$TEST_DIR/full"
 mkdir -p "$out"
-if mount -t tmpfs -o size=64k tmpfs "$out" 2>/dev/null; then
+if mount -t tmpfs -o size=64k,mode=0755 tmpfs "$out" 2>/dev/null; then
 	_mounted=$out
 	trap 'umount "$_mounted" 2>/dev/null; cleanup' EXIT
 	dd if=/dev/zero of="$out/filler" bs=4k 2>/dev/null

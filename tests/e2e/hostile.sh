@@ -82,6 +82,21 @@ run -- enroll "${base[@]}" --tcti "$TCTI" --out-dir "$TEST_DIR/o7" --insecure-ht
 	--endpoint-url "http://127.0.0.1:$port"
 expect_failure 65 "a malformed answer: .*header over 100 KB" "a header over 100 KB is a malformed answer, not out of memory"
 
+# --- directories others can write, problems found only at install time ------------------
+
+mkdir -m 0777 "$TEST_DIR/shared"
+run -- enroll "${base[@]}" --tcti "$TCTI" --out-dir "$TEST_DIR/shared"
+expect_failure 78 "directory $TEST_DIR/shared is writable by group or others (mode 0777)" \
+	"an out-dir others can write is refused with its mode"
+check "nothing was written into it" [ -z "$(ls -A "$TEST_DIR/shared")" ]
+mkdir -m 0775 "$TEST_DIR/keys-shared"
+run -- enroll "${base[@]}" --tcti "$TCTI" --out-dir "$TEST_DIR/o8" --key-file "$TEST_DIR/keys-shared/k.pem"
+expect_failure 78 "keys-shared is writable by group or others (mode 0775)" "a key file directory others can write is refused"
+run -- enroll "${base[@]}" --tcti "$TCTI" --out-dir "$TEST_DIR/o9" --root-ca "$TEST_DIR/no-such-ca.pem"
+expect_failure 78 "no-such-ca.pem does not exist" "a missing --root-ca is found before anything is done"
+check "no key was made for it" [ ! -e "$TEST_DIR/o9/journal.json" ]
+check "the out-dir the program made is 0755" [ "$(stat -c %a "$TEST_DIR/o9")" = 755 ]
+
 check "nothing was created by any of these runs" \
 	bash -c 'for d in "$1"/o1 "$1"/o2 "$1"/o4 "$1"/o5 "$1"/o6; do [ ! -e "$d/journal.json" ] || exit 1; done' _ "$TEST_DIR"
 done_testing
