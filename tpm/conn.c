@@ -162,3 +162,24 @@ int tpm_open_persistent(struct tpm_conn *c, uint32_t handle, struct tpm_obj *ret
 	*ret = o;
 	return 0;
 }
+
+int tpm_session_start(struct tpm_conn *c, const struct tpm_obj *salt_key, struct tpm_obj *ret, struct tpm_error *err)
+{
+	const TPMT_SYM_DEF symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB };
+	struct tpm_obj session = { .c = c, .tr = ESYS_TR_NONE, .loaded = true };
+	TSS2_RC rc;
+
+	TPM_RETRY(rc = Esys_StartAuthSession(c->esys, salt_key ? salt_key->tr : ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					     ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &symmetric,
+					     TPM2_ALG_SHA256, &session.tr));
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_fail(c, err, rc, "StartAuthSession (salted HMAC session)");
+	rc = Esys_TRSess_SetAttributes(c->esys, session.tr,
+				       TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, 0xff);
+	if (rc != TSS2_RC_SUCCESS) {
+		tpm_obj_release(&session);
+		return tpm_fail(c, err, rc, "TRSess_SetAttributes");
+	}
+	*ret = session;
+	return 0;
+}

@@ -76,16 +76,21 @@ static int make_key(struct tpm_conn *c, struct tpm_obj *srk, enum tpm_key_alg al
 	_cleanup_(tpm_esys_freep) TPM2B_PUBLIC *public = NULL;
 	_cleanup_(tpm_esys_freep) TPM2B_PUBLIC *read = NULL;
 	_cleanup_(tpm_esys_freep) TPM2B_NAME *name = NULL;
+	_cleanup_(tpm_obj_release) struct tpm_obj session = { 0 };
 	TPM2B_SENSITIVE_CREATE sensitive = { 0 };
 	const TPM2B_DATA outside = { 0 };
 	const TPML_PCR_SELECTION pcrs = { 0 };
 	TPM2B_PUBLIC tmpl;
 	TSS2_RC rc;
 
+	/* The new key's authorization value goes in the encrypted first
+	 * parameter of a session salted with the SRK. */
+	if (tpm_session_start(c, srk, &session, err) < 0)
+		return -1;
 	tpm_key_template(alg, &tmpl);
 	sensitive.sensitive.userAuth.size = auth->len;
 	memcpy(sensitive.sensitive.userAuth.buffer, auth->value, auth->len);
-	TPM_RETRY(rc = Esys_Create(c->esys, srk->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &tmpl,
+	TPM_RETRY(rc = Esys_Create(c->esys, srk->tr, session.tr, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &tmpl,
 				   &outside, &pcrs, &priv, &public, NULL, NULL, NULL));
 	explicit_bzero(&sensitive, sizeof(sensitive));
 	if (rc != TSS2_RC_SUCCESS)

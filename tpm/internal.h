@@ -63,6 +63,12 @@ void tpm_key_template(enum tpm_key_alg alg, TPM2B_PUBLIC *out);
 int tpm_srk_open(struct tpm_conn *c, struct tpm_obj *ret, struct tpm_error *err);
 int tpm_srk_ensure(struct tpm_conn *c, struct tpm_obj *ret, struct tpm_error *err);
 
+/* A salted HMAC session (salt_key may be NULL: unsalted) with AES-128-CFB
+ * parameter encryption both ways: the key's authorization value never
+ * travels in clear, and a sensitive first parameter is encrypted.  Flushed
+ * by tpm_obj_release(). */
+int tpm_session_start(struct tpm_conn *c, const struct tpm_obj *salt_key, struct tpm_obj *ret, struct tpm_error *err);
+
 /* Open the persistent object at handle.  TPM_ABSENT when there is none. */
 int tpm_open_persistent(struct tpm_conn *c, uint32_t handle, struct tpm_obj *ret, TPM2B_PUBLIC **ret_public,
 			TPM2B_NAME **ret_name, struct tpm_error *err);

@@ -226,6 +226,19 @@ static TPMT_SIG_SCHEME test_scheme(const TPM2B_PUBLIC *public)
 	return scheme;
 }
 
+/* An HMAC session for the key's authorization: salted with the SRK when
+ * there is one, so the value never travels in clear. */
+static int auth_session(struct tpm_conn *c, struct tpm_obj *ret, struct tpm_error *err)
+{
+	_cleanup_(tpm_obj_release) struct tpm_obj srk = { 0 };
+	int r;
+
+	r = tpm_srk_open(c, &srk, err);
+	if (r < 0)
+		return -1;
+	return tpm_session_start(c, r == TPM_ABSENT ? NULL : &srk, ret, err);
+}
+
 int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct tpm_auth *auth,
 		   struct tpm_error *err)
 {
@@ -234,6 +247,7 @@ int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct 
 	_cleanup_(tpm_esys_freep) TPM2B_PUBLIC *public = NULL;
 	_cleanup_(tpm_esys_freep) TPM2B_NAME *name = NULL;
 	_cleanup_(tpm_esys_freep) TPMT_SIGNATURE *sig = NULL;
+	_cleanup_(tpm_obj_release) struct tpm_obj session = { 0 };
 	TPM2B_DIGEST digest = { .size = 32 };
 	TPM2B_AUTH value = { 0 };
 	TPMT_SIG_SCHEME scheme;
@@ -246,7 +260,7 @@ int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct 
 	r = open_ref(&c, ref, &o, &public, &name, err);
 	if (r == TPM_ABSENT)
 		return tpm_fail_with(err, TPM_ERR_IO, "no key at handle 0x%08x", ref->handle);
-	if (r < 0)
+	if (r < 0 || auth_session(&c, &session, err) < 0)
 		return -1;
 	value.size = auth->len;
 	memcpy(value.buffer, auth->value, auth->len);
@@ -255,8 +269,7 @@ int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct 
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(&c, err, rc, "SetAuth (device key)");
 	scheme = test_scheme(public);
-	TPM_RETRY(rc = Esys_Sign(c.esys, o.tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme, &ticket,
-				 &sig));
+	TPM_RETRY(rc = Esys_Sign(c.esys, o.tr, session.tr, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme, &ticket, &sig));
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(&c, err, rc, "Sign (testing the device key's authorization)");
 	return 0;

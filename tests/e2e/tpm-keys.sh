@@ -208,6 +208,34 @@ enroll --key-handle 0x81000030 --key-auth-file "$TEST_DIR/auth" --out-dir "$OUT"
 expect_success "with the right auth value after the lockout is cleared, the run completes (handle mode)"
 check "no auth value in any output" bash -c '! grep -q -e "correct horse" -e "wrong value" "$1"' _ "$TEST_DIR/all-output"
 
+# The auth value never travels to the TPM in clear: every command of the
+# key step, captured with tpm2-tss's pcap TCTI (the test build stops the
+# run before the CSR, whose signature is the tpm2 provider's business).
+pcap_run() { # PCAPFILE ARGS...
+	local file=$1 saved=$TPM_PROVISION
+	shift
+	TPM_PROVISION="$top_builddir/tests/tpm-provision-test"
+	run TCTI_PCAP_FILE="$file" TPM_PROVISION_TEST_CRASH_AT=key-created -- enroll --thing-name gw-keys \
+		--region eu-west-1 --tcti "pcap:$TCTI" --endpoint-url "$EMU_URL" --ca-bundle "$EMU_CA" "$@"
+	TPM_PROVISION=$saved
+}
+pcap_run "$TEST_DIR/create.pcap" --key-handle 0x81000031 --key-auth-file "$TEST_DIR/auth" --out-dir "$TEST_DIR/out-pcap"
+check "the key was created under the pcap TCTI" bash -c '[ "$1" -eq 137 ] && [ -s "$2" ]' _ "$RC" "$TEST_DIR/create.pcap"
+pcap_run "$TEST_DIR/reuse.pcap" --key-handle 0x81000031 --key-auth-file "$TEST_DIR/auth" --out-dir "$TEST_DIR/out-pcap"
+check "the key's auth value was checked and accepted under the pcap TCTI" [ "$RC" -eq 137 ]
+pcap_run "$TEST_DIR/wrong.pcap" --key-handle 0x81000031 --key-auth-file "$TEST_DIR/wrong-auth" --out-dir "$TEST_DIR/out-pcap"
+check "a wrong auth value is refused under the pcap TCTI" [ "$RC" -eq 77 ]
+check "creating the key sends the auth value only encrypted" not grep -qa "correct horse" "$TEST_DIR/create.pcap"
+check "checking the auth value sends it only as an HMAC" \
+	bash -c '! grep -qa "correct horse" "$1" && ! grep -qa "wrong value" "$2"' _ "$TEST_DIR/reuse.pcap" "$TEST_DIR/wrong.pcap"
+# The same capture does see a password session in clear (tpm2-tools' default).
+TCTI_PCAP_FILE="$TEST_DIR/control.pcap" tpm2_create -T "pcap:$TCTI" -C 0x81000001 -G ecc256 -p 'correct horse battery' \
+	-u "$TEST_DIR/c.pub" -r "$TEST_DIR/c.priv" >/dev/null 2>&1
+tpm2_flushcontext -t >/dev/null 2>&1
+check "(control: a password session's value is visible in the same kind of capture)" \
+	grep -qa "correct horse" "$TEST_DIR/control.pcap"
+tpm2_evictcontrol -C o -c 0x81000031 >/dev/null 2>&1
+
 # --- TPM errors -------------------------------------------------------------------
 
 # Fill the TPM's persistent object memory.
