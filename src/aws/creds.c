@@ -98,11 +98,9 @@ static int read_credential(int dfd, const char *dir, const char *name, char **re
 	if (asprintf(&what, "credential %s/%s", dir, name) < 0)
 		return tp_error_oom(err);
 	if (fd < 0)
-		return tp_error_set(err, EX_NOPERM, "cannot read %s: %s", what, strerror(errno));
-	if (tp_check_regular(fd, what, err) < 0) {
-		err->exit_code = EX_NOPERM;
+		return tp_error_set(err, EX_CONFIG, "cannot read %s: %s", what, strerror(errno));
+	if (tp_check_regular(fd, what, err) < 0)
 		return -1;
-	}
 	n = read(fd, buf, sizeof(buf));
 	if (n < 0 || n == (ssize_t)sizeof(buf))
 		r = tp_error_set(err, EX_NOPERM, "cannot read %s: %s", what, n < 0 ? strerror(errno) : "too large");
@@ -121,7 +119,7 @@ static int from_systemd(const char *dir, struct tp_creds *c, struct tp_error *er
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (dfd < 0)
-		return tp_error_set(err, EX_NOPERM, "cannot open $CREDENTIALS_DIRECTORY %s: %s", dir, strerror(errno));
+		return tp_error_set(err, EX_CONFIG, "cannot open $CREDENTIALS_DIRECTORY %s: %s", dir, strerror(errno));
 	if (read_credential(dfd, dir, "aws-access-key-id", &c->access_key_id, err) < 0 ||
 	    read_credential(dfd, dir, "aws-secret-access-key", &c->secret_access_key, err) < 0 ||
 	    read_credential(dfd, dir, "aws-session-token", &c->session_token, err) < 0)
@@ -247,13 +245,11 @@ static int from_file(const char *path, const char *profile, struct tp_creds *c, 
 	int r;
 
 	if (fd < 0)
-		return errno == ENOENT ? TP_MISSING : tp_error_set(err, EX_NOPERM, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		return tp_error_set(err, EX_NOPERM, "cannot stat %s: %s", path, strerror(errno));
-	if (tp_check_regular(fd, path, err) < 0) {
-		err->exit_code = EX_NOPERM;
+		return errno == ENOENT ? TP_MISSING : tp_error_set(err, EX_CONFIG, "cannot open %s: %s", path, strerror(errno));
+	if (tp_check_regular(fd, path, err) < 0)
 		return -1;
-	}
+	if (fstat(fd, &st) < 0)
+		return tp_error_set(err, EX_CONFIG, "cannot stat %s: %s", path, strerror(errno));
 	/* Like ssh with its keys: a secret others can read is not used. */
 	if (st.st_mode & 077)
 		return tp_error_set(err, EX_NOPERM, "%s is readable by group or others (mode %03o); run chmod 600 on it",

@@ -41,7 +41,7 @@ static int load_cert_file(const char *path, X509 **ret_cert, char **ret_pem, str
 
 	r = tp_cert_read_file(path, &cert, err);
 	if (r == TP_MISSING)
-		return tp_error_set(err, EX_DATAERR, "certificate file %s does not exist", path);
+		return tp_error_set(err, EX_CONFIG, "certificate file %s does not exist", path);
 	if (r < 0 || tp_cert_to_pem(cert, ret_pem, err) < 0)
 		return -1;
 	*ret_cert = TAKE_PTR(cert);

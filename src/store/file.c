@@ -63,11 +63,11 @@ int tp_check_regular(int fd, const char *path, struct tp_error *err)
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
-		return tp_error_set(err, EX_IOERR, "cannot stat %s: %s", path, strerror(errno));
+		return tp_error_set(err, EX_CONFIG, "cannot stat %s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
-		return tp_error_set(err, EX_IOERR, "%s is a directory, not a file", path);
+		return tp_error_set(err, EX_CONFIG, "%s is a directory, not a file", path);
 	if (!S_ISREG(st.st_mode))
-		return tp_error_set(err, EX_IOERR, "%s is not a regular file (a FIFO, device or socket)", path);
+		return tp_error_set(err, EX_CONFIG, "%s is not a regular file (a FIFO, device or socket)", path);
 	return 0;
 }
 
@@ -78,8 +78,10 @@ int tp_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len, 
 
 	if (fd < 0 && errno == ENOENT)
 		return TP_MISSING;
+	/* The rule for input files (README, exit codes): one that cannot be
+	 * opened, or is not a regular file, is a configuration error. */
 	if (fd < 0)
-		return tp_error_set(err, EX_IOERR, "cannot open %s: %s", path, strerror(errno));
+		return tp_error_set(err, EX_CONFIG, "cannot open %s: %s", path, strerror(errno));
 	if (tp_check_regular(fd, path, err) < 0)
 		return -1;
 	return tp_read_fd(fd, path, max, ret_buf, ret_len, err);

@@ -24,14 +24,14 @@ run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o1" --config "$TEST_DIR/fifo"
 expect_failure 78 "fifo is not a regular file" "a FIFO as --config is refused at once"
 run AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= AWS_SHARED_CREDENTIALS_FILE="$TEST_DIR/fifo" -- \
 	enroll "${base[@]}" --out-dir "$TEST_DIR/o2"
-expect_failure 77 "fifo is not a regular file" "a FIFO as the credentials file is refused at once"
+expect_failure 78 "fifo is not a regular file" "a FIFO as the credentials file is refused at once"
 run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o3" --key-auth-file "$TEST_DIR/fifo"
-expect_failure 74 "fifo is not a regular file" "a FIFO as --key-auth-file is refused at once"
+expect_failure 78 "fifo is not a regular file" "a FIFO as --key-auth-file is refused at once"
 mkdir -p "$TEST_DIR/creds"
 mkfifo "$TEST_DIR/creds/aws-access-key-id"
 run AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= CREDENTIALS_DIRECTORY="$TEST_DIR/creds" -- \
 	enroll "${base[@]}" --out-dir "$TEST_DIR/o4"
-expect_failure 77 "credential .*aws-access-key-id is not a regular file" "a FIFO as a systemd credential is refused at once"
+expect_failure 78 "credential .*aws-access-key-id is not a regular file" "a FIFO as a systemd credential is refused at once"
 run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o5" --config /dev/zero
 expect_failure 78 "/dev/zero is not a regular file" "a device as --config is refused"
 run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o6" --config "$TEST_DIR"
@@ -96,6 +96,17 @@ run -- enroll "${base[@]}" --tcti "$TCTI" --out-dir "$TEST_DIR/o9" --root-ca "$T
 expect_failure 78 "no-such-ca.pem does not exist" "a missing --root-ca is found before anything is done"
 check "no key was made for it" [ ! -e "$TEST_DIR/o9/journal.json" ]
 check "the out-dir the program made is 0755" [ "$(stat -c %a "$TEST_DIR/o9")" = 755 ]
+
+# One rule for input files: missing, not a file, or not openable: 78.
+run -- register "${base[@]}" --tcti "$TCTI" --out-dir "$TEST_DIR/o10" --cert "$TEST_DIR/no-such.pem" --no-ca
+expect_failure 78 "certificate file .*no-such.pem does not exist" "a missing --cert is a configuration error"
+run -- register "${base[@]}" --tcti "$TCTI" --out-dir "$TEST_DIR/o10" --cert "$TEST_DIR" --no-ca
+expect_failure 78 "is a directory, not a file" "a directory as --cert is a configuration error"
+run AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= AWS_SHARED_CREDENTIALS_FILE="$TEST_DIR" -- \
+	enroll "${base[@]}" --out-dir "$TEST_DIR/o11"
+expect_failure 78 "is a directory, not a file" "a directory as the credentials file is a configuration error"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o12" --root-ca "$TEST_DIR"
+expect_failure 78 "is a directory, not a file" "a directory as --root-ca is a configuration error"
 
 check "nothing was created by any of these runs" \
 	bash -c 'for d in "$1"/o1 "$1"/o2 "$1"/o4 "$1"/o5 "$1"/o6; do [ ! -e "$d/journal.json" ] || exit 1; done' _ "$TEST_DIR"
