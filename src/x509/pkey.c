@@ -13,11 +13,10 @@ TP_DEFINE_POINTER_CLEANUP(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
 TP_DEFINE_POINTER_CLEANUP(OSSL_PARAM, OSSL_PARAM_free)
 TP_DEFINE_POINTER_CLEANUP(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
 
-/* Uncompressed SEC1 point: 0x04 || x || y. */
-static int push_ecc(OSSL_PARAM_BLD *bld, const struct tpm_public *pub)
+/* Uncompressed SEC1 point: 0x04 || x || y, in the caller's point buffer,
+ * which the builder refers to until it is turned into params. */
+static int push_ecc(OSSL_PARAM_BLD *bld, const struct tpm_public *pub, unsigned char *point)
 {
-	unsigned char point[1 + sizeof(pub->x) + sizeof(pub->y)];
-
 	point[0] = 0x04;
 	memcpy(point + 1, pub->x, pub->x_len);
 	memcpy(point + 1 + pub->x_len, pub->y, pub->y_len);
@@ -37,6 +36,7 @@ static int push_rsa(OSSL_PARAM_BLD *bld, const struct tpm_public *pub, BIGNUM **
 
 int tp_pkey_from_tpm(const struct tpm_public *pub, EVP_PKEY **ret_pkey, struct tp_error *err)
 {
+	unsigned char point[1 + sizeof(pub->x) + sizeof(pub->y)];
 	_cleanup_(BN_freep) BIGNUM *n = NULL, *e = NULL;
 	_cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	_cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = NULL;
@@ -49,7 +49,7 @@ int tp_pkey_from_tpm(const struct tpm_public *pub, EVP_PKEY **ret_pkey, struct t
 		return tp_error_ossl(err, EX_IOERR, "out of memory");
 	if (!ecc && pub->type != TPM_KEY_RSA)
 		return tp_error_set(err, EX_IOERR, "unsupported TPM key type");
-	if (!(ecc ? push_ecc(bld, pub) : push_rsa(bld, pub, &n, &e)) || !(params = OSSL_PARAM_BLD_to_param(bld)))
+	if (!(ecc ? push_ecc(bld, pub, point) : push_rsa(bld, pub, &n, &e)) || !(params = OSSL_PARAM_BLD_to_param(bld)))
 		return tp_error_ossl(err, EX_IOERR, "cannot describe the TPM public key");
 	ctx = EVP_PKEY_CTX_new_from_name(NULL, type, "provider=default");
 	if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0 || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
