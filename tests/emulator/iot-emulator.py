@@ -28,6 +28,18 @@ API (rest-json, shapes from botocore's iot/2015-05-28 model)
     POST /certificate/register-no-ca        RegisterCertificateWithoutCA
     GET  /certificates/{certificateId}      DescribeCertificate
     GET  /endpoint[?endpointType=...]       DescribeEndpoint
+    PUT  /certificates/{id}?newStatus=S     UpdateCertificate (ACTIVE, INACTIVE, REVOKED)
+    POST /things/{thingName}                CreateThing (200 again for the same
+                                            configuration, else 409)
+    GET  /things/{thingName}                DescribeThing
+    PUT  /things/{thingName}/principals     AttachThingPrincipal (x-amzn-principal)
+    GET  /things/{thingName}/principals     ListThingPrincipals
+    GET  /principals/things                 ListPrincipalThings (x-amzn-principal)
+    POST /policies/{policyName}             CreatePolicy
+    PUT  /target-policies/{policyName}      AttachPolicy ({"target": ARN}; a missing
+                                            policy or target is 404
+                                            ResourceNotFoundException)
+    POST /attached-policies/{target}        ListAttachedPolicies
     Every API request must carry a valid SigV4 signature for --region and
     service "iot" or "execute-api" (canonical request as AWS defines it: the
     query is decoded and re-encoded, so a client must send and sign
@@ -45,7 +57,8 @@ Accepted CSRs are kept as DIR/csr/1.pem, 2.pem, ... in the order received.
 Request log (DIR/requests.jsonl, also GET /_emulator/requests)
     {"time", "requestId", "method", "path", "query", "operation" (or null),
      "status", "errorType" (or null), "service" (signing name or null),
-     "accessKeyId" (or null), "fault" (injected fault mode or null)}
+     "accessKeyId" (or null), "fault" (injected fault mode or null),
+     "signedHeaders" (the SigV4 SignedHeaders, lowercase, or null)}
     ("status" is null for a "close" fault: no response was sent.)
     A line is written and flushed before its response is sent.
 
@@ -72,10 +85,19 @@ Control interface (unsigned, not logged as API requests)
          "apply": false,         perform the operation before the fault
                                  (a lost response); always so for slow
          "body": null,           body text for malformed/envelope
-         "omitPem": false}       gateway: drop certificatePem from the data
+         "omitPem": false,       gateway: drop certificatePem from the data
+         "omitArn": false}       gatewayids: no certificateArn in the description
+        Two more modes change what CreateCertificateFromCsr does, not how it
+        is answered: "wrongkey" issues the certificate (stored and answered
+        normally) for a fresh key of the service's own instead of the CSR's;
+        "gatewayids" answers {"success": true, "data": {"id": OPAQUE,
+        "created_at": ...}} as the product's gateway does, and from then on
+        DescribeCertificate of OPAQUE answers in that envelope.
     DELETE /_emulator/faults     drop queued faults
     GET    /_emulator/requests   the request log as a JSON list
     GET    /_emulator/certificates  the stored certificate descriptions
+    GET    /_emulator/things     things, with their configuration and principals
+    GET    /_emulator/policies   policies, with their documents and targets
 """
 
 import argparse
@@ -118,6 +140,7 @@ ERROR_STATUS = {
     "CertificateValidationException": 400,
     "UnauthorizedException": 401,
     "ResourceNotFoundException": 404,
+    "LimitExceededException": 410,
     "CertificateStateException": 406,
     "ResourceAlreadyExistsException": 409,
     "CertificateConflictException": 409,
@@ -448,6 +471,7 @@ class Verifier:
         check_scope(scope, amz_date, self.region)
         check_skew(amz_date, when)
         signed = params["SignedHeaders"].lower().split(";")
+        req.signed_headers = signed
         if "host" not in signed:
             raise auth_error("IncompleteSignatureException",
                              "'Host' or ':authority' must be a 'SignedHeader' "
@@ -541,6 +565,10 @@ def check_validity(cert):
         raise ApiError("CertificateValidationException", "The certificate is not yet valid.")
 
 
+class GatewayAnswer(dict):
+    """A result the gateway answers in its envelope, whatever the fault."""
+
+
 class Service:
     """The operations and their state (thread-safe)."""
 
@@ -550,6 +578,9 @@ class Service:
         self.account = account
         self.lock = threading.Lock()
         self.certificates = {}
+        self.opaque_ids = {}      # a gateway's id -> AWS certificate id
+        self.things = {}          # name -> {"config", "thingId", "principals"}
+        self.policies = {}        # name -> {"document", "targets"}
         self.csr_count = 0
 
     def arn(self, certificate_id):
@@ -611,9 +642,20 @@ class Service:
         if problem:
             raise invalid_request("The certificate signing request's public key "
                                   "is not supported: %s." % problem)
+        fault = req.fault or {}
+        if fault.get("mode") == "wrongkey":
+            # A broken service: a certificate for a key of its own making.
+            public_key = (ec.generate_private_key(public_key.curve)
+                          if isinstance(public_key, ec.EllipticCurvePublicKey)
+                          else rsa.generate_private_key(65537, public_key.key_size)).public_key()
         record = self.store(self.pki.issue(public_key),
                             "ACTIVE" if active else "INACTIVE")
         self.keep_csr(pem)
+        if fault.get("mode") == "gatewayids":
+            opaque = "gw-" + uuid.uuid4().hex[:10]
+            with self.lock:
+                self.opaque_ids[opaque] = (record["certificateId"], bool(fault.get("omitArn")))
+            return {"id": opaque, "created_at": utcnow().isoformat() + "Z"}
         return {k: record[k] for k in ("certificateArn", "certificateId", "certificatePem")}
 
     def keep_csr(self, pem):
@@ -649,19 +691,134 @@ class Service:
     def register_certificate_without_ca(self, req):
         return self.register(req, with_ca=False)
 
-    def describe_certificate(self, req):
-        certificate_id = unquote(req.match.group(1))
+    def certificate(self, certificate_id):
+        """The stored record of an AWS id (64 hex digits), or raise."""
         if not re.fullmatch("[a-fA-F0-9]{64}", certificate_id):
             raise invalid_request(
                 "1 validation error detected: Value '%s' at 'certificateId' failed "
                 "to satisfy constraint: Member must have length 64 and satisfy "
                 "regular expression pattern: (0x)?[a-fA-F0-9]+" % certificate_id)
+        record = self.certificates.get(certificate_id.lower())
+        if record is None:
+            raise ApiError("ResourceNotFoundException",
+                           "The certificate %s does not exist" % certificate_id)
+        return record
+
+    def describe_certificate(self, req):
+        certificate_id = unquote(req.match.group(1))
         with self.lock:
-            record = self.certificates.get(certificate_id.lower())
-            if record is None:
-                raise ApiError("ResourceNotFoundException",
-                               "The certificate %s does not exist" % certificate_id)
-            return {"certificateDescription": dict(record)}
+            if certificate_id in self.opaque_ids:
+                # The gateway answers for its own ids, in its envelope.
+                real, omit_arn = self.opaque_ids[certificate_id]
+                desc = dict(self.certificates[real], certificateId=certificate_id)
+                if omit_arn:
+                    desc.pop("certificateArn")
+                return GatewayAnswer({"certificateDescription": desc})
+            return {"certificateDescription": dict(self.certificate(certificate_id))}
+
+    def update_certificate(self, req):
+        certificate_id = unquote(req.match.group(1))
+        status = req.params.get("newStatus")
+        if status not in ("ACTIVE", "INACTIVE", "REVOKED"):
+            raise invalid_request("newStatus %s cannot be set with UpdateCertificate" % status)
+        with self.lock:
+            record = self.certificate(certificate_id)
+            record["status"] = status
+            record["lastModifiedDate"] = time.time()
+        return {}
+
+    def thing_arn(self, name_):
+        return "arn:aws:iot:%s:%s:thing/%s" % (self.region, self.account, name_)
+
+    def create_thing(self, req):
+        thing = unquote(req.match.group(1))
+        body = json_body(req) if req.body else {}
+        config = {k: body.get(k) for k in ("thingTypeName", "attributePayload", "billingGroupName")}
+        with self.lock:
+            known = self.things.get(thing)
+            if known is not None and known["config"] != config:
+                raise ApiError("ResourceAlreadyExistsException",
+                               "Thing %s already exists with different tags or attributes" % thing,
+                               resourceId=known["thingId"], resourceArn=self.thing_arn(thing))
+            if known is None:
+                known = self.things[thing] = {"config": config, "thingId": str(uuid.uuid4()),
+                                              "principals": []}
+        return {"thingName": thing, "thingArn": self.thing_arn(thing), "thingId": known["thingId"]}
+
+    def thing(self, thing):
+        if thing not in self.things:
+            raise ApiError("ResourceNotFoundException", "Thing %s cannot be found." % thing)
+        return self.things[thing]
+
+    def describe_thing(self, req):
+        thing = unquote(req.match.group(1))
+        with self.lock:
+            known = self.thing(thing)
+            return {"thingName": thing, "thingArn": self.thing_arn(thing),
+                    "thingId": known["thingId"], "version": 1,
+                    "attributes": (known["config"].get("attributePayload") or {}).get("attributes", {})}
+
+    def principal(self, req):
+        """The certificate ARN of x-amzn-principal (AWS answers
+        ResourceNotFoundException for a certificate it does not have)."""
+        arn = req.headers.get("x-amzn-principal") or ""
+        if not any(r["certificateArn"] == arn for r in self.certificates.values()):
+            raise ApiError("ResourceNotFoundException", "Principal %s cannot be found." % arn)
+        return arn
+
+    def attach_thing_principal(self, req):
+        thing = unquote(req.match.group(1))
+        with self.lock:
+            known = self.thing(thing)
+            arn = self.principal(req)
+            if arn not in known["principals"]:
+                known["principals"].append(arn)
+        return {}
+
+    def list_thing_principals(self, req):
+        with self.lock:
+            return {"principals": list(self.thing(unquote(req.match.group(1)))["principals"])}
+
+    def list_principal_things(self, req):
+        with self.lock:
+            arn = self.principal(req)
+            return {"things": [t for t, v in self.things.items() if arn in v["principals"]]}
+
+    def policy_arn(self, name_):
+        return "arn:aws:iot:%s:%s:policy/%s" % (self.region, self.account, name_)
+
+    def create_policy(self, req):
+        policy = unquote(req.match.group(1))
+        document = string_member(json_body(req), "policyDocument", 20480)
+        with self.lock:
+            if policy in self.policies:
+                raise ApiError("ResourceAlreadyExistsException", "Policy %s already exists" % policy,
+                               resourceId=policy, resourceArn=self.policy_arn(policy))
+            self.policies[policy] = {"document": document, "targets": []}
+        return {"policyName": policy, "policyArn": self.policy_arn(policy),
+                "policyDocument": document, "policyVersionId": "1"}
+
+    def attach_policy(self, req):
+        policy = unquote(req.match.group(1))
+        target = string_member(json_body(req), "target", 2048)
+        with self.lock:
+            if policy not in self.policies:
+                raise ApiError("ResourceNotFoundException", "Policy %s does not exist" % policy)
+            if not any(r["certificateArn"] == target for r in self.certificates.values()):
+                raise ApiError("ResourceNotFoundException", "Target %s cannot be found." % target)
+            if target not in self.policies[policy]["targets"]:
+                self.policies[policy]["targets"].append(target)
+        return {}
+
+    def list_attached_policies(self, req):
+        target = unquote(req.match.group(1))
+        with self.lock:
+            return {"policies": [{"policyName": p, "policyArn": self.policy_arn(p)}
+                                 for p, v in self.policies.items() if target in v["targets"]]}
+
+    def state(self, kind):
+        with self.lock:
+            return json.loads(json.dumps(self.things if kind == "things" else self.policies))
 
     def endpoint_prefix(self, kind):
         digest = hashlib.sha256(("%s:%s:%s" % (kind, self.account, self.region)).encode())
@@ -696,13 +853,26 @@ class Service:
              self.register_certificate_without_ca),
             ("GET", r"/certificates/([^/]+)", "DescribeCertificate",
              self.describe_certificate),
+            ("PUT", r"/certificates/([^/]+)", "UpdateCertificate", self.update_certificate),
+            ("POST", r"/things/([^/]+)", "CreateThing", self.create_thing),
+            ("GET", r"/things/([^/]+)", "DescribeThing", self.describe_thing),
+            ("PUT", r"/things/([^/]+)/principals", "AttachThingPrincipal",
+             self.attach_thing_principal),
+            ("GET", r"/things/([^/]+)/principals", "ListThingPrincipals",
+             self.list_thing_principals),
+            ("GET", r"/principals/things", "ListPrincipalThings", self.list_principal_things),
+            ("POST", r"/policies/([^/]+)", "CreatePolicy", self.create_policy),
+            ("PUT", r"/target-policies/([^/]+)", "AttachPolicy", self.attach_policy),
+            ("POST", r"/attached-policies/(.+)", "ListAttachedPolicies",
+             self.list_attached_policies),
             ("GET", r"/endpoint", "DescribeEndpoint", self.describe_endpoint),
         ]
 
 
 # --- faults -------------------------------------------------------------------
 
-FAULT_MODES = ("error", "malformed", "envelope", "close", "slow", "gateway")
+FAULT_MODES = ("error", "malformed", "envelope", "close", "slow", "gateway", "wrongkey",
+               "gatewayids")
 
 
 def parse_fault(spec):
@@ -726,6 +896,7 @@ def parse_fault(spec):
         "retryAfter": spec.get("retryAfter"),
         "apply": bool(spec.get("apply")) or mode in ("slow", "gateway"),
         "omitPem": bool(spec.get("omitPem")),
+        "omitArn": bool(spec.get("omitArn")),
         "body": spec.get("body"),
     }
 
@@ -778,6 +949,7 @@ class Request:
         self.service = None
         self.access_key_id = None
         self.fault = None
+        self.signed_headers = None
 
 
 class RequestLog:
@@ -860,10 +1032,14 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError("UnknownOperationException", "Unknown operation",
                                status=404, coral=False)
             req.fault = self.server.faults.take(req.operation)
-            if req.fault:
+            if req.fault and req.fault["mode"] not in ("wrongkey", "gatewayids"):
                 self.apply_fault(req, handler)
                 return
-            self.answer(req, 200, handler(req))
+            result = handler(req)
+            if isinstance(result, GatewayAnswer) or (req.fault and req.fault["mode"] == "gatewayids"):
+                self.answer(req, 200, {"success": True, "data": dict(result)})
+            else:
+                self.answer(req, 200, result)
         except ApiError as e:
             self.answer_error(req, e)
         except (ConnectionError, ssl.SSLError) as e:
@@ -947,6 +1123,7 @@ class Handler(BaseHTTPRequestHandler):
             "service": req.service,
             "accessKeyId": req.access_key_id,
             "fault": req.fault["mode"] if req.fault else None,
+            "signedHeaders": req.signed_headers,
         }
         self.server.request_log.add(entry)
         self.log_message("%s %s %s %s op=%s service=%s%s", req.method, req.path,
@@ -969,6 +1146,10 @@ class Handler(BaseHTTPRequestHandler):
                 obj = server.request_log.all()
             elif key == ("GET", "/_emulator/certificates"):
                 obj = server.service.descriptions()
+            elif key == ("GET", "/_emulator/things"):
+                obj = server.service.state("things")
+            elif key == ("GET", "/_emulator/policies"):
+                obj = server.service.state("policies")
             else:
                 self.send_json(404, {"message": "no such control endpoint"},
                                request_id=req.request_id)
