@@ -15,7 +15,7 @@ AWS_CLI=${AWS_CLI:-/usr/bin/aws}
 	exit 0
 }
 
-plan 29
+plan 45
 
 emulator_start --region eu-west-1 --account 123456789012
 W="$TEST_DIR/w"
@@ -390,6 +390,109 @@ check "the aws CLI retries through two injected 503s" retried
 expect DescribeEndpoint 503 ServiceUnavailableException
 expect DescribeEndpoint 503 ServiceUnavailableException
 expect DescribeEndpoint 200
+
+# --- certificate status, things, principals, policies -------------------------
+
+# The certificate create-certificate-from-csr made above: its status.
+status_is() {
+	awsiot describe-certificate --certificate-id "$CREATED_ID" && [ "$(field "$W/out" certificateDescription.status)" = "$1" ]
+}
+check "update-certificate to INACTIVE" awsiot update-certificate --certificate-id "$CREATED_ID" --new-status INACTIVE
+expect UpdateCertificate 200
+check "describe-certificate then shows INACTIVE" status_is INACTIVE
+expect DescribeCertificate 200
+check "update-certificate to ACTIVE again" awsiot update-certificate --certificate-id "$CREATED_ID" --new-status ACTIVE
+expect UpdateCertificate 200
+refused_status() {
+	! awsiot update-certificate --certificate-id "$CREATED_ID" --new-status PENDING_TRANSFER &&
+		grep -q InvalidRequestException "$W/err"
+}
+check "update-certificate to PENDING_TRANSFER is refused" refused_status
+expect UpdateCertificate 400 InvalidRequestException
+unknown_cert() {
+	! awsiot update-certificate --certificate-id "$(printf 'ef%.0s' $(seq 32))" --new-status INACTIVE &&
+		grep -q ResourceNotFoundException "$W/err"
+}
+check "update-certificate of an unknown id: ResourceNotFoundException" unknown_cert
+expect UpdateCertificate 404 ResourceNotFoundException
+
+CREATED_ARN=$(field "$W/created.json" certificateArn)
+check "create-thing" awsiot create-thing --thing-name gw-emu
+expect CreateThing 200
+same_thing() {
+	cp "$W/out" "$W/thing1.json" && awsiot create-thing --thing-name gw-emu && cmp -s "$W/out" "$W/thing1.json"
+}
+check "create-thing again with the same configuration: the same answer" same_thing
+expect CreateThing 200
+other_thing() {
+	! awsiot create-thing --thing-name gw-emu --attribute-payload '{"attributes": {"a": "b"}}' &&
+		grep -q ResourceAlreadyExistsException "$W/err"
+}
+check "create-thing with another configuration: 409" other_thing
+expect CreateThing 409 ResourceAlreadyExistsException
+described_thing() {
+	awsiot describe-thing --thing-name gw-emu && [ "$(field "$W/out" thingName)" = gw-emu ]
+}
+check "describe-thing" described_thing
+expect DescribeThing 200
+principal_listed() {
+	awsiot attach-thing-principal --thing-name gw-emu --principal "$CREATED_ARN" &&
+		awsiot list-thing-principals --thing-name gw-emu && grep -qF "$CREATED_ARN" "$W/out" &&
+		awsiot list-principal-things --principal "$CREATED_ARN" && grep -q gw-emu "$W/out"
+}
+check "attach-thing-principal, then both listings show it" principal_listed
+expect AttachThingPrincipal 200
+expect ListThingPrincipals 200
+expect ListPrincipalThings 200
+principal_signed() {
+	grep '"operation": "AttachThingPrincipal"' "$EMU_DIR/requests.jsonl" | grep -q '"x-amzn-principal"'
+}
+check "the request log records x-amzn-principal among the signed headers" principal_signed
+policy_attached() {
+	awsiot create-policy --policy-name emu-connect --policy-document '{"Version":"2012-10-17","Statement":[]}' &&
+		awsiot attach-policy --policy-name emu-connect --target "$CREATED_ARN" &&
+		awsiot list-attached-policies --target "$CREATED_ARN" && grep -q '"emu-connect"' "$W/out"
+}
+check "create-policy, attach-policy, list-attached-policies" policy_attached
+expect CreatePolicy 200
+expect AttachPolicy 200
+expect ListAttachedPolicies 200
+missing_policy() {
+	! awsiot attach-policy --policy-name no-such-policy --target "$CREATED_ARN" &&
+		grep -q ResourceNotFoundException "$W/err"
+}
+check "attach-policy of a missing policy: 404 ResourceNotFoundException" missing_policy
+expect AttachPolicy 404 ResourceNotFoundException
+
+# The fault modes for broken services, through botocore.
+wrong_key() {
+	emulator_fault '{"operation": "CreateCertificateFromCsr", "mode": "wrongkey"}' &&
+		signed_at 0 POST '/certificates?setAsActive=true' "$W/csr.json" &&
+		head -n 1 "$W/signed" | grep -qx '200 -' &&
+		sed -n 2p "$W/signed" >"$W/wrong.json" && field "$W/wrong.json" certificatePem >"$W/wrong.pem" &&
+		! cmp -s <(openssl x509 -in "$W/wrong.pem" -pubkey -noout) "$W/ec.pub"
+}
+check "wrongkey: a certificate for a key that is not the CSR's" wrong_key
+expect CreateCertificateFromCsr 200
+gateway_ids() {
+	emulator_fault '{"operation": "CreateCertificateFromCsr", "mode": "gatewayids"}' &&
+		signed_at 0 POST '/certificates?setAsActive=true' "$W/csr.json" &&
+		sed -n 2p "$W/signed" >"$W/gw.json" && [ "$(field "$W/gw.json" success)" = True ] &&
+		GW_ID=$(field "$W/gw.json" data.id) && [ -n "$(field "$W/gw.json" data.created_at)" ] &&
+		signed_at 0 GET "/certificates/$GW_ID" && sed -n 2p "$W/signed" >"$W/gwdesc.json" &&
+		[ "$(field "$W/gwdesc.json" data.certificateDescription.certificateId)" = "$GW_ID" ]
+}
+check "gatewayids: data.id and created_at, then DescribeCertificate by that id in the envelope" gateway_ids
+expect CreateCertificateFromCsr 200
+expect DescribeCertificate 200
+quota() {
+	local status
+	emulator_fault '{"count": 1, "errorType": "LimitExceededException", "message": "quota"}' &&
+		status=$(curl_iot GET '/endpoint?endpointType=iot%3AData-ATS') &&
+		[ "$status" = 410 ] && grep -qi '^x-amzn-ErrorType: LimitExceededException:' "$W/headers"
+}
+check "LimitExceededException is answered as HTTP 410" quota
+expect DescribeEndpoint 410 LimitExceededException
 
 # --- the request log ----------------------------------------------------------
 
