@@ -115,7 +115,10 @@ name2=$(tpm_name 0x81000011)
 printf '{"phase": "creating-key", "key-handle": "0x81000011", "key-alg": "ecc-p256"}\n' >"$OUT/journal.json"
 enroll --key-handle 0x81000011 --out-dir "$OUT"
 expect_success "a run after a crash before the key's name was recorded completes"
-check "... reusing the key it had created" [ "$(tpm_name 0x81000011)" = "$name2" ] && grep -q reusing "$RUN_OUT"
+reused_key() {
+	[ "$(tpm_name 0x81000011)" = "$name2" ] && grep -q reusing "$RUN_OUT"
+}
+check "... reusing the key it had created" reused_key
 
 # --force-new-key replaces our own key, on a provisioned device too.
 enroll --key-handle 0x81000010 --out-dir "$TEST_DIR/out-resume" --force-new-key

@@ -12,6 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 extern const char *const fuzz_seeds[];
+extern int fuzz_accepted;
 
 static uint32_t prng_state = 2463534242u;
 
@@ -41,7 +42,11 @@ int main(int argc, char **argv)
 		fclose(f);
 		LLVMFuzzerTestOneInput(buf, len);
 	}
+	size_t rejected = 0, seeds_refused = 0;
+
 	for (i = 0; fuzz_seeds[i]; i++) {
+		LLVMFuzzerTestOneInput((const uint8_t *)fuzz_seeds[i], strlen(fuzz_seeds[i]));
+		seeds_refused += !fuzz_accepted;
 		for (n = 0; n < 2000; n++) {
 			len = strlen(fuzz_seeds[i]);
 			memcpy(buf, fuzz_seeds[i], len);
@@ -62,9 +67,14 @@ int main(int argc, char **argv)
 				}
 			}
 			LLVMFuzzerTestOneInput(buf, len);
+			rejected += !fuzz_accepted;
 			rounds++;
 		}
 	}
-	printf("ok 1 - %zu mutated inputs from %zu seeds ran without a crash\n1..1\n", rounds, i);
-	return 0;
+	/* The harness drives the parser: the seeds are accepted, and the
+	 * mutations reach its error paths as well as its success. */
+	printf("%sok 1 - all %zu seeds are accepted by the parser\n", seeds_refused ? "not " : "", i);
+	printf("%sok 2 - %zu mutated inputs ran without a crash, %zu of them refused\n1..2\n",
+	       rejected > 0 && rejected < rounds ? "" : "not ", rounds, rejected);
+	return seeds_refused || rejected == 0 || rejected == rounds;
 }

@@ -15,6 +15,9 @@ const char *const fuzz_seeds[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Whether the last input parsed (the driver checks the seeds do). */
+int fuzz_accepted;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tp_issued_cert c = { 0 };
@@ -23,13 +26,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tp_http_response resp = { .status = 200, .body = (char *)data, .len = size };
 	struct tp_answer a;
 
-	tp_iot_parse_create((const char *)data, size, &c, &err);
+	fuzz_accepted = tp_iot_parse_create((const char *)data, size, &c, &err) == 0;
 	tp_issued_cert_free(&c);
 	/* The decoder production runs, on a success and on an error. */
 	for (resp.status = 200; resp.status <= 400; resp.status += 200) {
 		memset(&err, 0, sizeof(err));
-		if (tp_answer_decode(&resp, "POST https://fuzz/certificates", &a, &err) == 0)
+		if (tp_answer_decode(&resp, "POST https://fuzz/certificates", &a, &err) == 0) {
+			/* A success that decodes, an error that names itself. */
+			fuzz_accepted |= resp.status == 200 ? !a.failed : a.aws.type[0] != '\0';
 			tp_answer_free(&a);
+		}
 	}
 	tp_aws_parse_error("ThrottlingException:http://x", (const char *)data, size, &e);
 	return 0;

@@ -11,13 +11,17 @@ const char *const fuzz_seeds[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Whether the last input parsed (the driver checks the seeds do). */
+int fuzz_accepted;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tp_raw_options raw = { .cmd = TP_CMD_ENROLL };
 	struct tp_options o = { 0 };
 	struct tp_error err = { 0 };
 
-	if (tp_raw_parse_config(&raw, (const char *)data, size, "fuzz", &err) == 0)
+	fuzz_accepted = tp_raw_parse_config(&raw, (const char *)data, size, "fuzz", &err) == 0;
+	if (fuzz_accepted)
 		tp_options_from_raw(&raw, &o, &err);
 	tp_options_free(&o);
 	tp_raw_options_free(&raw);

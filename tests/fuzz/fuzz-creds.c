@@ -10,12 +10,15 @@ const char *const fuzz_seeds[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Whether the last input parsed (the driver checks the seeds do). */
+int fuzz_accepted;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tp_creds c = { 0 };
 	struct tp_error err = { 0 };
 
-	tp_creds_parse_ini((const char *)data, size, "default", "fuzz", &c, &err);
+	fuzz_accepted = tp_creds_parse_ini((const char *)data, size, "default", "fuzz", &c, &err) == 0;
 	tp_creds_free(&c);
 	return 0;
 }

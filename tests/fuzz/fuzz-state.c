@@ -17,6 +17,10 @@ const char *const fuzz_seeds[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Whether the last input parsed as one of the files (the driver checks
+ * the seeds do). */
+int fuzz_accepted;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tp_state s = { 0 };
@@ -24,11 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tp_reqjournal q = { 0 };
 	struct tp_error err = { 0 };
 
-	tp_state_parse((const char *)data, size, "fuzz", &s, &err);
+	fuzz_accepted = tp_state_parse((const char *)data, size, "fuzz", &s, &err) == 0;
 	tp_state_free(&s);
-	tp_keyjournal_parse((const char *)data, size, "fuzz", &j, &err);
+	fuzz_accepted |= tp_keyjournal_parse((const char *)data, size, "fuzz", &j, &err) == 0;
 	tp_keyjournal_free(&j);
-	tp_reqjournal_parse((const char *)data, size, "fuzz", &q, &err);
+	fuzz_accepted |= tp_reqjournal_parse((const char *)data, size, "fuzz", &q, &err) == 0;
 	tp_reqjournal_free(&q);
 	return 0;
 }
