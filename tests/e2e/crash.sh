@@ -156,6 +156,49 @@ else
 	_tap_n=$((_tap_n + 1))
 fi
 
+# --- the TPM out of object memory ----------------------------------------------------
+
+# Without a resource manager, objects others left loaded fill the TPM's
+# transient slots; the run fails with TPM_RC_OBJECT_MEMORY, writes nothing,
+# and provisions once they are flushed.
+out="$TEST_DIR/object-memory"
+tpm2_evictcontrol -C o -c "$HANDLE" >/dev/null 2>&1
+for i in 1 2 3 4 5; do
+	tpm2_createprimary -C o -c "$TEST_DIR/filler$i.ctx" >/dev/null 2>&1 || break
+done
+loaded=$(tpm_transient_count)
+# shellcheck disable=SC2046
+run -- enroll $(args) --out-dir "$out"
+expect_failure 74 "TPM .* failed: .*0x902" "a TPM out of object memory is a TPM failure with its code"
+check "out of object memory: nothing installed" nothing_installed "$out"
+check "out of object memory: the run left nothing more loaded" [ "$(tpm_transient_count)" -eq "$loaded" ]
+tpm2_flushcontext -t
+# shellcheck disable=SC2046
+run -- enroll $(args) --out-dir "$out"
+check "with the slots free again the rerun provisions the device" provisioned_with_tpm_key "$out"
+
+# --- a read-only output directory ------------------------------------------------------
+
+out="$TEST_DIR/read-only"
+mkdir -p "$out"
+if mount -t tmpfs -o size=1m,mode=0755,ro tmpfs "$out" 2>/dev/null; then
+	_mounted=$out
+	trap 'umount "$_mounted" 2>/dev/null; cleanup' EXIT
+	tpm2_evictcontrol -C o -c "$HANDLE" >/dev/null 2>&1
+	# shellcheck disable=SC2046
+	run -- enroll $(args) --out-dir "$out"
+	expect_failure 74 "Read-only file system" "a read-only out-dir is an I/O failure"
+	check "a read-only out-dir: no key made" [ "$(tpm2_getcap handles-persistent | grep -c "$HANDLE")" -eq 0 ]
+	mount -o remount,rw "$out"
+	# shellcheck disable=SC2046
+	run -- enroll $(args) --out-dir "$out"
+	check "writable again, the rerun provisions the device" provisioned_with_tpm_key "$out"
+	umount "$out"
+else
+	echo "ok $((_tap_n + 1)) # SKIP cannot mount a tmpfs here (not root?)"
+	_tap_n=$((_tap_n + 1))
+fi
+
 # --- the installed program has no crash points ------------------------------------
 
 out="$TEST_DIR/shipped"
