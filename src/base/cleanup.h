@@ -39,7 +39,12 @@ static inline void fclosep(FILE **f)
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
-/* Take a pointer out of a cleanup variable: `*ret = TAKE_PTR(p);`. */
+/* Take a pointer out of a cleanup variable: `*ret = TAKE_PTR(p);`.
+ * (cppcheck does not parse statement expressions: it sees the value.) */
+#ifdef __CPPCHECK__
+#define TAKE_PTR(p) (p)
+#define TAKE_FD(fd) (fd)
+#else
 #define TAKE_PTR(p)                                                                                                    \
 	({                                                                                                             \
 		__typeof__(p) taken_ = (p);                                                                            \
@@ -53,5 +58,6 @@ static inline void fclosep(FILE **f)
 		(fd) = -1;                                                                                             \
 		taken_;                                                                                                \
 	})
+#endif
 
 #endif

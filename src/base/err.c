@@ -19,19 +19,13 @@ int tp_error_setv(struct tp_error *err, int exit_code, const char *fmt, va_list 
 	return -1;
 }
 
-int tp_error_set(struct tp_error *err, int exit_code, const char *fmt, ...)
+void tp_error_record(struct tp_error *err, int exit_code, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	tp_error_setv(err, exit_code, fmt, ap);
 	va_end(ap);
-	return -1;
-}
-
-int tp_error_oom(struct tp_error *err)
-{
-	return tp_error_set(err, EX_IOERR, "out of memory");
 }
 
 void tp_error_append(struct tp_error *err, const char *fmt, ...)

@@ -38,9 +38,12 @@ struct tp_error {
 };
 
 /* Set the error (unless one is already set, so the first, most precise
- * failure wins) and return -1, so callers can `return tp_error_set(...)`. */
-int tp_error_set(struct tp_error *err, int exit_code, const char *fmt, ...)
+ * failure wins).  tp_error_set() is -1, so callers can `return
+ * tp_error_set(...)`; as a macro the -1 is visible where it is used (to
+ * the compiler's analyzer too). */
+void tp_error_record(struct tp_error *err, int exit_code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+#define tp_error_set(err, exit_code, ...) ({ tp_error_record((err), (exit_code), __VA_ARGS__); -1; })
 int tp_error_setv(struct tp_error *err, int exit_code, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
@@ -48,7 +51,7 @@ int tp_error_setv(struct tp_error *err, int exit_code, const char *fmt, va_list 
 void tp_error_append(struct tp_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* "out of memory", the one message for it. */
-int tp_error_oom(struct tp_error *err);
+/* "out of memory", the one message for it; -1. */
+#define tp_error_oom(err) tp_error_set((err), EX_IOERR, "out of memory")
 
 #endif

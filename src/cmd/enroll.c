@@ -102,10 +102,12 @@ static int resume_received(struct request *r, EVP_PKEY *key, struct tp_error *er
 	struct tp_reqjournal *q = &r->q;
 
 	printf("resuming: using certificate %s received by an interrupted run\n", q->certificate_id);
-	r->issued = (struct tp_issued_cert){ .id = TAKE_PTR(q->certificate_id), .arn = TAKE_PTR(q->certificate_arn),
-					     .pem = TAKE_PTR(q->certificate_pem), .created_at = TAKE_PTR(q->created_at) };
-	r->attached = (struct tp_attached){ .thing = TAKE_PTR(q->attached_thing),
-					    .policies = TAKE_PTR(q->attached_policies) };
+	r->issued.id = TAKE_PTR(q->certificate_id);
+	r->issued.arn = TAKE_PTR(q->certificate_arn);
+	r->issued.pem = TAKE_PTR(q->certificate_pem);
+	r->issued.created_at = TAKE_PTR(q->created_at);
+	r->attached.thing = TAKE_PTR(q->attached_thing);
+	r->attached.policies = TAKE_PTR(q->attached_policies);
 	/* Checked before it was journaled; a journal from an older version
 	 * recorded it unchecked. */
 	if (tp_accept_certificate(&r->issued, key, "ACTIVE", &r->cert, err) < 0)

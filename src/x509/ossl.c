@@ -5,7 +5,7 @@
 
 #include <openssl/err.h>
 
-int tp_error_ossl(struct tp_error *err, int exit_code, const char *fmt, ...)
+void tp_error_ossl_record(struct tp_error *err, int exit_code, const char *fmt, ...)
 {
 	unsigned long e, last = 0;
 	char reason[256];
@@ -14,7 +14,7 @@ int tp_error_ossl(struct tp_error *err, int exit_code, const char *fmt, ...)
 	while ((e = ERR_get_error()) != 0)
 		last = e;
 	if (!err || err->exit_code != 0)
-		return -1;
+		return;
 	va_start(ap, fmt);
 	tp_error_setv(err, exit_code, fmt, ap);
 	va_end(ap);
@@ -22,7 +22,6 @@ int tp_error_ossl(struct tp_error *err, int exit_code, const char *fmt, ...)
 		ERR_error_string_n(last, reason, sizeof(reason));
 		tp_error_append(err, "%s", reason);
 	}
-	return -1;
 }
 
 int tp_bio_to_string(BIO *bio, char **ret, struct tp_error *err)
