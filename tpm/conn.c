@@ -68,11 +68,13 @@ int tpm_fail(const struct tpm_conn *c, struct tpm_error *err, TSS2_RC rc, const 
 	if (b == TPM2_RC_NV_SPACE)
 		return tpm_fail_with(err, TPM_ERR_IO,
 				     "TPM %s failed: no room for another persistent object in the TPM; "
-				     "free a persistent handle first (tpm2_getcap handles-persistent)", what);
+				     "free a persistent handle first (tpm2_getcap handles-persistent)",
+				     what);
 	if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER &&
 	    ((rc & 0xffffu) == TSS2_BASE_RC_IO_ERROR || (rc & 0xffffu) == TSS2_BASE_RC_NO_CONNECTION))
-		return tpm_fail_with(err, TPM_ERR_IO, "TPM %s failed: lost the connection to the TPM at TCTI \"%s\" (0x%x)",
-				     what, c->conf, rc);
+		return tpm_fail_with(err, TPM_ERR_IO,
+				     "TPM %s failed: lost the connection to the TPM at TCTI \"%s\" (0x%x)", what,
+				     c->conf, rc);
 	return tpm_fail_with(err, TPM_ERR_IO, "TPM %s failed: %s (0x%x)", what, Tss2_RC_Decode(rc), rc);
 }
 
@@ -119,7 +121,8 @@ int tpm_conn_open(const char *tcti, struct tpm_conn *ret, struct tpm_error *err)
 	if (dev && access(dev, F_OK) < 0 && errno == ENOENT)
 		return tpm_fail_with(err, TPM_ERR_IO,
 				     "no TPM device %s (is there a TPM, enabled in the firmware, with its kernel "
-				     "driver loaded?)", dev);
+				     "driver loaded?)",
+				     dev);
 	/* tpm2-tss logs failures to stderr itself; errors here travel up and
 	 * are printed once.  TSS2_LOG set by the user still wins. */
 	setenv("TSS2_LOG", "all+NONE", 0);
@@ -169,13 +172,13 @@ int tpm_session_start(struct tpm_conn *c, const struct tpm_obj *salt_key, struct
 	struct tpm_obj session = { .c = c, .tr = ESYS_TR_NONE, .loaded = true };
 	TSS2_RC rc;
 
-	TPM_RETRY(rc = Esys_StartAuthSession(c->esys, salt_key ? salt_key->tr : ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-					     ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &symmetric,
+	TPM_RETRY(rc = Esys_StartAuthSession(c->esys, salt_key ? salt_key->tr : ESYS_TR_NONE, ESYS_TR_NONE,
+					     ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &symmetric,
 					     TPM2_ALG_SHA256, &session.tr));
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(c, err, rc, "StartAuthSession (salted HMAC session)");
-	rc = Esys_TRSess_SetAttributes(c->esys, session.tr,
-				       TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, 0xff);
+	rc = Esys_TRSess_SetAttributes(
+		c->esys, session.tr, TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, 0xff);
 	if (rc != TSS2_RC_SUCCESS) {
 		tpm_obj_release(&session);
 		return tpm_fail(c, err, rc, "TRSess_SetAttributes");

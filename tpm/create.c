@@ -105,8 +105,10 @@ static int make_key(struct tpm_conn *c, struct tpm_obj *srk, enum tpm_key_alg al
 		return tpm_fail(c, err, rc, "ReadPublic (device key)");
 	if (tpm_public_fill(read, name, &k->pub, err) < 0)
 		return -1;
-	if (Tss2_MU_TPM2B_PUBLIC_Marshal(public, k->blob.pub, sizeof(k->blob.pub), &k->blob.pub_len) != TSS2_RC_SUCCESS ||
-	    Tss2_MU_TPM2B_PRIVATE_Marshal(priv, k->blob.priv, sizeof(k->blob.priv), &k->blob.priv_len) != TSS2_RC_SUCCESS)
+	if (Tss2_MU_TPM2B_PUBLIC_Marshal(public, k->blob.pub, sizeof(k->blob.pub), &k->blob.pub_len) !=
+		    TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPM2B_PRIVATE_Marshal(priv, k->blob.priv, sizeof(k->blob.priv), &k->blob.priv_len) !=
+		    TSS2_RC_SUCCESS)
 		return tpm_fail_with(err, TPM_ERR_IO, "cannot marshal the new key");
 	return 0;
 }

@@ -52,8 +52,7 @@ bool tpm_retry(TSS2_RC rc, unsigned *tries);
 	} while (0)
 
 /* Fill out from a TPM2B_PUBLIC and its name. */
-int tpm_public_fill(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, struct tpm_public *out,
-		    struct tpm_error *err);
+int tpm_public_fill(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, struct tpm_public *out, struct tpm_error *err);
 
 /* The template of the device key for alg. */
 void tpm_key_template(enum tpm_key_alg alg, TPM2B_PUBLIC *out);

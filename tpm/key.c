@@ -10,9 +10,9 @@
 /* The attributes of the device key: it cannot leave this TPM or be
  * re-parented, its secret was generated inside the TPM, it signs and
  * does nothing else. */
-#define KEY_ATTRS (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | \
-		   TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | \
-		   TPMA_OBJECT_SIGN_ENCRYPT)
+#define KEY_ATTRS                                                                                                      \
+	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | \
+	 TPMA_OBJECT_SIGN_ENCRYPT)
 
 static const char *const alg_names[TPM_ALG__COUNT] = {
 	[TPM_ALG_ECC_P256] = "ecc-p256",
@@ -151,7 +151,8 @@ static int load_blob(struct tpm_conn *c, const struct tpm_blob *blob, struct tpm
 	if (r == TPM_ABSENT)
 		return tpm_fail_with(err, TPM_ERR_CONFIG,
 				     "the key file's parent, the storage root key at 0x%08x, is not in the TPM "
-				     "(was the TPM cleared?)", TPM_SRK_HANDLE);
+				     "(was the TPM cleared?)",
+				     TPM_SRK_HANDLE);
 	if (r < 0)
 		return -1;
 	TPM_RETRY(rc = Esys_Load(c->esys, srk.tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &o.tr));
@@ -239,8 +240,7 @@ static int auth_session(struct tpm_conn *c, struct tpm_obj *ret, struct tpm_erro
 	return tpm_session_start(c, r == TPM_ABSENT ? NULL : &srk, ret, err);
 }
 
-int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct tpm_auth *auth,
-		   struct tpm_error *err)
+int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct tpm_auth *auth, struct tpm_error *err)
 {
 	_cleanup_(tpm_conn_close) struct tpm_conn c = { 0 };
 	_cleanup_(tpm_obj_release) struct tpm_obj o = { 0 };
@@ -269,7 +269,8 @@ int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct 
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(&c, err, rc, "SetAuth (device key)");
 	scheme = test_scheme(public);
-	TPM_RETRY(rc = Esys_Sign(c.esys, o.tr, session.tr, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme, &ticket, &sig));
+	TPM_RETRY(
+		rc = Esys_Sign(c.esys, o.tr, session.tr, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme, &ticket, &sig));
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(&c, err, rc, "Sign (testing the device key's authorization)");
 	return 0;

@@ -7,8 +7,8 @@
 #include "tpm/internal.h"
 
 /* The attributes that make an object a storage key usable as a parent. */
-#define SRK_REQUIRED_ATTRS (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | \
-			    TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT)
+#define SRK_REQUIRED_ATTRS                                                                                             \
+	(TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT)
 
 static const TPM2B_PUBLIC srk_template = {
 	.publicArea = {
@@ -43,7 +43,8 @@ int tpm_srk_open(struct tpm_conn *c, struct tpm_obj *ret, struct tpm_error *err)
 		tpm_obj_release(&o);
 		return tpm_fail_with(err, TPM_ERR_CONFIG,
 				     "the object at 0x%08x is not a storage root key (restricted decrypt); "
-				     "refusing to use it as the device key's parent", TPM_SRK_HANDLE);
+				     "refusing to use it as the device key's parent",
+				     TPM_SRK_HANDLE);
 	}
 	*ret = o;
 	return 0;

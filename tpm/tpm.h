@@ -30,21 +30,21 @@ enum tpm_result { TPM_ABSENT = 1 };
 
 /* What kind of failure: the caller decides what it means for the user. */
 enum tpm_error_kind {
-	TPM_ERR_IO = 1,     /* unreachable TPM, lost connection, TPM failure */
-	TPM_ERR_CONFIG,     /* wrong SRK, unsupported algorithm, foreign key */
-	TPM_ERR_AUTH,       /* wrong authorization value for the key */
-	TPM_ERR_LOCKOUT,    /* dictionary-attack lockout: try later */
-	TPM_ERR_DATA,       /* a key blob that is not a TPM object */
+	TPM_ERR_IO = 1,	 /* unreachable TPM, lost connection, TPM failure */
+	TPM_ERR_CONFIG,	 /* wrong SRK, unsupported algorithm, foreign key */
+	TPM_ERR_AUTH,	 /* wrong authorization value for the key */
+	TPM_ERR_LOCKOUT, /* dictionary-attack lockout: try later */
+	TPM_ERR_DATA,	 /* a key blob that is not a TPM object */
 };
 
 struct tpm_error {
-	enum tpm_error_kind kind;    /* 0 while unset */
-	char msg[512];               /* one line, never a secret */
+	enum tpm_error_kind kind; /* 0 while unset */
+	char msg[512];		  /* one line, never a secret */
 };
 
 /* The device key algorithms AWS IoT accepts for CreateCertificateFromCsr. */
 enum tpm_key_alg {
-	TPM_ALG_ECC_P256 = 0,   /* the default */
+	TPM_ALG_ECC_P256 = 0, /* the default */
 	TPM_ALG_ECC_P384,
 	TPM_ALG_RSA_2048,
 	TPM_ALG_RSA_3072,
@@ -56,17 +56,17 @@ enum tpm_key_type { TPM_KEY_ECC = 1, TPM_KEY_RSA = 2 };
 /* A TPM public key in plain terms, for code that does not speak tss2. */
 struct tpm_public {
 	enum tpm_key_type type;
-	unsigned bits;                  /* curve size or modulus size */
-	unsigned char x[66], y[66];     /* ECC point */
+	unsigned bits;		    /* curve size or modulus size */
+	unsigned char x[66], y[66]; /* ECC point */
 	size_t x_len, y_len;
-	unsigned char n[512];           /* RSA modulus */
+	unsigned char n[512]; /* RSA modulus */
 	size_t n_len;
 	uint32_t exponent;
 	unsigned char name[TPM_NAME_MAX];
 	size_t name_len;
 	char name_hex[TPM_NAME_HEX_MAX]; /* the name as lowercase hex */
-	int alg;                        /* enum tpm_key_alg, -1 if none fits */
-	bool device_key;                /* has the attributes this library
+	int alg;			 /* enum tpm_key_alg, -1 if none fits */
+	bool device_key;		 /* has the attributes this library
 					 * gives its keys (sign only,
 					 * fixedTPM, fixedParent, ...) */
 };
@@ -95,12 +95,10 @@ struct tpm_auth {
 
 /* Read the public part of the key at ref.  TPM_ABSENT when nothing is
  * persisted at the handle. */
-int tpm_read_key(const char *tcti, const struct tpm_keyref *ref, struct tpm_public *ret_pub,
-		 struct tpm_error *err);
+int tpm_read_key(const char *tcti, const struct tpm_keyref *ref, struct tpm_public *ret_pub, struct tpm_error *err);
 
 /* Check that auth opens the key at ref by signing a test digest. */
-int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct tpm_auth *auth,
-		   struct tpm_error *err);
+int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct tpm_auth *auth, struct tpm_error *err);
 
 /* Ask the TPM whether it can make a key of alg, then create one under the
  * storage root key (creating and persisting that first if needed).  With

@@ -72,8 +72,8 @@ static bool in_list(const char *type, const char *const *list)
 }
 
 static const char *const throttling[] = {
-	"ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException",
-	"RequestLimitExceeded", "RequestThrottled", "SlowDown", NULL,
+	"ThrottlingException",	"Throttling",	    "ThrottledException", "TooManyRequestsException",
+	"RequestLimitExceeded", "RequestThrottled", "SlowDown",		  NULL,
 };
 
 bool tp_aws_retryable(long http_status, const char *type)
@@ -86,13 +86,20 @@ int tp_aws_error_exit_code(long http_status, const char *type)
 {
 	static const char *const temporary[] = {
 		"ServiceUnavailableException", "InternalFailureException", "InternalException",
-		"InternalServerException", "RequestTimeoutException", NULL,
+		"InternalServerException",     "RequestTimeoutException",  NULL,
 	};
 	static const char *const permission[] = {
-		"UnauthorizedException", "InvalidSignatureException", "UnrecognizedClientException",
-		"AccessDeniedException", "ForbiddenException", "MissingAuthenticationTokenException",
-		"IncompleteSignatureException", "ExpiredTokenException", "InvalidClientTokenId",
-		"SignatureDoesNotMatch", NULL,
+		"UnauthorizedException",
+		"InvalidSignatureException",
+		"UnrecognizedClientException",
+		"AccessDeniedException",
+		"ForbiddenException",
+		"MissingAuthenticationTokenException",
+		"IncompleteSignatureException",
+		"ExpiredTokenException",
+		"InvalidClientTokenId",
+		"SignatureDoesNotMatch",
+		NULL,
 	};
 
 	/* IoT's LimitExceededException (HTTP 410) is a quota, such as the
@@ -133,8 +140,7 @@ static int decode_success(struct tp_answer *a, const char *what, struct tp_error
 	return 0;
 }
 
-int tp_answer_decode(const struct tp_http_response *resp, const char *what, struct tp_answer *ret,
-		     struct tp_error *err)
+int tp_answer_decode(const struct tp_http_response *resp, const char *what, struct tp_answer *ret, struct tp_error *err)
 {
 	struct tp_answer a = { .status = resp->status, .retry_after = resp->retry_after };
 

@@ -26,16 +26,16 @@ struct tp_http_response {
 	char *body;
 	size_t len;
 	bool too_large;
-	long retry_after;          /* seconds, -1 when absent */
-	char error_type[128];      /* x-amzn-ErrorType */
-	char request_id[128];      /* x-amzn-RequestId */
+	long retry_after;     /* seconds, -1 when absent */
+	char error_type[128]; /* x-amzn-ErrorType */
+	char request_id[128]; /* x-amzn-RequestId */
 };
 
 /* A decoded answer: any HTTP status, the JSON document and, for a success,
  * the object holding the operation's output members. */
 struct tp_answer {
 	long status;
-	bool failed;               /* non-2xx, or an envelope saying so */
+	bool failed; /* non-2xx, or an envelope saying so */
 	cJSON *root;
 	const cJSON *data;
 	struct tp_aws_error aws;

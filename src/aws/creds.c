@@ -216,8 +216,8 @@ static int ini_lines(struct ini *ini, char *text, struct tp_error *err)
 	return 0;
 }
 
-int tp_creds_parse_ini(const char *text, size_t len, const char *profile, const char *path,
-		       struct tp_creds *ret_creds, struct tp_error *err)
+int tp_creds_parse_ini(const char *text, size_t len, const char *profile, const char *path, struct tp_creds *ret_creds,
+		       struct tp_error *err)
 {
 	struct ini ini = { .profile = profile, .path = path, .c = { .source = "credentials file" } };
 	char *copy;
@@ -250,15 +250,17 @@ static int from_file(const char *path, const char *profile, struct tp_creds *c, 
 	int r;
 
 	if (fd < 0)
-		return errno == ENOENT ? TP_MISSING : tp_error_set(err, EX_CONFIG, "cannot open %s: %s", path, strerror(errno));
+		return errno == ENOENT ? TP_MISSING
+				       : tp_error_set(err, EX_CONFIG, "cannot open %s: %s", path, strerror(errno));
 	if (tp_check_regular(fd, path, err) < 0)
 		return -1;
 	if (fstat(fd, &st) < 0)
 		return tp_error_set(err, EX_CONFIG, "cannot stat %s: %s", path, strerror(errno));
 	/* Like ssh with its keys: a secret others can read is not used. */
 	if (st.st_mode & 077)
-		return tp_error_set(err, EX_NOPERM, "%s is readable by group or others (mode %03o); run chmod 600 on it",
-				    path, (unsigned)(st.st_mode & 0777));
+		return tp_error_set(err, EX_NOPERM,
+				    "%s is readable by group or others (mode %03o); run chmod 600 on it", path,
+				    (unsigned)(st.st_mode & 0777));
 	if (tp_read_fd(fd, path, TP_CREDS_FILE_MAX, &buf, &len, err) < 0) {
 		err->exit_code = EX_NOPERM;
 		return -1;
@@ -303,10 +305,12 @@ int tp_creds_load(struct tp_creds *ret_creds, struct tp_error *err)
 			}
 			r = from_file(path, profile && *profile ? profile : "default", &c, err);
 			if (r == TP_MISSING)
-				r = tp_error_set(err, EX_NOPERM,
-						 "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-						 "pass systemd credentials aws-access-key-id and aws-secret-access-key, "
-						 "or create %s", path);
+				r = tp_error_set(
+					err, EX_NOPERM,
+					"no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+					"pass systemd credentials aws-access-key-id and aws-secret-access-key, "
+					"or create %s",
+					path);
 		}
 	}
 	if (r < 0) {

@@ -11,8 +11,8 @@
 struct tp_creds {
 	char *access_key_id;
 	char *secret_access_key;
-	char *session_token;      /* NULL without one */
-	const char *source;       /* where they came from, for messages */
+	char *session_token; /* NULL without one */
+	const char *source;  /* where they came from, for messages */
 };
 
 /*
@@ -28,8 +28,7 @@ struct tp_creds {
 int tp_creds_load(struct tp_creds *ret_creds, struct tp_error *err);
 
 /* Parse a shared credentials file (INI) for profile.  Pure; fuzzed. */
-int tp_creds_parse_ini(const char *text, size_t len, const char *profile,
-		       const char *path, struct tp_creds *ret_creds,
+int tp_creds_parse_ini(const char *text, size_t len, const char *profile, const char *path, struct tp_creds *ret_creds,
 		       struct tp_error *err);
 
 void tp_creds_free(struct tp_creds *c);

@@ -146,7 +146,8 @@ static CURLcode set_transport(CURL *curl, struct transfer *t)
 	SETOPT(curl, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (t->svc->ca_bundle)
 		SETOPT(curl, CURLOPT_CAINFO, t->svc->ca_bundle);
-	SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS, t->timeout_ms < CONNECT_TIMEOUT_MS ? t->timeout_ms : CONNECT_TIMEOUT_MS);
+	SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS,
+	       t->timeout_ms < CONNECT_TIMEOUT_MS ? t->timeout_ms : CONNECT_TIMEOUT_MS);
 	SETOPT(curl, CURLOPT_TIMEOUT_MS, t->timeout_ms);
 	SETOPT(curl, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(curl, CURLOPT_ERRORBUFFER, t->errbuf);
@@ -250,8 +251,10 @@ static int http_once(struct transfer *t, bool *ret_retryable, struct tp_error *e
 	 * lack of memory during a transfer being far less likely): it is a
 	 * malformed answer, and retrying it will not help. */
 	if (c == CURLE_OUT_OF_MEMORY)
-		return tp_error_set(err, EX_DATAERR, "%s %s: a malformed answer: libcurl could not take it in "
-				    "(a header over 100 KB?)", t->method, t->url);
+		return tp_error_set(err, EX_DATAERR,
+				    "%s %s: a malformed answer: libcurl could not take it in "
+				    "(a header over 100 KB?)",
+				    t->method, t->url);
 	if (c != CURLE_OK) {
 		*ret_retryable = curl_retryable(c);
 		return tp_error_set(err, curl_exit_code(c), "%s %s: %s", t->method, t->url,
@@ -318,9 +321,8 @@ static void note_retry(const struct transfer *t, double delay, unsigned attempt,
 {
 	_cleanup_free_ char *line = NULL;
 
-	if (t->svc->note_retry &&
-	    asprintf(&line, "retrying %s %s in %.1fs (attempt %u failed: %s)", t->method, t->url, delay, attempt,
-		     e->msg) >= 0)
+	if (t->svc->note_retry && asprintf(&line, "retrying %s %s in %.1fs (attempt %u failed: %s)", t->method, t->url,
+					   delay, attempt, e->msg) >= 0)
 		t->svc->note_retry(line);
 }
 

@@ -11,13 +11,13 @@
 
 /* The service settings of a run. */
 struct tp_service {
-	const char *endpoint;      /* https://host[:port], no trailing slash */
+	const char *endpoint; /* https://host[:port], no trailing slash */
 	const char *region;
-	const char *signing_name;  /* "iot" or "execute-api" */
-	const char *ca_bundle;     /* NULL: the system's trust store */
+	const char *signing_name; /* "iot" or "execute-api" */
+	const char *ca_bundle;	  /* NULL: the system's trust store */
 	const struct tp_creds *creds;
-	bool allow_http;           /* plain http (a loopback endpoint, tests) */
-	unsigned deadline;         /* seconds for all attempts of one call */
+	bool allow_http;   /* plain http (a loopback endpoint, tests) */
+	unsigned deadline; /* seconds for all attempts of one call */
 	/* Told about each retry, with the reason; NULL for silence.  The
 	 * client itself never prints. */
 	void (*note_retry)(const char *line);

@@ -20,8 +20,7 @@ static void issued_freep(struct tp_issued_cert *c)
 	tp_issued_cert_free(c);
 }
 
-static int take_string(const cJSON *obj, const char *name, size_t max, bool required, char **ret,
-		       struct tp_error *err)
+static int take_string(const cJSON *obj, const char *name, size_t max, bool required, char **ret, struct tp_error *err)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
 
@@ -71,7 +70,8 @@ static int take_cert_id(const cJSON *data, char **ret, struct tp_error *err)
 		return 0;
 	free(*ret);
 	*ret = NULL;
-	return tp_error_set(err, EX_DATAERR, "the service's certificate id is neither 64 hex digits nor a plain "
+	return tp_error_set(err, EX_DATAERR,
+			    "the service's certificate id is neither 64 hex digits nor a plain "
 			    "identifier (letters, digits, -_. at most 128)");
 }
 
@@ -81,8 +81,7 @@ static int parse_issued(const cJSON *data, struct tp_issued_cert *ret_cert, stru
 {
 	_cleanup_(issued_freep) struct tp_issued_cert c = { 0 };
 
-	if (take_cert_id(data, &c.id, err) < 0 ||
-	    take_string(data, "certificateArn", 2048, false, &c.arn, err) < 0 ||
+	if (take_cert_id(data, &c.id, err) < 0 || take_string(data, "certificateArn", 2048, false, &c.arn, err) < 0 ||
 	    take_string(data, "certificatePem", TP_CERT_PEM_MAX, false, &c.pem, err) < 0 ||
 	    take_string(data, "status", 64, false, &c.status, err) < 0 ||
 	    take_string(data, "created_at", 64, false, &c.created_at, err) < 0)
@@ -257,8 +256,9 @@ int tp_iot_register(const struct tp_service *svc, const char *cert_pem, const ch
 		    const char *status, const char *cert_id, struct tp_issued_cert *ret_cert, struct tp_error *err)
 {
 	const char *path = no_ca ? "/certificate/register-no-ca" : "/certificate/register";
-	const char *kv[] = { "certificatePem", cert_pem, "caCertificatePem", no_ca ? NULL : ca_pem,
-			     "status", status, NULL, NULL };
+	const char *kv[] = {
+		"certificatePem", cert_pem, "caCertificatePem", no_ca ? NULL : ca_pem, "status", status, NULL, NULL
+	};
 	_cleanup_(issued_freep) struct tp_issued_cert c = { 0 };
 	_cleanup_answer_ struct tp_answer a = { 0 };
 	_cleanup_free_ char *body = json_body(kv), *what = NULL;
@@ -326,30 +326,31 @@ int tp_iot_update_certificate(const struct tp_service *svc, const char *id, cons
 /* Why: fleet tooling finds a device by its thing, and an agent connects as
  * it.  CreateThing answers 200 for a thing that exists alike, so a rerun
  * may do it again. */
-int tp_iot_attach_thing(const struct tp_service *svc, const char *thing, const char *cert_arn,
-			struct tp_error *err)
+int tp_iot_attach_thing(const struct tp_service *svc, const char *thing, const char *cert_arn, struct tp_error *err)
 {
 	_cleanup_answer_ struct tp_answer a = { 0 }, b = { 0 };
 	_cleanup_free_ char *path = NULL, *principal = NULL;
 
 	if (!tp_iot_safe_segment(thing, 128))
-		return tp_error_set(err, EX_USAGE, "thing name \"%s\" cannot be sent in a URL path by this client", thing);
+		return tp_error_set(err, EX_USAGE, "thing name \"%s\" cannot be sent in a URL path by this client",
+				    thing);
 	if (asprintf(&path, "/things/%s", thing) < 0)
 		return tp_error_oom(err);
 	if (operation(svc, &(struct tp_http_request){ .method = "POST", .path = path, .body = "{}" }, &a, err) < 0)
 		return -1;
 	free(path);
 	path = NULL;
-	if (asprintf(&path, "/things/%s/principals", thing) < 0 || asprintf(&principal, "x-amzn-principal: %s", cert_arn) < 0)
+	if (asprintf(&path, "/things/%s/principals", thing) < 0 ||
+	    asprintf(&principal, "x-amzn-principal: %s", cert_arn) < 0)
 		return tp_error_oom(err);
-	return operation(svc, &(struct tp_http_request){ .method = "PUT", .path = path, .body = "{}", .header = principal },
+	return operation(svc,
+			 &(struct tp_http_request){ .method = "PUT", .path = path, .body = "{}", .header = principal },
 			 &b, err);
 }
 
 /* Why: AWS IoT authorizes a connection by the policies attached to the
  * certificate; without one the device cannot connect. */
-int tp_iot_attach_policy(const struct tp_service *svc, const char *policy, const char *cert_arn,
-			 struct tp_error *err)
+int tp_iot_attach_policy(const struct tp_service *svc, const char *policy, const char *cert_arn, struct tp_error *err)
 {
 	const char *kv[] = { "target", cert_arn, NULL, NULL };
 	_cleanup_answer_ struct tp_answer a = { 0 };
@@ -357,14 +358,17 @@ int tp_iot_attach_policy(const struct tp_service *svc, const char *policy, const
 	struct tp_http_request req = { .method = "PUT", .body = body };
 
 	if (!tp_iot_safe_segment(policy, 128))
-		return tp_error_set(err, EX_USAGE, "policy name \"%s\" cannot be sent in a URL path by this client", policy);
+		return tp_error_set(err, EX_USAGE, "policy name \"%s\" cannot be sent in a URL path by this client",
+				    policy);
 	if (!body || asprintf(&path, "/target-policies/%s", policy) < 0)
 		return tp_error_oom(err);
 	req.path = path;
 	if (tp_http_call(svc, &req, &a, err) < 0)
 		return -1;
 	if (a.failed && a.status == 404 && strcmp(a.aws.type, "ResourceNotFoundException") == 0)
-		return tp_error_set(err, EX_DATAERR, "PUT %s%s: policy \"%s\" does not exist (HTTP 404 %s): create it, "
-				    "then run again", svc->endpoint, path, policy, a.aws.type);
+		return tp_error_set(err, EX_DATAERR,
+				    "PUT %s%s: policy \"%s\" does not exist (HTTP 404 %s): create it, "
+				    "then run again",
+				    svc->endpoint, path, policy, a.aws.type);
 	return a.failed ? fail(svc, &req, &a, err) : 0;
 }

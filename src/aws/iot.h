@@ -14,11 +14,11 @@
 /* A certificate as the service describes it.  Nothing in it is trusted
  * until the caller has checked it against the TPM key. */
 struct tp_issued_cert {
-	char *id;          /* AWS's 64 hex digits, or a gateway's opaque id */
-	char *arn;         /* NULL when the service gave none (a gateway) */
-	char *pem;         /* NULL from register (the caller has the PEM) */
-	char *status;      /* ACTIVE, INACTIVE, ...: NULL when not told */
-	char *created_at;  /* a gateway's created_at, or NULL */
+	char *id;	  /* AWS's 64 hex digits, or a gateway's opaque id */
+	char *arn;	  /* NULL when the service gave none (a gateway) */
+	char *pem;	  /* NULL from register (the caller has the PEM) */
+	char *status;	  /* ACTIVE, INACTIVE, ...: NULL when not told */
+	char *created_at; /* a gateway's created_at, or NULL */
 };
 
 /* CreateCertificateFromCsr: POST /certificates?setAsActive=true; fetches
@@ -39,13 +39,11 @@ int tp_iot_update_certificate(const struct tp_service *svc, const char *id, cons
 /* CreateThing (POST /things/{name}; 200 also when it exists alike), then
  * AttachThingPrincipal (PUT /things/{name}/principals, the certificate ARN
  * in the signed x-amzn-principal header). */
-int tp_iot_attach_thing(const struct tp_service *svc, const char *thing, const char *cert_arn,
-			struct tp_error *err);
+int tp_iot_attach_thing(const struct tp_service *svc, const char *thing, const char *cert_arn, struct tp_error *err);
 
 /* AttachPolicy: PUT /target-policies/{policy}, {"target": cert_arn}.  A
  * policy that does not exist is EX_DATAERR naming it. */
-int tp_iot_attach_policy(const struct tp_service *svc, const char *policy, const char *cert_arn,
-			 struct tp_error *err);
+int tp_iot_attach_policy(const struct tp_service *svc, const char *policy, const char *cert_arn, struct tp_error *err);
 
 /* Whether s can be a path segment as this client sends it: libcurl signs
  * the path exactly as written, so only characters that need no escaping

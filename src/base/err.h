@@ -25,31 +25,33 @@
  * values (each documents which).
  */
 enum tp_result {
-	TP_MISSING = 1,      /* a file, record or key that is not there */
-	TP_NEED_NEW_KEY,     /* no key to reuse: create one */
-	TP_PROVISIONED,      /* the device is already provisioned */
-	TP_NEED_ATTACH,      /* provisioned, but without an attachment asked for */
-	TP_HELP,             /* --help was asked for */
+	TP_MISSING = 1,	 /* a file, record or key that is not there */
+	TP_NEED_NEW_KEY, /* no key to reuse: create one */
+	TP_PROVISIONED,	 /* the device is already provisioned */
+	TP_NEED_ATTACH,	 /* provisioned, but without an attachment asked for */
+	TP_HELP,	 /* --help was asked for */
 };
 
 struct tp_error {
-	int exit_code;     /* one of the codes above; 0 while unset */
-	char msg[1024];    /* one line, no trailing newline, never a secret */
+	int exit_code;	/* one of the codes above; 0 while unset */
+	char msg[1024]; /* one line, no trailing newline, never a secret */
 };
 
 /* Set the error (unless one is already set, so the first, most precise
  * failure wins).  tp_error_set() is -1, so callers can `return
  * tp_error_set(...)`; as a macro the -1 is visible where it is used (to
  * the compiler's analyzer too). */
-void tp_error_record(struct tp_error *err, int exit_code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-#define tp_error_set(err, exit_code, ...) ({ tp_error_record((err), (exit_code), __VA_ARGS__); -1; })
+void tp_error_record(struct tp_error *err, int exit_code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define tp_error_set(err, exit_code, ...)                                                                              \
+	({                                                                                                             \
+		tp_error_record((err), (exit_code), __VA_ARGS__);                                                      \
+		-1;                                                                                                    \
+	})
 int tp_error_setv(struct tp_error *err, int exit_code, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
 /* Append ": text" to an error that is already set. */
-void tp_error_append(struct tp_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void tp_error_append(struct tp_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "out of memory", the one message for it; -1. */
 #define tp_error_oom(err) tp_error_set((err), EX_IOERR, "out of memory")

@@ -13,8 +13,8 @@
 #define TP_DEFAULT_KEY_HANDLE 0x81000002u
 
 struct tp_keyloc {
-	uint32_t handle;   /* persistent handle; 0 when the key is in file */
-	char *file;        /* TSS2 key file, or NULL */
+	uint32_t handle; /* persistent handle; 0 when the key is in file */
+	char *file;	 /* TSS2 key file, or NULL */
 };
 
 /* "handle 0x81000002" or "key file PATH", for messages. */

@@ -9,17 +9,17 @@
 
 enum opt_kind {
 	KIND_STRING,
-	KIND_HANDLE,   /* a string, or a JSON number */
-	KIND_FLAG,     /* no value on the command line, true/false in JSON */
-	KIND_LIST,     /* repeatable; a string or an array of strings in JSON */
+	KIND_HANDLE, /* a string, or a JSON number */
+	KIND_FLAG,   /* no value on the command line, true/false in JSON */
+	KIND_LIST,   /* repeatable; a string or an array of strings in JSON */
 };
 
 struct opt_def {
 	const char *name;
-	const char *arg;      /* placeholder in the usage text */
+	const char *arg; /* placeholder in the usage text */
 	enum opt_kind kind;
-	unsigned cmds;        /* enum tp_cmd bits */
-	bool cli_only;        /* a one-off action, not a setting for a file */
+	unsigned cmds; /* enum tp_cmd bits */
+	bool cli_only; /* a one-off action, not a setting for a file */
 	const char *help;
 };
 

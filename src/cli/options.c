@@ -19,29 +19,50 @@
 const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_THING_NAME] = { "thing-name", "NAME", KIND_STRING, BOTH, false, "AWS IoT thing name (certificate CN)" },
 	[TP_OPT_TCTI] = { "tcti", "CONF", KIND_STRING, BOTH, false, "TPM TCTI (default " TP_DEFAULT_TCTI ")" },
-	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", KIND_HANDLE, BOTH, false, "persistent key handle (default 0x81000002)" },
-	[TP_OPT_REGION] = { "region", "REGION", KIND_STRING, BOTH, false, "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION)" },
-	[TP_OPT_ENDPOINT_URL] = { "endpoint-url", "URL", KIND_STRING, BOTH, false, "certificate API endpoint (default from the region)" },
-	[TP_OPT_SIGNING_NAME] = { "signing-name", "NAME", KIND_STRING, BOTH, false, "SigV4 signing name: iot (default) or execute-api" },
-	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", KIND_STRING, BOTH, false, "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
-	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, BOTH, false, "output directory (default " TP_DEFAULT_OUT_DIR ")" },
-	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, TP_CMD_ENROLL, false, "ecc-p256 (default), ecc-p384, rsa-2048, rsa-3072" },
-	[TP_OPT_KEY_FILE] = { "key-file", "PATH", KIND_STRING, BOTH, false, "keep the key in a TSS2 key file, not at a handle" },
-	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, TP_CMD_ENROLL, false, "file holding the key's authorization value" },
+	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", KIND_HANDLE, BOTH, false,
+				"persistent key handle (default 0x81000002)" },
+	[TP_OPT_REGION] = { "region", "REGION", KIND_STRING, BOTH, false,
+			    "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION)" },
+	[TP_OPT_ENDPOINT_URL] = { "endpoint-url", "URL", KIND_STRING, BOTH, false,
+				  "certificate API endpoint (default from the region)" },
+	[TP_OPT_SIGNING_NAME] = { "signing-name", "NAME", KIND_STRING, BOTH, false,
+				  "SigV4 signing name: iot (default) or execute-api" },
+	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", KIND_STRING, BOTH, false,
+			       "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
+	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, BOTH, false,
+			     "output directory (default " TP_DEFAULT_OUT_DIR ")" },
+	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, TP_CMD_ENROLL, false,
+			     "ecc-p256 (default), ecc-p384, rsa-2048, rsa-3072" },
+	[TP_OPT_KEY_FILE] = { "key-file", "PATH", KIND_STRING, BOTH, false,
+			      "keep the key in a TSS2 key file, not at a handle" },
+	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, TP_CMD_ENROLL, false,
+				   "file holding the key's authorization value" },
 	[TP_OPT_RSA_PSS] = { "rsa-pss", "", KIND_FLAG, TP_CMD_ENROLL, false, "sign the CSR with RSA-PSS (RSA keys)" },
-	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, TP_CMD_ENROLL, true, "replace the key this program created" },
-	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_STRING, BOTH, false, "give up retrying after this long (default " XSTR(TP_DEFAULT_DEADLINE) ")" },
-	[TP_OPT_INSECURE_HTTP_LOOPBACK] = { "insecure-http-loopback", "", KIND_FLAG, BOTH, true, "allow http:// to a loopback endpoint (tests)" },
-	[TP_OPT_IOT_ENDPOINT] = { "iot-endpoint", "HOST", KIND_STRING, BOTH, false, "IoT data endpoint for the agent (default: DescribeEndpoint)" },
-	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", KIND_STRING, BOTH, false, "CA for the agent (default " TP_DEFAULT_ROOT_CA ")" },
-	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, BOTH, false, "configure aws-iot-device-client, env, openssl (repeatable)" },
-	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", KIND_STRING, BOTH, false, "aws-iot-device-client config file" },
-	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", KIND_STRING, BOTH, false, "owner of the installed files (the agent's account)" },
-	[TP_OPT_ATTACH_THING] = { "attach-thing", "", KIND_FLAG, BOTH, false, "create the thing and attach the certificate to it" },
-	[TP_OPT_POLICY] = { "policy", "NAME", KIND_LIST, BOTH, false, "attach this IoT policy to the certificate (repeatable)" },
+	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, TP_CMD_ENROLL, true,
+				   "replace the key this program created" },
+	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_STRING, BOTH, false,
+			      "give up retrying after this long (default " XSTR(TP_DEFAULT_DEADLINE) ")" },
+	[TP_OPT_INSECURE_HTTP_LOOPBACK] = { "insecure-http-loopback", "", KIND_FLAG, BOTH, true,
+					    "allow http:// to a loopback endpoint (tests)" },
+	[TP_OPT_IOT_ENDPOINT] = { "iot-endpoint", "HOST", KIND_STRING, BOTH, false,
+				  "IoT data endpoint for the agent (default: DescribeEndpoint)" },
+	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", KIND_STRING, BOTH, false,
+			     "CA for the agent (default " TP_DEFAULT_ROOT_CA ")" },
+	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, BOTH, false,
+			   "configure aws-iot-device-client, env, openssl (repeatable)" },
+	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", KIND_STRING, BOTH, false,
+				  "aws-iot-device-client config file" },
+	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", KIND_STRING, BOTH, false,
+			   "owner of the installed files (the agent's account)" },
+	[TP_OPT_ATTACH_THING] = { "attach-thing", "", KIND_FLAG, BOTH, false,
+				  "create the thing and attach the certificate to it" },
+	[TP_OPT_POLICY] = { "policy", "NAME", KIND_LIST, BOTH, false,
+			    "attach this IoT policy to the certificate (repeatable)" },
 	[TP_OPT_CERT] = { "cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the device certificate to register" },
-	[TP_OPT_CA_CERT] = { "ca-cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the CA certificate that issued it" },
-	[TP_OPT_NO_CA] = { "no-ca", "", KIND_FLAG, TP_CMD_REGISTER, false, "register without a CA (RegisterCertificateWithoutCA)" },
+	[TP_OPT_CA_CERT] = { "ca-cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false,
+			     "the CA certificate that issued it" },
+	[TP_OPT_NO_CA] = { "no-ca", "", KIND_FLAG, TP_CMD_REGISTER, false,
+			   "register without a CA (RegisterCertificateWithoutCA)" },
 	[TP_OPT_STATUS] = { "status", "STATUS", KIND_STRING, TP_CMD_REGISTER, false, "ACTIVE (default) or INACTIVE" },
 };
 
@@ -96,9 +117,10 @@ static void build_longopts(enum tp_cmd cmd, struct option *longopts)
 
 	for (i = 0; i < TP_OPT__COUNT; i++)
 		if (tp_opt_defs[i].cmds & cmd)
-			longopts[n++] = (struct option){ tp_opt_defs[i].name,
-							 tp_opt_defs[i].kind == KIND_FLAG ? no_argument : required_argument,
-							 NULL, i };
+			longopts[n++] =
+				(struct option){ tp_opt_defs[i].name,
+						 tp_opt_defs[i].kind == KIND_FLAG ? no_argument : required_argument,
+						 NULL, i };
 	longopts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
 	longopts[n++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
@@ -150,7 +172,8 @@ static int config_list(const cJSON *array, const char *path, struct tp_raw_value
 
 	if (!items)
 		return tp_error_oom(err);
-	cJSON_ArrayForEach(item, array) {
+	cJSON_ArrayForEach(item, array)
+	{
 		if (!cJSON_IsString(item)) {
 			tp_strv_free(items);
 			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be an array of names", path,
@@ -187,7 +210,8 @@ static int config_value(const cJSON *item, int opt, const char *path, struct tp_
 
 	if (kind == KIND_FLAG) {
 		if (!cJSON_IsBool(item))
-			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be true or false", path, item->string);
+			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be true or false", path,
+					    item->string);
 		if (cJSON_IsTrue(item))
 			tp_raw_set(v, TP_FROM_CONFIG, NULL, NULL);
 		return 0;
@@ -199,7 +223,8 @@ static int config_value(const cJSON *item, int opt, const char *path, struct tp_
 	if (!cJSON_IsString(item))
 		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be a %s", path, item->string,
 				    kind == KIND_HANDLE ? "string or a number"
-				    : kind == KIND_LIST ? "string or an array of strings" : "string");
+				    : kind == KIND_LIST ? "string or an array of strings"
+							: "string");
 	if (!(s = strdup(item->valuestring)))
 		return tp_error_oom(err);
 	if (kind != KIND_LIST) {
@@ -231,7 +256,8 @@ static int config_values(const cJSON *root, enum tp_cmd cmd, const char *path, s
 	const cJSON *item;
 	int opt;
 
-	cJSON_ArrayForEach(item, root) {
+	cJSON_ArrayForEach(item, root)
+	{
 		opt = find_opt(item->string, cmd);
 		if (opt < 0)
 			return tp_error_set(err, EX_CONFIG, "config %s: unknown key \"%s\"", path, item->string);

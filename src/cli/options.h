@@ -38,26 +38,26 @@ struct tp_options {
 	/* the key */
 	struct tp_keyloc key;
 	enum tpm_key_alg key_alg;
-	char *key_auth_file;           /* NULL: the empty authorization */
+	char *key_auth_file; /* NULL: the empty authorization */
 	bool rsa_pss;
 	bool force_new_key;
 	/* the service */
 	char *region;
-	char *endpoint_url;            /* given, or derived from the region */
-	char *signing_name;            /* "iot" or "execute-api" */
-	char *ca_bundle;               /* NULL: the system's trust store */
-	unsigned deadline;             /* seconds */
+	char *endpoint_url; /* given, or derived from the region */
+	char *signing_name; /* "iot" or "execute-api" */
+	char *ca_bundle;    /* NULL: the system's trust store */
+	unsigned deadline;  /* seconds */
 	bool insecure_http_loopback;
 	/* the install */
-	char *iot_endpoint;            /* NULL: ask DescribeEndpoint */
+	char *iot_endpoint; /* NULL: ask DescribeEndpoint */
 	char *root_ca;
-	unsigned agents;               /* enum tp_agent bits */
+	unsigned agents; /* enum tp_agent bits */
 	char *agent_config;
-	uid_t owner_uid;               /* (uid_t)-1 / (gid_t)-1 without --owner */
+	uid_t owner_uid; /* (uid_t)-1 / (gid_t)-1 without --owner */
 	gid_t owner_gid;
 	/* the identity at the service */
-	bool attach_thing;             /* CreateThing + AttachThingPrincipal */
-	char **policies;               /* AttachPolicy each, NULL-terminated */
+	bool attach_thing; /* CreateThing + AttachThingPrincipal */
+	char **policies;   /* AttachPolicy each, NULL-terminated */
 	/* register */
 	char *cert;
 	char *ca_cert;
@@ -116,13 +116,13 @@ enum tp_origin { TP_FROM_DEFAULT = 0, TP_FROM_ARGV, TP_FROM_CONFIG, TP_FROM_ENV 
 struct tp_raw_value {
 	bool set;
 	enum tp_origin origin;
-	char *str;          /* a string option's value */
-	char **items;       /* a list option's values, NULL-terminated */
+	char *str;    /* a string option's value */
+	char **items; /* a list option's values, NULL-terminated */
 };
 
 struct tp_raw_options {
 	enum tp_cmd cmd;
-	char *config_path;  /* --config, NULL for the default */
+	char *config_path; /* --config, NULL for the default */
 	struct tp_raw_value v[TP_OPT__COUNT];
 };
 

@@ -33,8 +33,8 @@ static int bad(const struct tp_raw_options *raw, enum tp_opt opt, const char *wh
 	switch (raw->v[opt].origin) {
 	case TP_FROM_CONFIG:
 		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\": \"%s\" %s",
-				    raw->config_path ? raw->config_path : TP_DEFAULT_CONFIG, tp_opt_defs[opt].name, what,
-				    why);
+				    raw->config_path ? raw->config_path : TP_DEFAULT_CONFIG, tp_opt_defs[opt].name,
+				    what, why);
 	case TP_FROM_ENV:
 		return tp_error_set(err, EX_CONFIG, "%s (from the environment) \"%s\" %s", tp_opt_defs[opt].name, what,
 				    why);
@@ -126,13 +126,17 @@ static int check_tcti(const struct tp_raw_options *raw, struct tp_error *err)
 	if (!name)
 		return tp_error_oom(err);
 	if (!*name || !all_chars(name, "-_", false) || strcmp(name, "cmd") == 0)
-		return bad_value(raw, TP_OPT_TCTI, "does not name a TCTI module of tpm2-tss (device, tabrmd, swtpm, "
-				 "mssim, ...)", err);
+		return bad_value(raw, TP_OPT_TCTI,
+				 "does not name a TCTI module of tpm2-tss (device, tabrmd, swtpm, "
+				 "mssim, ...)",
+				 err);
 	if (asprintf(&lib, "%s/libtss2-tcti-%s.so.0", TP_TCTI_LIBDIR, name) < 0)
 		return tp_error_oom(err);
 	if (access(lib, F_OK) < 0)
-		return bad_value(raw, TP_OPT_TCTI, "names a TCTI that tpm2-tss did not install (no libtss2-tcti-NAME "
-				 "in " TP_TCTI_LIBDIR ")", err);
+		return bad_value(raw, TP_OPT_TCTI,
+				 "names a TCTI that tpm2-tss did not install (no libtss2-tcti-NAME "
+				 "in " TP_TCTI_LIBDIR ")",
+				 err);
 	if (strcmp(name, "device") == 0 && conf && conf[1] && stat(conf + 1, &st) == 0 && !S_ISCHR(st.st_mode))
 		return bad_value(raw, TP_OPT_TCTI, "names a device that is not a character device", err);
 	return 0;
@@ -144,7 +148,8 @@ static int check_identity(const struct tp_raw_options *raw, struct tp_error *err
 	size_t n;
 
 	if (!v)
-		return tp_error_set(err, EX_USAGE, "no thing name: give --thing-name or \"thing-name\" in the config file");
+		return tp_error_set(err, EX_USAGE,
+				    "no thing name: give --thing-name or \"thing-name\" in the config file");
 	n = strlen(v);
 	if (n == 0 || n > 128 || !all_chars(v, ":_-", true))
 		return bad_value(raw, TP_OPT_THING_NAME, "is not a valid thing name (1-128 of A-Z a-z 0-9 : _ -)", err);
@@ -329,7 +334,8 @@ static int check_env_values(const struct tp_raw_options *raw, const struct tp_op
 		return 0;
 	for (i = 0; i < sizeof(written) / sizeof(written[0]); i++)
 		if (val(raw, written[i]) && !tp_env_value_ok(val(raw, written[i])))
-			return bad_value(raw, written[i], "contains a control character, which agent.env cannot hold", err);
+			return bad_value(raw, written[i], "contains a control character, which agent.env cannot hold",
+					 err);
 	return 0;
 }
 
@@ -360,8 +366,8 @@ static int parse_identity(const struct tp_raw_options *raw, struct tp_options *o
 				 "cannot be attached as a thing by this program (only " PATH_NAME_CHARS ")", err);
 	for (p = raw->v[TP_OPT_POLICY].items; p && *p; p++)
 		if (!**p || strlen(*p) > 128 || !all_chars(*p, "-_.", true))
-			return bad(raw, TP_OPT_POLICY, *p, "is not a policy name this program can attach (1-128 of "
-				   PATH_NAME_CHARS ")", err);
+			return bad(raw, TP_OPT_POLICY, *p,
+				   "is not a policy name this program can attach (1-128 of " PATH_NAME_CHARS ")", err);
 	return 0;
 }
 

@@ -54,12 +54,16 @@ static int check_names(const struct tp_issued_cert *c, X509 *cert, struct tp_err
 		if (tp_cert_id(cert, id, err) < 0)
 			return -1;
 		if (strcmp(id, c->id) != 0)
-			return tp_error_set(err, EX_DATAERR, "certificate %s: its id is not the SHA-256 of the certificate "
-					    "the service sent (%s)", c->id, id);
+			return tp_error_set(err, EX_DATAERR,
+					    "certificate %s: its id is not the SHA-256 of the certificate "
+					    "the service sent (%s)",
+					    c->id, id);
 	}
 	if (c->arn && !aws_cert_arn(c->arn, c->id))
-		return tp_error_set(err, EX_DATAERR, "certificate %s: the service's ARN is not "
-				    "arn:PARTITION:iot:REGION:ACCOUNT:cert/ID for it", c->id);
+		return tp_error_set(err, EX_DATAERR,
+				    "certificate %s: the service's ARN is not "
+				    "arn:PARTITION:iot:REGION:ACCOUNT:cert/ID for it",
+				    c->id);
 	return 0;
 }
 

@@ -44,8 +44,10 @@ int tp_attach_missing(struct tp_run *run, const char *cert_id, const char *cert_
 	if (!tp_attach_wanted(run, done))
 		return 0;
 	if (!cert_arn)
-		return tp_error_set(err, EX_DATAERR, "the service gave no ARN for certificate %s: it cannot be attached "
-				    "to a thing or policy (--attach-thing, --policy)", cert_id);
+		return tp_error_set(err, EX_DATAERR,
+				    "the service gave no ARN for certificate %s: it cannot be attached "
+				    "to a thing or policy (--attach-thing, --policy)",
+				    cert_id);
 	if (attach_thing(run, cert_arn, done, journal, ctx, err) < 0)
 		return -1;
 	for (p = run->o.policies; p && *p; p++) {
@@ -70,10 +72,11 @@ int tp_attach_describe(const struct tp_attached *done, char **ret, struct tp_err
 		return tp_error_oom(err);
 	if (!done->thing && !*policies)
 		n = asprintf(ret, "; the certificate is not attached to a thing or policy yet, so the device cannot "
-			     "connect: run again with --attach-thing and --policy NAME");
+				  "connect: run again with --attach-thing and --policy NAME");
 	else
-		n = asprintf(ret, "; attached to %s%s%s%s%s", done->thing ? "thing " : "", done->thing ? done->thing : "",
-			     done->thing && *policies ? " and " : "", *policies ? "policies " : "", policies);
+		n = asprintf(ret, "; attached to %s%s%s%s%s", done->thing ? "thing " : "",
+			     done->thing ? done->thing : "", done->thing && *policies ? " and " : "",
+			     *policies ? "policies " : "", policies);
 	return n < 0 ? tp_error_oom(err) : 0;
 }
 

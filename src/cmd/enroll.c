@@ -64,11 +64,11 @@ static int key_step(struct tp_run *run, struct tpm_public *ret_pub, struct tp_er
 /* The journal of this run's request, and the certificate it is about. */
 struct request {
 	struct tp_run *run;
-	struct tp_reqjournal q;      /* as saved in request.json */
+	struct tp_reqjournal q; /* as saved in request.json */
 	struct tp_issued_cert issued;
-	X509 *cert;                  /* checked against the TPM key */
+	X509 *cert; /* checked against the TPM key */
 	struct tp_attached attached;
-	char *lost_since;            /* a request an earlier run got no answer to */
+	char *lost_since; /* a request an earlier run got no answer to */
 };
 
 static void request_free(struct request *r)
@@ -85,9 +85,15 @@ static int save_received(void *ctx, const struct tp_attached *done, struct tp_er
 {
 	struct request *r = ctx;
 	struct tp_reqjournal q = {
-		.phase = TP_CERT_RECEIVED, .key_name = r->q.key_name, .sent_at = r->q.sent_at,
-		.certificate_id = r->issued.id, .certificate_arn = r->issued.arn, .certificate_pem = r->issued.pem,
-		.created_at = r->issued.created_at, .attached_thing = done->thing, .attached_policies = done->policies,
+		.phase = TP_CERT_RECEIVED,
+		.key_name = r->q.key_name,
+		.sent_at = r->q.sent_at,
+		.certificate_id = r->issued.id,
+		.certificate_arn = r->issued.arn,
+		.certificate_pem = r->issued.pem,
+		.created_at = r->issued.created_at,
+		.attached_thing = done->thing,
+		.attached_policies = done->policies,
 	};
 
 	return tp_reqjournal_save(r->run->o.out_dir, &q, err);
@@ -121,8 +127,11 @@ static int resume_received(struct request *r, EVP_PKEY *key, struct tp_error *er
 static int refuse(struct request *r, struct tp_error *err)
 {
 	const struct tp_issued_cert *c = &r->issued;
-	struct tp_reqjournal q = { .phase = TP_CERT_REFUSED, .key_name = r->q.key_name, .sent_at = r->q.sent_at,
-				   .certificate_id = c->id, .refused_because = err->msg };
+	struct tp_reqjournal q = { .phase = TP_CERT_REFUSED,
+				   .key_name = r->q.key_name,
+				   .sent_at = r->q.sent_at,
+				   .certificate_id = c->id,
+				   .refused_because = err->msg };
 	struct tp_error e = { 0 };
 
 	if (tp_reqjournal_save(r->run->o.out_dir, &q, &e) < 0)
@@ -143,8 +152,9 @@ static int refuse(struct request *r, struct tp_error *err)
 static int request_certificate(struct request *r, EVP_PKEY *key, struct tp_error *err)
 {
 	struct tp_run *run = r->run;
-	const struct tp_csr_key ck = { .loc = &run->o.key, .auth = &run->auth, .alg = run->o.key_alg,
-				       .pss = run->o.rsa_pss };
+	const struct tp_csr_key ck = {
+		.loc = &run->o.key, .auth = &run->auth, .alg = run->o.key_alg, .pss = run->o.rsa_pss
+	};
 	_cleanup_free_ char *csr = NULL;
 	char sent_at[TP_TIME_MAX];
 	bool rejected;
@@ -235,8 +245,8 @@ static int enroll(struct tp_run *run, struct tp_error *err)
 	    obtain_certificate(&r, pub.name_hex, key, err) < 0 || attach_and_install(&r, &pub, err) < 0 ||
 	    tp_attach_describe(&r.attached, &attached, err) < 0)
 		return -1;
-	printf("enrolled thing %s: certificate %s installed in %s%s\n", run->o.thing_name, r.issued.id,
-	       run->o.out_dir, attached);
+	printf("enrolled thing %s: certificate %s installed in %s%s\n", run->o.thing_name, r.issued.id, run->o.out_dir,
+	       attached);
 	if (r.lost_since)
 		warn_lost_request(r.lost_since, r.issued.id);
 	return 0;

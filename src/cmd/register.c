@@ -21,7 +21,8 @@
 
 static void register_usage(void)
 {
-	printf("usage: tpm-provision register --cert FILE [--ca-cert FILE | --no-ca] [--status ACTIVE|INACTIVE] [options]\n\n"
+	printf("usage: tpm-provision register --cert FILE [--ca-cert FILE | --no-ca] [--status ACTIVE|INACTIVE] "
+	       "[options]\n\n"
 	       "Register the certificate FILE of the TPM key with AWS IoT (RegisterCertificate,\n"
 	       "or RegisterCertificateWithoutCA with --no-ca) and install it.\n\n"
 	       "options:\n");
@@ -59,7 +60,8 @@ static int check_against_tpm(struct tp_run *run, X509 *cert, struct tpm_public *
 
 	r = tp_devkey_read(&run->key, ret_pub, err);
 	if (r == TP_MISSING && tp_keyloc_describe(&run->o.key, &where, err) == 0)
-		return tp_error_set(err, EX_CONFIG, "the TPM has no key at %s for the certificate %s", where, run->o.cert);
+		return tp_error_set(err, EX_CONFIG, "the TPM has no key at %s for the certificate %s", where,
+				    run->o.cert);
 	if (r != 0 || tp_pkey_from_tpm(ret_pub, &key, err) < 0 || tp_cert_check_key(cert, key, run->o.cert, err) < 0)
 		return -1;
 	*ret_key = TAKE_PTR(key);
@@ -103,8 +105,10 @@ static int do_register(struct tp_run *run, struct tp_error *err)
 	    tp_accept_certificate(&registered, key, tp_cert_status_name(run->o.status), &described, err) < 0)
 		return -1;
 	if (X509_cmp(cert, described) != 0)
-		return tp_error_set(err, EX_DATAERR, "the service describes certificate %s with another certificate "
-				    "than %s", registered.id, run->o.cert);
+		return tp_error_set(err, EX_DATAERR,
+				    "the service describes certificate %s with another certificate "
+				    "than %s",
+				    registered.id, run->o.cert);
 	/* Step 4: attach and install, exactly as enroll does. */
 	if (tp_attach_missing(run, registered.id, registered.arn, &attached, NULL, NULL, err) < 0 ||
 	    tp_run_install(run, cert, &pub, &registered, &attached, err) < 0 ||

@@ -37,17 +37,31 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
 	if (r != 0)
 		return r;
 	run->key = (struct tp_devkey){
-		.tcti = o->tcti, .out_dir = o->out_dir, .alg = o->key_alg, .loc = &o->key,
-		.auth = &run->auth, .force = o->force_new_key,
+		.tcti = o->tcti,
+		.out_dir = o->out_dir,
+		.alg = o->key_alg,
+		.loc = &o->key,
+		.auth = &run->auth,
+		.force = o->force_new_key,
 	};
 	run->svc = (struct tp_service){
-		.endpoint = o->endpoint_url, .region = o->region, .signing_name = o->signing_name,
-		.ca_bundle = o->ca_bundle, .creds = &run->creds, .allow_http = o->insecure_http_loopback,
-		.deadline = o->deadline, .note_retry = note_retry,
+		.endpoint = o->endpoint_url,
+		.region = o->region,
+		.signing_name = o->signing_name,
+		.ca_bundle = o->ca_bundle,
+		.creds = &run->creds,
+		.allow_http = o->insecure_http_loopback,
+		.deadline = o->deadline,
+		.note_retry = note_retry,
 	};
 	run->plan = (struct tp_install_plan){
-		.dir = o->out_dir, .root_ca = o->root_ca, .tcti = o->tcti, .agents = o->agents,
-		.agent_config = o->agent_config, .uid = o->owner_uid, .gid = o->owner_gid,
+		.dir = o->out_dir,
+		.root_ca = o->root_ca,
+		.tcti = o->tcti,
+		.agents = o->agents,
+		.agent_config = o->agent_config,
+		.uid = o->owner_uid,
+		.gid = o->owner_gid,
 	};
 	return 0;
 }
@@ -67,7 +81,8 @@ static int wait_for_clock(unsigned deadline, struct tp_error *err)
 		if (now >= built)
 			return 0;
 		if (waited == 0)
-			fprintf(stderr, "tpm-provision: the system clock is not set yet; waiting up to %us for time sync\n",
+			fprintf(stderr,
+				"tpm-provision: the system clock is not set yet; waiting up to %us for time sync\n",
 				deadline);
 		if (waited >= deadline)
 			break;
@@ -77,19 +92,19 @@ static int wait_for_clock(unsigned deadline, struct tp_error *err)
 	tp_format_time(built, built_s);
 	return tp_error_set(err, EX_TEMPFAIL,
 			    "the system clock (%s) is before this program was built (%s) and time sync did not set it "
-			    "within %us: TLS would fail, try again once the clock is synchronised", now_s, built_s,
-			    deadline);
+			    "within %us: TLS would fail, try again once the clock is synchronised",
+			    now_s, built_s, deadline);
 }
 
 /* The record names this thing and this key location. */
-static int check_record(const struct tp_run *run, const struct tp_state *state, const char *path,
-			struct tp_error *err)
+static int check_record(const struct tp_run *run, const struct tp_state *state, const char *path, struct tp_error *err)
 {
 	_cleanup_free_ char *have = NULL, *want = NULL;
 
 	if (strcmp(state->thing_name, run->o.thing_name) != 0)
-		return tp_error_set(err, EX_DATAERR, "%s: this device is already provisioned as thing \"%s\", not \"%s\"",
-				    path, state->thing_name, run->o.thing_name);
+		return tp_error_set(err, EX_DATAERR,
+				    "%s: this device is already provisioned as thing \"%s\", not \"%s\"", path,
+				    state->thing_name, run->o.thing_name);
 	if (tp_keyloc_equal(&state->key, &run->o.key))
 		return 0;
 	if (tp_keyloc_describe(&state->key, &have, err) < 0 || tp_keyloc_describe(&run->o.key, &want, err) < 0)
@@ -132,14 +147,17 @@ static int check_provisioned(const struct tp_run *run, const struct tp_state *st
 		return -1;
 	r = tp_devkey_read(&run->key, &pub, err);
 	if (r == TP_MISSING)
-		return tp_error_set(err, EX_DATAERR,
-				    "%s records a key the TPM no longer has (was the TPM cleared, the key file removed?); "
-				    "move %s away to provision again", path, path);
+		return tp_error_set(
+			err, EX_DATAERR,
+			"%s records a key the TPM no longer has (was the TPM cleared, the key file removed?); "
+			"move %s away to provision again",
+			path, path);
 	if (r < 0)
 		return -1;
 	if (strcmp(pub.name_hex, state->key_name) != 0)
-		return tp_error_set(err, EX_DATAERR, "%s records another key than the one now there (TPM name %s, not %s)",
-				    path, pub.name_hex, state->key_name);
+		return tp_error_set(err, EX_DATAERR,
+				    "%s records another key than the one now there (TPM name %s, not %s)", path,
+				    pub.name_hex, state->key_name);
 	return check_installed_cert(run, &pub, path, err);
 }
 
@@ -195,8 +213,7 @@ static int preflight(struct tp_run *run, struct tp_error *err)
 {
 	_cleanup_free_ char *dir = NULL, *base = NULL;
 
-	if (run->o.key.file &&
-	    (tp_path_split(run->o.key.file, &dir, &base, err) < 0 || tp_mkdir_safe(dir, err) < 0))
+	if (run->o.key.file && (tp_path_split(run->o.key.file, &dir, &base, err) < 0 || tp_mkdir_safe(dir, err) < 0))
 		return -1;
 	return tp_install_check(&run->plan, err);
 }

@@ -19,13 +19,13 @@
 
 struct tp_run {
 	struct tp_options o;
-	struct tpm_auth auth;          /* the key's authorization value */
+	struct tpm_auth auth; /* the key's authorization value */
 	struct tp_devkey key;
 	struct tp_creds creds;
 	struct tp_service svc;
 	struct tp_install_plan plan;
-	int lock;                      /* the output directory's lock */
-	struct tp_state provisioned;   /* state.json, when TP_NEED_ATTACH */
+	int lock;		     /* the output directory's lock */
+	struct tp_state provisioned; /* state.json, when TP_NEED_ATTACH */
 };
 
 struct tp_attached;

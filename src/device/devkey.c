@@ -32,7 +32,8 @@ static int check_auth_value(const char *path, const char *buf, size_t len, struc
 	if (len == 0)
 		return tp_error_set(err, EX_CONFIG, "key auth file %s is empty", path);
 	if (len > AUTH_MAX)
-		return tp_error_set(err, EX_CONFIG, "key auth file %s: the value is longer than %d bytes", path, AUTH_MAX);
+		return tp_error_set(err, EX_CONFIG, "key auth file %s: the value is longer than %d bytes", path,
+				    AUTH_MAX);
 	if (memchr(buf, '\0', len))
 		return tp_error_set(err, EX_CONFIG, "key auth file %s: the value contains a NUL byte", path);
 	return 0;
@@ -65,8 +66,7 @@ int tp_devkey_read_auth(const char *path, struct tpm_auth *ret_auth, struct tp_e
 	return r;
 }
 
-static int journal_write(const struct tp_devkey *k, enum tp_key_phase phase, const char *name_hex,
-			 struct tp_error *err)
+static int journal_write(const struct tp_devkey *k, enum tp_key_phase phase, const char *name_hex, struct tp_error *err)
 {
 	const struct tp_keyjournal j = {
 		.phase = phase,
@@ -79,8 +79,8 @@ static int journal_write(const struct tp_devkey *k, enum tp_key_phase phase, con
 }
 
 /* Run fn with the key's reference: the handle, or the key file's blob. */
-static int with_keyref(const struct tp_devkey *k, int (*fn)(const struct tp_devkey *, const struct tpm_keyref *,
-							    void *, struct tpm_error *),
+static int with_keyref(const struct tp_devkey *k,
+		       int (*fn)(const struct tp_devkey *, const struct tpm_keyref *, void *, struct tpm_error *),
 		       void *data, struct tp_error *err)
 {
 	struct tpm_keyref ref = { .handle = k->loc->handle };
@@ -138,8 +138,9 @@ static int refuse_foreign(const struct tp_devkey *k, const struct tpm_public *pu
 		return -1;
 	return tp_error_set(err, EX_CONFIG,
 			    "%s already holds a key that tpm-provision did not create (TPM name %s is not the one "
-			    "recorded in %s/%s); it is left untouched: choose another one with %s", where,
-			    pub->name_hex, k->out_dir, TP_KEYJOURNAL_FILE, k->loc->file ? "--key-file" : "--key-handle");
+			    "recorded in %s/%s); it is left untouched: choose another one with %s",
+			    where, pub->name_hex, k->out_dir, TP_KEYJOURNAL_FILE,
+			    k->loc->file ? "--key-file" : "--key-handle");
 }
 
 static int refuse_other_alg(const struct tp_devkey *k, const struct tpm_public *pub, struct tp_error *err)
@@ -148,9 +149,10 @@ static int refuse_other_alg(const struct tp_devkey *k, const struct tpm_public *
 
 	if (tp_keyloc_describe(k->loc, &where, err) < 0)
 		return -1;
-	return tp_error_set(err, EX_CONFIG, "the key tpm-provision created at %s is %s, not %s; "
-			    "use --force-new-key to replace it", where, pub->alg >= 0 ? tpm_key_alg_name(pub->alg) : "other",
-			    tpm_key_alg_name(k->alg));
+	return tp_error_set(err, EX_CONFIG,
+			    "the key tpm-provision created at %s is %s, not %s; "
+			    "use --force-new-key to replace it",
+			    where, pub->alg >= 0 ? tpm_key_alg_name(pub->alg) : "other", tpm_key_alg_name(k->alg));
 }
 
 /* The key there is ours: evict it for --force-new-key (a key file is simply

@@ -17,11 +17,11 @@
 
 struct tp_devkey {
 	const char *tcti;
-	const char *out_dir;              /* where journal.json lives */
+	const char *out_dir; /* where journal.json lives */
 	enum tpm_key_alg alg;
 	const struct tp_keyloc *loc;
 	const struct tpm_auth *auth;
-	bool force;                       /* --force-new-key */
+	bool force; /* --force-new-key */
 };
 
 /* Read the key authorization value from path: its first line, at most 32

@@ -23,8 +23,8 @@ static int write_owned(const struct tp_install_plan *p, const char *dir, const c
 }
 
 /* A copy of src, after checking it parses as a certificate (is_cert). */
-static int install_copy(const struct tp_install_plan *p, const char *src, const char *name, mode_t mode,
-			bool is_cert, struct tp_error *err)
+static int install_copy(const struct tp_install_plan *p, const char *src, const char *name, mode_t mode, bool is_cert,
+			struct tp_error *err)
 {
 	_cleanup_x509_ X509 *cert = NULL;
 	_cleanup_free_ char *buf = NULL;
@@ -74,8 +74,10 @@ static int env_line(char **text, const char *name, const char *value, struct tp_
 		return tp_error_oom(err);
 	*text = out;
 	if (!tp_env_value_ok(value))
-		return tp_error_set(err, EX_CONFIG, "%s for agent.env contains a control character: it cannot be "
-				    "written to an environment file", name);
+		return tp_error_set(err, EX_CONFIG,
+				    "%s for agent.env contains a control character: it cannot be "
+				    "written to an environment file",
+				    name);
 	p = out + len + sprintf(out + len, "%s=\"", name);
 	for (; *value; value++) {
 		if (strchr("\"\\`$", *value))
@@ -91,19 +93,21 @@ static int env_line(char **text, const char *name, const char *value, struct tp_
 static int install_env(const struct tp_install_plan *p, const struct tp_state *s, struct tp_error *err)
 {
 	_cleanup_free_ char *key = NULL, *cert = NULL, *ca = NULL, *cnf = NULL;
-	/* cppcheck does not follow the cleanup attribute: text is freed. */
-	// cppcheck-suppress memleak
-	_cleanup_free_ char *text = strdup("# Written by tpm-provision for the device's IoT agent.\n");
+	_cleanup_free_ char *text = NULL;
 
+	if (key_reference(p, s, &key, err) < 0 || tp_path_join(p->dir, TP_CERT_FILE, &cert, err) < 0 ||
+	    tp_path_join(p->dir, TP_ROOT_CA_FILE, &ca, err) < 0 ||
+	    tp_path_join(p->dir, TP_OPENSSL_CNF_FILE, &cnf, err) < 0)
+		return -1;
+	text = strdup("# Written by tpm-provision for the device's IoT agent.\n");
 	if (!text)
 		return tp_error_oom(err);
-	if (key_reference(p, s, &key, err) < 0 || tp_path_join(p->dir, TP_CERT_FILE, &cert, err) < 0 ||
-	    tp_path_join(p->dir, TP_ROOT_CA_FILE, &ca, err) < 0 || tp_path_join(p->dir, TP_OPENSSL_CNF_FILE, &cnf, err) < 0)
-		return -1;
 	if (env_line(&text, "IOT_ENDPOINT", s->iot_endpoint, err) < 0 ||
 	    env_line(&text, "IOT_THING_NAME", s->thing_name, err) < 0 || env_line(&text, "IOT_CERT", cert, err) < 0 ||
 	    env_line(&text, "IOT_KEY", key, err) < 0 || env_line(&text, "IOT_ROOT_CA", ca, err) < 0 ||
 	    env_line(&text, "TPM2OPENSSL_TCTI", p->tcti, err) < 0 || env_line(&text, "OPENSSL_CONF", cnf, err) < 0)
+		/* cppcheck does not follow the cleanup attribute: text is freed. */
+		// cppcheck-suppress memleak
 		return -1;
 	return write_owned(p, p->dir, TP_AGENT_ENV_FILE, text, 0644, err);
 }

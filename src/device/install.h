@@ -19,19 +19,19 @@
 
 /* The agents install can configure. */
 enum tp_agent {
-	TP_AGENT_DEVICE_CLIENT = 1 << 0,  /* aws-iot-device-client's config */
-	TP_AGENT_ENV = 1 << 1,            /* agent.env */
-	TP_AGENT_OPENSSL = 1 << 2,        /* openssl.cnf */
+	TP_AGENT_DEVICE_CLIENT = 1 << 0, /* aws-iot-device-client's config */
+	TP_AGENT_ENV = 1 << 1,		 /* agent.env */
+	TP_AGENT_OPENSSL = 1 << 2,	 /* openssl.cnf */
 };
 
 /* What to install where, from the options. */
 struct tp_install_plan {
-	const char *dir;           /* the output directory */
-	const char *root_ca;       /* file to install as root-ca.pem */
-	const char *tcti;          /* for the agent's tpm2 provider */
-	unsigned agents;           /* enum tp_agent bits */
-	const char *agent_config;  /* aws-iot-device-client config path */
-	uid_t uid;                 /* owner, or (uid_t)-1 */
+	const char *dir;	  /* the output directory */
+	const char *root_ca;	  /* file to install as root-ca.pem */
+	const char *tcti;	  /* for the agent's tpm2 provider */
+	unsigned agents;	  /* enum tp_agent bits */
+	const char *agent_config; /* aws-iot-device-client config path */
+	uid_t uid;		  /* owner, or (uid_t)-1 */
 	gid_t gid;
 };
 

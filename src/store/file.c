@@ -112,7 +112,8 @@ int tp_mkdir_p(const char *dir, mode_t mode, struct tp_error *err)
 		/* chmod: the mode is meant as given, whatever the umask. */
 		if (mkdir(path, mode) == 0) {
 			if (chmod(path, mode) < 0)
-				return tp_error_set(err, EX_IOERR, "cannot set the mode of %s: %s", path, strerror(errno));
+				return tp_error_set(err, EX_IOERR, "cannot set the mode of %s: %s", path,
+						    strerror(errno));
 		} else if (errno != EEXIST) {
 			return tp_error_set(err, EX_IOERR, "cannot create directory %s: %s", path, strerror(errno));
 		}
@@ -131,9 +132,11 @@ int tp_check_dir_safe(const char *dir, struct tp_error *err)
 	if (!S_ISDIR(st.st_mode))
 		return tp_error_set(err, EX_CONFIG, "%s is not a directory", dir);
 	if (st.st_mode & 022)
-		return tp_error_set(err, EX_CONFIG, "directory %s is writable by group or others (mode %04o): another "
+		return tp_error_set(err, EX_CONFIG,
+				    "directory %s is writable by group or others (mode %04o): another "
 				    "user could replace what is installed there; use a directory only its owner can "
-				    "write (chmod go-w)", dir, (unsigned)(st.st_mode & 07777));
+				    "write (chmod go-w)",
+				    dir, (unsigned)(st.st_mode & 07777));
 	if (st.st_uid != geteuid() && st.st_uid != 0)
 		return tp_error_set(err, EX_CONFIG, "directory %s is owned by uid %u, not by this user or root", dir,
 				    (unsigned)st.st_uid);
@@ -167,8 +170,8 @@ static int write_all(int fd, const void *data, size_t len)
 /* Write, own and sync the new file; closes fd. */
 static int fill_temp(int fd, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
 {
-	int r = write_all(fd, data, len) < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0
-			? -1 : 0;
+	int r = write_all(fd, data, len) < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0 ? -1
+														  : 0;
 	int saved = errno;
 
 	if (close(fd) < 0 && r == 0)
@@ -177,8 +180,8 @@ static int fill_temp(int fd, const void *data, size_t len, mode_t mode, uid_t ui
 	return r;
 }
 
-static int replace_at(int dfd, const char *dir, const char *name, const void *data, size_t len, mode_t mode,
-		      uid_t uid, gid_t gid, struct tp_error *err)
+static int replace_at(int dfd, const char *dir, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
+		      gid_t gid, struct tp_error *err)
 {
 	char tmp[NAME_MAX + 32];
 	uint64_t rnd;

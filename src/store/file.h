@@ -43,8 +43,8 @@ int tp_mkdir_safe(const char *dir, struct tp_error *err);
 /* Replace dir/name with data: temporary file in dir, write, fchown (unless
  * uid and gid are -1), fchmod(mode), fsync, rename over name, fsync dir.  On
  * failure the old file is intact and the temporary file is gone. */
-int tp_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
-			 uid_t uid, gid_t gid, struct tp_error *err);
+int tp_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
+			 gid_t gid, struct tp_error *err);
 
 /* Remove dir/name (missing is fine) and sync dir. */
 int tp_remove_file(const char *dir, const char *name, struct tp_error *err);

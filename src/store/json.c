@@ -38,8 +38,7 @@ int tp_json_member(const cJSON *root, const char *name, const char *path, char *
 	return *ret ? 0 : tp_error_oom(err);
 }
 
-int tp_json_optional_member(const cJSON *root, const char *name, const char *path, char **ret,
-			    struct tp_error *err)
+int tp_json_optional_member(const cJSON *root, const char *name, const char *path, char **ret, struct tp_error *err)
 {
 	*ret = NULL;
 	if (!cJSON_GetObjectItemCaseSensitive(root, name))
@@ -57,7 +56,8 @@ int tp_json_strv(const cJSON *root, const char *name, const char *path, char ***
 		return 0;
 	if (!cJSON_IsArray(array))
 		return tp_error_set(err, EX_DATAERR, "%s: \"%s\" is not an array of strings", path, name);
-	cJSON_ArrayForEach(item, array) {
+	cJSON_ArrayForEach(item, array)
+	{
 		if (!cJSON_IsString(item)) {
 			tp_strv_free(strv);
 			return tp_error_set(err, EX_DATAERR, "%s: \"%s\" is not an array of strings", path, name);

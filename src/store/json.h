@@ -25,8 +25,7 @@ cJSON *tp_json_parse_object(const char *json, size_t len, const char *path, stru
 int tp_json_member(const cJSON *root, const char *name, const char *path, char **ret, struct tp_error *err);
 
 /* The same, optional: *ret stays NULL when the member is absent. */
-int tp_json_optional_member(const cJSON *root, const char *name, const char *path, char **ret,
-			    struct tp_error *err);
+int tp_json_optional_member(const cJSON *root, const char *name, const char *path, char **ret, struct tp_error *err);
 
 /* An optional array of strings (NULL when absent), and adding one (nothing
  * for an empty list); the add functions return false when out of memory. */

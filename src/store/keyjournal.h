@@ -25,7 +25,7 @@ struct tp_keyjournal {
 	enum tp_key_phase phase;
 	struct tp_keyloc key;
 	enum tpm_key_alg alg;
-	char *key_name;        /* NULL while creating */
+	char *key_name; /* NULL while creating */
 };
 
 int tp_keyjournal_format(const struct tp_keyjournal *j, char **ret_json, struct tp_error *err);

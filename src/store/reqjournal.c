@@ -20,13 +20,12 @@ static bool add_certificate(cJSON *root, const struct tp_reqjournal *q)
 	if (q->phase == TP_CERT_REFUSED)
 		return cJSON_AddStringToObject(root, "certificate-id", q->certificate_id) &&
 		       cJSON_AddStringToObject(root, "refused-because", q->refused_because);
-	return q->phase != TP_CERT_RECEIVED ||
-	       (cJSON_AddStringToObject(root, "certificate-id", q->certificate_id) &&
-		tp_json_add_optional(root, "certificate-arn", q->certificate_arn) &&
-		cJSON_AddStringToObject(root, "certificate-pem", q->certificate_pem) &&
-		tp_json_add_optional(root, "created-at", q->created_at) &&
-		tp_json_add_optional(root, "attached-thing", q->attached_thing) &&
-		tp_json_add_strv(root, "attached-policies", q->attached_policies));
+	return q->phase != TP_CERT_RECEIVED || (cJSON_AddStringToObject(root, "certificate-id", q->certificate_id) &&
+						tp_json_add_optional(root, "certificate-arn", q->certificate_arn) &&
+						cJSON_AddStringToObject(root, "certificate-pem", q->certificate_pem) &&
+						tp_json_add_optional(root, "created-at", q->created_at) &&
+						tp_json_add_optional(root, "attached-thing", q->attached_thing) &&
+						tp_json_add_strv(root, "attached-policies", q->attached_policies));
 }
 
 static cJSON *request_json(const struct tp_reqjournal *q)
@@ -69,13 +68,13 @@ static int parse_phase(const cJSON *root, const char *path, enum tp_request_phas
 	return 0;
 }
 
-static int certificate_from_json(const cJSON *root, const char *path, struct tp_reqjournal *q,
-				 struct tp_error *err)
+static int certificate_from_json(const cJSON *root, const char *path, struct tp_reqjournal *q, struct tp_error *err)
 {
 	if (q->phase == TP_CERT_REFUSED)
 		return tp_json_member(root, "certificate-id", path, &q->certificate_id, err) < 0 ||
 				       tp_json_member(root, "refused-because", path, &q->refused_because, err) < 0
-			       ? -1 : 0;
+			       ? -1
+			       : 0;
 	if (q->phase != TP_CERT_RECEIVED)
 		return 0;
 	if (tp_json_member(root, "certificate-id", path, &q->certificate_id, err) < 0 ||
@@ -92,7 +91,8 @@ static int request_from_json(const cJSON *root, const char *path, struct tp_reqj
 {
 	struct tp_reqjournal q = { 0 };
 
-	if (parse_phase(root, path, &q.phase, err) < 0 || tp_json_member(root, "key-name", path, &q.key_name, err) < 0 ||
+	if (parse_phase(root, path, &q.phase, err) < 0 ||
+	    tp_json_member(root, "key-name", path, &q.key_name, err) < 0 ||
 	    tp_json_member(root, "sent-at", path, &q.sent_at, err) < 0 ||
 	    certificate_from_json(root, path, &q, err) < 0) {
 		tp_reqjournal_free(&q);
@@ -110,8 +110,7 @@ int tp_reqjournal_parse(const char *json, size_t len, const char *path, struct t
 	return root ? request_from_json(root, path, ret_request, err) : -1;
 }
 
-int tp_reqjournal_load(const char *dir, const char *key_name, struct tp_reqjournal *ret_request,
-		       struct tp_error *err)
+int tp_reqjournal_load(const char *dir, const char *key_name, struct tp_reqjournal *ret_request, struct tp_error *err)
 {
 	_cleanup_json_ cJSON *root = NULL;
 	_cleanup_free_ char *path = NULL;

@@ -24,14 +24,14 @@ enum tp_request_phase { TP_REQUEST_SENT = 1, TP_CERT_RECEIVED, TP_CERT_REFUSED }
 
 struct tp_reqjournal {
 	enum tp_request_phase phase;
-	char *key_name;          /* the key the request was for */
-	char *sent_at;           /* RFC 3339, UTC */
-	char *certificate_id;    /* TP_CERT_RECEIVED and TP_CERT_REFUSED */
-	char *certificate_arn;   /* TP_CERT_RECEIVED: optional */
-	char *certificate_pem;   /* TP_CERT_RECEIVED */
-	char *created_at;        /* TP_CERT_RECEIVED: optional */
-	char *refused_because;   /* TP_CERT_REFUSED */
-	char *attached_thing;    /* TP_CERT_RECEIVED: attached so far */
+	char *key_name;	       /* the key the request was for */
+	char *sent_at;	       /* RFC 3339, UTC */
+	char *certificate_id;  /* TP_CERT_RECEIVED and TP_CERT_REFUSED */
+	char *certificate_arn; /* TP_CERT_RECEIVED: optional */
+	char *certificate_pem; /* TP_CERT_RECEIVED */
+	char *created_at;      /* TP_CERT_RECEIVED: optional */
+	char *refused_because; /* TP_CERT_REFUSED */
+	char *attached_thing;  /* TP_CERT_RECEIVED: attached so far */
 	char **attached_policies;
 };
 
@@ -41,8 +41,7 @@ int tp_reqjournal_parse(const char *json, size_t len, const char *path, struct t
 
 /* The record in dir for the key named key_name: TP_MISSING when there is
  * none for this key (a record for another key is ignored). */
-int tp_reqjournal_load(const char *dir, const char *key_name, struct tp_reqjournal *ret_request,
-		       struct tp_error *err);
+int tp_reqjournal_load(const char *dir, const char *key_name, struct tp_reqjournal *ret_request, struct tp_error *err);
 
 /* Record q durably in dir. */
 int tp_reqjournal_save(const char *dir, const struct tp_reqjournal *q, struct tp_error *err);

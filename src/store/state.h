@@ -14,24 +14,23 @@
 struct tp_state {
 	char *thing_name;
 	char *certificate_id;
-	char *certificate_arn;   /* NULL when the service gave none */
-	char *certificate_created_at;  /* a gateway's created_at, or NULL */
+	char *certificate_arn;	      /* NULL when the service gave none */
+	char *certificate_created_at; /* a gateway's created_at, or NULL */
 	struct tp_keyloc key;
-	char *key_name;        /* TPM name of the key, lowercase hex */
-	char *endpoint;        /* certificate API endpoint used */
-	char *iot_endpoint;    /* the agent's data endpoint */
-	char *provisioned_at;  /* RFC 3339, UTC */
+	char *key_name;	      /* TPM name of the key, lowercase hex */
+	char *endpoint;	      /* certificate API endpoint used */
+	char *iot_endpoint;   /* the agent's data endpoint */
+	char *provisioned_at; /* RFC 3339, UTC */
 	char *tool_version;
-	char *attached_thing;  /* the thing the certificate is attached to, or NULL */
-	char **policies;       /* the policies attached to it, NULL-terminated */
+	char *attached_thing; /* the thing the certificate is attached to, or NULL */
+	char **policies;      /* the policies attached to it, NULL-terminated */
 };
 
 int tp_state_format(const struct tp_state *s, char **ret_json, struct tp_error *err);
 
 /* Parse state.json; a missing member or a wrong type is EX_DATAERR naming
  * it and the file. */
-int tp_state_parse(const char *json, size_t len, const char *path, struct tp_state *ret_state,
-		   struct tp_error *err);
+int tp_state_parse(const char *json, size_t len, const char *path, struct tp_state *ret_state, struct tp_error *err);
 
 /* dir/state.json: TP_MISSING when there is none. */
 int tp_state_read(const char *dir, struct tp_state *ret_state, struct tp_error *err);

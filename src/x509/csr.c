@@ -131,7 +131,8 @@ static int sign_request(struct providers *p, EVP_PKEY *key, const struct tp_csr_
 		return -1;
 	mdctx = EVP_MD_CTX_new();
 	if (!mdctx || EVP_DigestSignInit_ex(mdctx, &pctx, digest, p->libctx, TPM2_PROPQ, key, NULL) <= 0)
-		return tp_error_ossl(err, EX_IOERR, "cannot set up the %s signature of the certificate request", digest);
+		return tp_error_ossl(err, EX_IOERR, "cannot set up the %s signature of the certificate request",
+				     digest);
 	/* RSASSA-PSS with a salt as long as the hash, which is what a TPM
 	 * uses. */
 	if (k->pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
@@ -155,7 +156,8 @@ static int verify_request(const char *pem, EVP_PKEY *expected, struct tp_error *
 	if (!req)
 		return tp_error_ossl(err, EX_IOERR, "the certificate request does not parse back");
 	if (EVP_PKEY_eq(X509_REQ_get0_pubkey(req), expected) != 1)
-		return tp_error_set(err, EX_IOERR, "the certificate request carries a public key other than the TPM key's");
+		return tp_error_set(err, EX_IOERR,
+				    "the certificate request carries a public key other than the TPM key's");
 	if (X509_REQ_verify(req, expected) != 1)
 		return tp_error_ossl(err, EX_IOERR, "the certificate request's self-signature does not verify");
 	return 0;

@@ -13,9 +13,9 @@
 /* The key that signs. */
 struct tp_csr_key {
 	const struct tp_keyloc *loc;
-	const struct tpm_auth *auth;      /* its authorization value */
-	enum tpm_key_alg alg;             /* P-384 signs with SHA-384, others SHA-256 */
-	bool pss;                         /* RSA: RSASSA-PSS, else PKCS#1 v1.5 */
+	const struct tpm_auth *auth; /* its authorization value */
+	enum tpm_key_alg alg;	     /* P-384 signs with SHA-384, others SHA-256 */
+	bool pss;		     /* RSA: RSASSA-PSS, else PKCS#1 v1.5 */
 };
 
 /* The CSR signature's hash for a key: "SHA384" for P-384, else "SHA256". */

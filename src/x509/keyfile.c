@@ -64,7 +64,8 @@ static int encode(const struct tpm_blob *blob, bool empty_auth, BIO **ret_bio, c
 	_cleanup_bio_ BIO *bio = NULL;
 	int der_len;
 
-	if (!k || !(k->type = OBJ_txt2obj(OID_LOADABLE_KEY, 1)) || !ASN1_INTEGER_set_uint64(k->parent, TPM_SRK_HANDLE) ||
+	if (!k || !(k->type = OBJ_txt2obj(OID_LOADABLE_KEY, 1)) ||
+	    !ASN1_INTEGER_set_uint64(k->parent, TPM_SRK_HANDLE) ||
 	    !ASN1_OCTET_STRING_set(k->pubkey, blob->pub, (int)blob->pub_len) ||
 	    !ASN1_OCTET_STRING_set(k->privkey, blob->priv, (int)blob->priv_len))
 		return tp_error_ossl(err, EX_IOERR, "cannot encode the key file %s", path);
@@ -119,8 +120,9 @@ static int check_key(const TP_TSSPRIVKEY *k, const char *path, struct tpm_blob *
 	    !ASN1_INTEGER_get_uint64(&parent, k->parent))
 		return tp_error_ossl(err, EX_CONFIG, "%s is not a loadable TPM key file", path);
 	if (parent != TPM_SRK_HANDLE)
-		return tp_error_set(err, EX_CONFIG, "%s: the key's parent is 0x%llx, not the storage root key at 0x%08x",
-				    path, (unsigned long long)parent, TPM_SRK_HANDLE);
+		return tp_error_set(err, EX_CONFIG,
+				    "%s: the key's parent is 0x%llx, not the storage root key at 0x%08x", path,
+				    (unsigned long long)parent, TPM_SRK_HANDLE);
 	if ((size_t)k->pubkey->length > sizeof(blob->pub) || (size_t)k->privkey->length > sizeof(blob->priv))
 		return tp_error_set(err, EX_CONFIG, "%s: the key's parts are too large", path);
 	memcpy(blob->pub, k->pubkey->data, (size_t)k->pubkey->length);

@@ -13,7 +13,11 @@
  * which is emptied. */
 void tp_error_ossl_record(struct tp_error *err, int exit_code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-#define tp_error_ossl(err, exit_code, ...) ({ tp_error_ossl_record((err), (exit_code), __VA_ARGS__); -1; })
+#define tp_error_ossl(err, exit_code, ...)                                                                             \
+	({                                                                                                             \
+		tp_error_ossl_record((err), (exit_code), __VA_ARGS__);                                                 \
+		-1;                                                                                                    \
+	})
 
 /* The contents of a memory BIO as a NUL-terminated string. */
 int tp_bio_to_string(BIO *bio, char **ret, struct tp_error *err);

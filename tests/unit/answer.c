@@ -20,7 +20,8 @@ static void test_create(void)
 
 	tap_ok(parse_create("{\"certificateArn\":\"arn:aws:iot:eu-west-1:1:cert/ab\",\"certificateId\":\"" ID "\","
 			    "\"certificatePem\":\"-----BEGIN CERTIFICATE-----\\nAA==\\n-----END CERTIFICATE-----\\n\"}",
-			    &c, &err) == 0, "create answer parses");
+			    &c, &err) == 0,
+	       "create answer parses");
 	tap_str(c.arn, "arn:aws:iot:eu-west-1:1:cert/ab", "certificateArn");
 	tap_str(c.id, ID, "certificateId");
 	tap_ok(c.pem && strstr(c.pem, "-----BEGIN CERTIFICATE-----\nAA==") != NULL, "certificatePem unescaped");
@@ -35,9 +36,12 @@ static void test_create(void)
 	       "missing member named: %s", err.msg);
 	tap_ok(c.pem == NULL && c.arn == NULL, "nothing returned on failure");
 	tap_ok(parse_create("{\"certificateArn\":\"a\",\"certificateId\":\"../../x\"}", &c, &err) < 0 &&
-		       strstr(err.msg, "64 hex digits"), "a certificate id that is not a safe id is refused: %s", err.msg);
-	tap_ok(parse_create("{\"certificateArn\":1,\"certificateId\":\"" ID "\",\"certificatePem\":\"c\"}", &c, &err) < 0 &&
-		       strstr(err.msg, "certificateArn"), "wrong type named: %s", err.msg);
+		       strstr(err.msg, "64 hex digits"),
+	       "a certificate id that is not a safe id is refused: %s", err.msg);
+	tap_ok(parse_create("{\"certificateArn\":1,\"certificateId\":\"" ID "\",\"certificatePem\":\"c\"}", &c, &err) <
+			       0 &&
+		       strstr(err.msg, "certificateArn"),
+	       "wrong type named: %s", err.msg);
 	tap_ok(parse_create("<html>", &c, &err) < 0 && strstr(err.msg, "not a JSON object"), "not JSON: %s", err.msg);
 	tap_ok(parse_create("", &c, &err) < 0, "empty body refused");
 }
@@ -70,12 +74,14 @@ static void test_decode(void)
 	struct tp_answer a;
 
 	tap_ok(tp_answer_decode(&resp, "GET x", &a, &err) == 0 && !a.failed && cJSON_IsObject(a.data) &&
-		       cJSON_GetObjectItem(a.data, "id"), "a gateway success envelope is unwrapped");
+		       cJSON_GetObjectItem(a.data, "id"),
+	       "a gateway success envelope is unwrapped");
 	tp_answer_free(&a);
 	resp.body = (char *)bad;
 	resp.len = strlen(bad);
 	tap_ok(tp_answer_decode(&resp, "GET x", &a, &err) == 0 && a.failed &&
-		       strcmp(a.aws.type, "ThrottlingException") == 0, "a gateway failure envelope is a failure");
+		       strcmp(a.aws.type, "ThrottlingException") == 0,
+	       "a gateway failure envelope is a failure");
 	tp_answer_free(&a);
 	resp.body = "[1]";
 	resp.len = 3;
@@ -86,10 +92,11 @@ static void test_decode(void)
 static void test_errors(void)
 {
 	struct tp_aws_error e;
-	const char *body = "{\"message\":\"The request signature we calculated does not match\\nThe Canonical String...\"}";
+	const char *body =
+		"{\"message\":\"The request signature we calculated does not match\\nThe Canonical String...\"}";
 
-	tp_aws_parse_error("InvalidSignatureException:http://internal.amazon.com/coral/com.amazon.coral.service/",
-			       body, strlen(body), &e);
+	tp_aws_parse_error("InvalidSignatureException:http://internal.amazon.com/coral/com.amazon.coral.service/", body,
+			   strlen(body), &e);
 	tap_str(e.type, "InvalidSignatureException", "type from x-amzn-ErrorType, before the colon");
 	tap_str(e.message, "The request signature we calculated does not match", "message: first line only");
 
@@ -121,7 +128,8 @@ static void test_errors(void)
 	tap_ok(tp_aws_error_exit_code(404, "") == EX_DATAERR, "other 4xx is data");
 	tap_ok(tp_aws_retryable(400, "ThrottlingException"), "throttling is retried whatever its status");
 	tap_ok(tp_aws_retryable(503, "") && tp_aws_retryable(500, "") && tp_aws_retryable(502, "") &&
-		       tp_aws_retryable(504, ""), "500/502/503/504 are retried");
+		       tp_aws_retryable(504, ""),
+	       "500/502/503/504 are retried");
 	tap_ok(!tp_aws_retryable(400, "InvalidRequestException"), "validation errors are not retried");
 	tap_ok(!tp_aws_retryable(403, "InvalidSignatureException"), "permission errors are not retried");
 	tap_ok(!tp_aws_retryable(501, ""), "501 is not retried");

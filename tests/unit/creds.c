@@ -36,7 +36,8 @@ int main(void)
 	tap_ok(parse(file, "missing", &c, &err) < 0 && err.exit_code == EX_NOPERM && strstr(err.msg, "[missing]"),
 	       "missing profile named: %s", err.msg);
 	tap_ok(parse("[default]\naws_access_key_id = A\n", "default", &c, &err) < 0 &&
-		       strstr(err.msg, "aws_secret_access_key is missing"), "incomplete profile named: %s", err.msg);
+		       strstr(err.msg, "aws_secret_access_key is missing"),
+	       "incomplete profile named: %s", err.msg);
 	tap_ok(parse("[default\n", "default", &c, &err) < 0 && strstr(err.msg, "section"), "bad section: %s", err.msg);
 	tap_ok(parse("[default]\njunk\n", "default", &c, &err) < 0 && strstr(err.msg, "key = value"),
 	       "a line without '=': %s", err.msg);
@@ -47,6 +48,7 @@ int main(void)
 	/* Found by fuzzing: an embedded NUL made the wipe overrun its copy. */
 	memset(&err, 0, sizeof(err));
 	tap_ok(tp_creds_parse_ini(";\0\0\0[default]\n", 13, "default", "creds", &c, &err) < 0 &&
-		       strstr(err.msg, "NUL byte"), "a NUL byte is refused: %s", err.msg);
+		       strstr(err.msg, "NUL byte"),
+	       "a NUL byte is refused: %s", err.msg);
 	return tap_done();
 }

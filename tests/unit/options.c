@@ -16,13 +16,15 @@ static void test_config(void)
 {
 	struct tp_raw_options raw = { .cmd = TP_CMD_ENROLL };
 	struct tp_error err;
-	char *argv[] = { "enroll", "--thing-name", "cli-thing", "--region=eu-west-1", "--agent", "env", "--agent",
-			 "openssl", NULL };
+	char *argv[] = { "enroll",  "--thing-name", "cli-thing", "--region=eu-west-1", "--agent", "env",
+			 "--agent", "openssl",	    NULL };
 
 	memset(&err, 0, sizeof(err));
 	tap_ok(tp_raw_parse_argv(&raw, 8, argv, &err) == 0, "command line parses");
-	tap_ok(parse_config(&raw, "{\"thing-name\": \"file-thing\", \"tcti\": \"swtpm:port=1\", \"key-handle\": 2164260868}",
-			    &err) == 0, "config parses");
+	tap_ok(parse_config(&raw,
+			    "{\"thing-name\": \"file-thing\", \"tcti\": \"swtpm:port=1\", \"key-handle\": 2164260868}",
+			    &err) == 0,
+	       "config parses");
 	tap_str(raw.v[TP_OPT_THING_NAME].str, "cli-thing", "command line wins over the config file");
 	tap_str(raw.v[TP_OPT_TCTI].str, "swtpm:port=1", "config fills what the command line left unset");
 	tap_str(raw.v[TP_OPT_KEY_HANDLE].str, "0x81000004", "key-handle may be a JSON number");
@@ -34,9 +36,11 @@ static void test_config(void)
 	raw.cmd = TP_CMD_ENROLL;
 
 	tap_ok(parse_config(&raw, "{\"thing_name\": \"x\"}", &err) < 0 && err.exit_code == EX_CONFIG &&
-		       strstr(err.msg, "unknown key \"thing_name\""), "unknown key is named: %s", err.msg);
+		       strstr(err.msg, "unknown key \"thing_name\""),
+	       "unknown key is named: %s", err.msg);
 	tap_ok(parse_config(&raw, "{\"region\": 5}", &err) < 0 && err.exit_code == EX_CONFIG &&
-		       strstr(err.msg, "\"region\" must be a string"), "wrong type is named: %s", err.msg);
+		       strstr(err.msg, "\"region\" must be a string"),
+	       "wrong type is named: %s", err.msg);
 	tap_ok(parse_config(&raw, "{\"key-handle\": -1}", &err) < 0 && strstr(err.msg, "key-handle"),
 	       "negative number is refused: %s", err.msg);
 	tap_ok(parse_config(&raw, "[1,2]", &err) < 0 && strstr(err.msg, "JSON object"), "non-object refused");
@@ -88,7 +92,8 @@ static void test_argv_errors(void)
 	tap_ok(parse_argv(bad_opt, 2, &raw, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"--no-such\""),
 	       "unknown option quoted: %s", err.msg);
 	tp_raw_options_free(&raw);
-	tap_ok(parse_argv(missing, 2, &raw, &err) < 0 && strstr(err.msg, "--region"), "missing value named: %s", err.msg);
+	tap_ok(parse_argv(missing, 2, &raw, &err) < 0 && strstr(err.msg, "--region"), "missing value named: %s",
+	       err.msg);
 	tp_raw_options_free(&raw);
 	tap_ok(parse_argv(extra, 2, &raw, &err) < 0 && strstr(err.msg, "\"stray\""), "stray argument quoted: %s",
 	       err.msg);
@@ -122,9 +127,14 @@ static void test_finish(void)
 	struct tp_error err;
 	char *good[] = { "enroll", "--thing-name", "gw-0042", "--region", "eu-west-1", NULL };
 	char *cn[] = { "enroll", "--thing-name", "gw", "--region", "cn-north-1", NULL };
-	char *url[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--endpoint-url", "https://127.0.0.1:8443/", NULL };
+	char *url[] = {
+		"enroll", "--thing-name", "gw", "--region", "eu-west-1", "--endpoint-url", "https://127.0.0.1:8443/",
+		NULL
+	};
 	char *http[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--endpoint-url", "http://x", NULL };
-	char *handle[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-handle", "0x81800000", NULL };
+	char *handle[] = {
+		"enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-handle", "0x81800000", NULL
+	};
 	char *srk[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-handle", "0x81000001", NULL };
 	char *name[] = { "enroll", "--thing-name", "gw 42", "--region", "eu-west-1", NULL };
 	char *sig[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--signing-name", "s3", NULL };
@@ -173,8 +183,8 @@ static void test_finish(void)
 	tp_options_free(&o);
 	unsetenv("AWS_REGION");
 	unsetenv("AWS_DEFAULT_REGION");
-	tap_ok(finish(good, 3, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "region"),
-	       "no region: %s", err.msg);
+	tap_ok(finish(good, 3, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "region"), "no region: %s",
+	       err.msg);
 	tp_options_free(&o);
 }
 
@@ -186,17 +196,18 @@ static void test_key_options(void)
 	char *p384[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-alg", "ecc-p384", NULL };
 	char *bad[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-alg", "rsa-1024", NULL };
 	char *pss[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--rsa-pss", NULL };
-	char *rsapss[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--rsa-pss", "--key-alg",
-			   "rsa-3072", NULL };
+	char *rsapss[] = { "enroll",	"--thing-name", "gw",	    "--region", "eu-west-1",
+			   "--rsa-pss", "--key-alg",	"rsa-3072", NULL };
 	char *file[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-file", "/k.pem", NULL };
-	char *both[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-file", "/k.pem",
-			 "--key-handle", "0x81000003", NULL };
+	char *both[] = { "enroll",     "--thing-name", "gw",	       "--region",   "eu-west-1",
+			 "--key-file", "/k.pem",       "--key-handle", "0x81000003", NULL };
 
 	tap_ok(finish(dflt, 5, &o, &err) == 0 && o.key_alg == TPM_ALG_ECC_P256 && o.key.handle == 0x81000002u,
 	       "default key: ecc-p256 at 0x81000002");
 	tp_options_free(&o);
 	tap_ok(finish(p384, 7, &o, &err) == 0 && o.key_alg == TPM_ALG_ECC_P384 &&
-		       strcmp(tp_csr_digest(o.key_alg), "SHA384") == 0, "ecc-p384 signs with SHA-384");
+		       strcmp(tp_csr_digest(o.key_alg), "SHA384") == 0,
+	       "ecc-p384 signs with SHA-384");
 	tp_options_free(&o);
 	tap_ok(finish(bad, 7, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"rsa-1024\""),
 	       "unknown key algorithm quoted: %s", err.msg);
@@ -233,17 +244,18 @@ static void test_install_options(void)
 {
 	struct tp_options o;
 	struct tp_error err;
-	char *agents[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--agent", "env", "--agent",
-			   "aws-iot-device-client", "--deadline", "30", NULL };
+	char *agents[] = { "enroll",  "--thing-name",	       "gw",	     "--region", "eu-west-1", "--agent", "env",
+			   "--agent", "aws-iot-device-client", "--deadline", "30",	 NULL };
 	char *bad[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--agent", "mosquitto", NULL };
 	char *deadline[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--deadline", "0", NULL };
-	char *attach[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--attach-thing", "--policy", "a",
-			   "--policy", "b", NULL };
+	char *attach[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--attach-thing", "--policy",
+			   "a",	     "--policy",     "b",  NULL };
 	char *colon[] = { "enroll", "--thing-name", "gw:1", "--region", "eu-west-1", "--attach-thing", NULL };
 	char *policy[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--policy", "", NULL };
 
 	tap_ok(finish(agents, 11, &o, &err) == 0 && o.agents == (TP_AGENT_ENV | TP_AGENT_DEVICE_CLIENT) &&
-		       o.deadline == 30, "agents are a set, the deadline a number");
+		       o.deadline == 30,
+	       "agents are a set, the deadline a number");
 	tap_ok(o.owner_uid == (uid_t)-1 && o.owner_gid == (gid_t)-1, "no owner by default");
 	tp_options_free(&o);
 	tap_ok(finish(bad, 7, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"mosquitto\""),
@@ -253,13 +265,14 @@ static void test_install_options(void)
 	       err.msg);
 	tp_options_free(&o);
 	tap_ok(finish(attach, 10, &o, &err) == 0 && o.attach_thing && o.policies && strcmp(o.policies[1], "b") == 0 &&
-		       !o.policies[2], "--attach-thing and repeated --policy");
+		       !o.policies[2],
+	       "--attach-thing and repeated --policy");
 	tp_options_free(&o);
 	tap_ok(finish(colon, 6, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"gw:1\""),
 	       "a thing name that cannot be sent is refused with --attach-thing: %s", err.msg);
 	tp_options_free(&o);
-	tap_ok(finish(policy, 7, &o, &err) < 0 && strstr(err.msg, "--policy \"\""), "an empty policy name is refused: %s",
-	       err.msg);
+	tap_ok(finish(policy, 7, &o, &err) < 0 && strstr(err.msg, "--policy \"\""),
+	       "an empty policy name is refused: %s", err.msg);
 	tp_options_free(&o);
 }
 

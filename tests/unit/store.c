@@ -43,12 +43,15 @@ int main(void)
 	tap_ok(out.thing_name == NULL, "nothing returned on failure");
 	memset(&err, 0, sizeof(err));
 	json = "{\"thing-name\":\"x\",\"certificate-id\":\"a\",\"certificate-arn\":\"a\",\"key-handle\":\"0x1\","
-	       "\"key-name\":\"a\",\"endpoint\":\"a\",\"iot-endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":\"a\"}";
+	       "\"key-name\":\"a\",\"endpoint\":\"a\",\"iot-endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":"
+	       "\"a\"}";
 	tap_ok(tp_state_parse(json, strlen(json), "s", &out, &err) < 0 && strstr(err.msg, "key-handle"),
 	       "bad handle refused: %s", err.msg);
 
 	{
-		struct tp_keyjournal j = { .phase = TP_KEY_CREATING, .key = { .file = "/k.pem" }, .alg = TPM_ALG_RSA_2048 };
+		struct tp_keyjournal j = { .phase = TP_KEY_CREATING,
+					   .key = { .file = "/k.pem" },
+					   .alg = TPM_ALG_RSA_2048 };
 		struct tp_keyjournal back = { 0 };
 
 		memset(&err, 0, sizeof(err));
@@ -59,21 +62,28 @@ int main(void)
 		       "journal of an intent has no key name");
 		tap_ok(tp_keyjournal_parse(json, strlen(json), "journal.json", &back, &err) == 0 &&
 			       back.key.handle == 0 && strcmp(back.key.file, "/k.pem") == 0 &&
-			       back.alg == TPM_ALG_RSA_2048 && back.phase == TP_KEY_CREATING, "journal round trip");
+			       back.alg == TPM_ALG_RSA_2048 && back.phase == TP_KEY_CREATING,
+		       "journal round trip");
 		tp_keyjournal_free(&back);
 		free(json);
 		json = "{\"phase\": \"key-created\", \"key-handle\": \"0x81000002\", \"key-alg\": \"ecc-p256\"}";
 		tap_ok(tp_keyjournal_parse(json, strlen(json), "journal.json", &back, &err) < 0 &&
-			       strstr(err.msg, "key-name"), "key-created needs the key name: %s", err.msg);
+			       strstr(err.msg, "key-name"),
+		       "key-created needs the key name: %s", err.msg);
 		memset(&err, 0, sizeof(err));
 		json = "{\"phase\": \"done\", \"key-handle\": \"0x81000002\", \"key-alg\": \"ecc-p256\"}";
 		tap_ok(tp_keyjournal_parse(json, strlen(json), "journal.json", &back, &err) < 0 &&
-			       strstr(err.msg, "\"done\""), "an unknown phase is quoted: %s", err.msg);
+			       strstr(err.msg, "\"done\""),
+		       "an unknown phase is quoted: %s", err.msg);
 		tp_keyjournal_free(NULL);
 	}
 	{
-		struct tp_reqjournal q = { .phase = TP_CERT_RECEIVED, .key_name = "000b01", .sent_at = "2026-11-22T10:00:00Z",
-					   .certificate_id = "ab", .certificate_arn = "arn", .certificate_pem = "pem\n" };
+		struct tp_reqjournal q = { .phase = TP_CERT_RECEIVED,
+					   .key_name = "000b01",
+					   .sent_at = "2026-11-22T10:00:00Z",
+					   .certificate_id = "ab",
+					   .certificate_arn = "arn",
+					   .certificate_pem = "pem\n" };
 		struct tp_reqjournal back = { 0 };
 
 		memset(&err, 0, sizeof(err));
@@ -81,12 +91,14 @@ int main(void)
 		tap_ok(tp_reqjournal_format(&q, &json, &err) == 0 &&
 			       tp_reqjournal_parse(json, strlen(json), "request.json", &back, &err) == 0 &&
 			       back.phase == TP_CERT_RECEIVED && strcmp(back.certificate_pem, "pem\n") == 0 &&
-			       strcmp(back.sent_at, q.sent_at) == 0, "request journal round trip");
+			       strcmp(back.sent_at, q.sent_at) == 0,
+		       "request journal round trip");
 		tp_reqjournal_free(&back);
 		free(json);
 		json = "{\"phase\": \"certificate-received\", \"key-name\": \"a\", \"sent-at\": \"t\"}";
 		tap_ok(tp_reqjournal_parse(json, strlen(json), "request.json", &back, &err) < 0 &&
-			       strstr(err.msg, "certificate-id"), "a received certificate needs its id: %s", err.msg);
+			       strstr(err.msg, "certificate-id"),
+		       "a received certificate needs its id: %s", err.msg);
 		memset(&err, 0, sizeof(err));
 		json = "{\"phase\": \"certificate-refused\", \"key-name\": \"a\", \"sent-at\": \"t\", "
 		       "\"certificate-id\": \"abc\", \"refused-because\": \"for another key\"}";
@@ -107,13 +119,14 @@ int main(void)
 		memset(&err, 0, sizeof(err));
 		json = NULL;
 		tap_ok(tp_state_format(&with, &json, &err) == 0 && !strstr(json, "certificate-arn") &&
-			       tp_state_parse(json, strlen(json), "state.json", &back, &err) == 0 && !back.certificate_arn &&
-			       strcmp(back.attached_thing, "gw-0042") == 0 && back.policies &&
+			       tp_state_parse(json, strlen(json), "state.json", &back, &err) == 0 &&
+			       !back.certificate_arn && strcmp(back.attached_thing, "gw-0042") == 0 && back.policies &&
 			       strcmp(back.policies[1], "gw-telemetry") == 0 && !back.policies[2],
 		       "state records what is attached; a missing ARN stays absent");
 		tp_state_free(&back);
 		free(json);
-		json = "{\"thing-name\":\"x\",\"certificate-id\":\"a\",\"key-handle\":\"0x81000002\",\"key-name\":\"a\","
+		json = "{\"thing-name\":\"x\",\"certificate-id\":\"a\",\"key-handle\":\"0x81000002\",\"key-name\":"
+		       "\"a\","
 		       "\"endpoint\":\"a\",\"iot-endpoint\":\"a\",\"provisioned-at\":\"a\",\"tool-version\":\"a\","
 		       "\"policies\":[\"p\",1]}";
 		tap_ok(tp_state_parse(json, strlen(json), "state.json", &back, &err) < 0 && strstr(err.msg, "policies"),
