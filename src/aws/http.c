@@ -1,276 +1,15 @@
 /*
- * Every request is signed with SigV4 by libcurl and sent over verified TLS.
- * libcurl hashes whatever the POST body holds, so each attempt gets a fresh
- * handle.
+ * The blocking call: one operation, retried within the deadline.
  */
 #include "src/aws/http.h"
 
-#include <ctype.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
+#include "src/aws/transfer.h"
 #include "src/base/cleanup.h"
-
-#define BACKOFF_BASE_MS 500
-#define BACKOFF_CAP_MS 20000
-#define CONNECT_TIMEOUT_MS 10000L
-
-TP_DEFINE_POINTER_CLEANUP(CURL, curl_easy_cleanup)
-TP_DEFINE_POINTER_CLEANUP(struct curl_slist, curl_slist_free_all)
-
-/* One request's transfer: what goes out, what comes back. */
-struct transfer {
-	const struct tp_service *svc;
-	const char *method, *url, *body, *header;
-	long timeout_ms;
-	struct tp_http_response *resp;
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct tp_http_response *r = userdata;
-	size_t n = size * nmemb;
-	char *grown;
-
-	if (r->len + n > TP_RESPONSE_MAX) {
-		r->too_large = true;
-		return 0; /* aborts the transfer */
-	}
-	grown = realloc(r->body, r->len + n + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + r->len, data, n);
-	r->body = grown;
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
-}
-
-/* Copy a header's value, trimmed, when its name matches. */
-static bool header_value(const char *line, size_t len, const char *name, char *out, size_t outsz)
-{
-	size_t nlen = strlen(name), vlen;
-	const char *v;
-
-	if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
-		return false;
-	v = line + nlen + 1;
-	vlen = len - nlen - 1;
-	while (vlen && isspace((unsigned char)*v))
-		v++, vlen--;
-	while (vlen && isspace((unsigned char)v[vlen - 1]))
-		vlen--;
-	if (vlen >= outsz)
-		vlen = outsz - 1;
-	memcpy(out, v, vlen);
-	out[vlen] = '\0';
-	return true;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct tp_http_response *r = userdata;
-	size_t n = size * nmemb;
-	char value[32], *end;
-	long secs;
-
-	header_value(data, n, "x-amzn-ErrorType", r->error_type, sizeof(r->error_type));
-	header_value(data, n, "x-amzn-RequestId", r->request_id, sizeof(r->request_id));
-	if (header_value(data, n, "Retry-After", value, sizeof(value))) {
-		/* Only the delta-seconds form; an HTTP date is ignored. */
-		secs = strtol(value, &end, 10);
-		if (end != value && *end == '\0' && secs >= 0)
-			r->retry_after = secs;
-	}
-	return n;
-}
-
-/* Exit code for a curl failure: the service could not be reached, or it
- * could not be trusted (a configuration matter). */
-static int curl_exit_code(CURLcode c)
-{
-	switch (c) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-		return EX_CONFIG;
-	case CURLE_OUT_OF_MEMORY:
-		return EX_IOERR;
-	default:
-		return EX_UNAVAILABLE;
-	}
-}
-
-static bool curl_retryable(CURLcode c)
-{
-	switch (c) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return true;
-	default:
-		return false;
-	}
-}
-
-#define SETOPT(curl, opt, value)                                                                                       \
-	do {                                                                                                           \
-		CURLcode c_ = curl_easy_setopt(curl, opt, value);                                                      \
-		if (c_ != CURLE_OK)                                                                                    \
-			return c_;                                                                                     \
-	} while (0)
-
-/* Where to, over what, for how long. */
-static CURLcode set_transport(CURL *curl, struct transfer *t)
-{
-	SETOPT(curl, CURLOPT_URL, t->url);
-	SETOPT(curl, CURLOPT_PROTOCOLS_STR, t->svc->allow_http ? "http,https" : "https");
-	SETOPT(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	SETOPT(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (t->svc->ca_bundle)
-		SETOPT(curl, CURLOPT_CAINFO, t->svc->ca_bundle);
-	SETOPT(curl, CURLOPT_CONNECTTIMEOUT_MS,
-	       t->timeout_ms < CONNECT_TIMEOUT_MS ? t->timeout_ms : CONNECT_TIMEOUT_MS);
-	SETOPT(curl, CURLOPT_TIMEOUT_MS, t->timeout_ms);
-	SETOPT(curl, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(curl, CURLOPT_ERRORBUFFER, t->errbuf);
-	return CURLE_OK;
-}
-
-/* SigV4 by libcurl; the headers it signs; the body it hashes. */
-static CURLcode set_request(CURL *curl, struct transfer *t, struct curl_slist *headers, const char *sigv4)
-{
-	SETOPT(curl, CURLOPT_AWS_SIGV4, sigv4);
-	SETOPT(curl, CURLOPT_USERNAME, t->svc->creds->access_key_id);
-	SETOPT(curl, CURLOPT_PASSWORD, t->svc->creds->secret_access_key);
-	SETOPT(curl, CURLOPT_HTTPHEADER, headers);
-	SETOPT(curl, CURLOPT_USERAGENT, "tpm-provision/" PACKAGE_VERSION);
-	SETOPT(curl, CURLOPT_WRITEFUNCTION, on_body);
-	SETOPT(curl, CURLOPT_WRITEDATA, t->resp);
-	SETOPT(curl, CURLOPT_HEADERFUNCTION, on_header);
-	SETOPT(curl, CURLOPT_HEADERDATA, t->resp);
-	if (!t->body) {
-		SETOPT(curl, CURLOPT_HTTPGET, 1L);
-		return CURLE_OK;
-	}
-	SETOPT(curl, CURLOPT_POSTFIELDS, t->body);
-	SETOPT(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(t->body));
-	/* PUT with a body: POST's body handling, PUT's method (which is
-	 * what SigV4 signs). */
-	if (strcmp(t->method, "POST") != 0)
-		SETOPT(curl, CURLOPT_CUSTOMREQUEST, t->method);
-	return CURLE_OK;
-}
-
-static void free_secret(char *s)
-{
-	if (s)
-		explicit_bzero(s, strlen(s));
-	free(s);
-}
-
-/* Append line to *headers; on failure free them all and leave NULL. */
-static void append_header(struct curl_slist **headers, const char *line)
-{
-	struct curl_slist *h = *headers && line ? curl_slist_append(*headers, line) : NULL;
-
-	if (!h)
-		curl_slist_free_all(*headers);
-	*headers = h;
-}
-
-/* The request headers.  curl does not add the session token itself; as a
- * header it is part of the signature.  NULL when out of memory. */
-static struct curl_slist *request_headers(const struct transfer *t)
-{
-	struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
-	char *token = NULL;
-
-	if (t->body)
-		append_header(&headers, "Content-Type: application/json");
-	if (t->header)
-		append_header(&headers, t->header);
-	if (t->svc->creds->session_token) {
-		if (asprintf(&token, "x-amz-security-token: %s", t->svc->creds->session_token) < 0)
-			token = NULL;
-		append_header(&headers, token);
-		free_secret(token);
-	}
-	return headers;
-}
-
-/* Wipe the headers (the session token) before freeing them. */
-static void headers_freep(struct curl_slist **headers)
-{
-	struct curl_slist *h;
-
-	for (h = *headers; h; h = h->next)
-		explicit_bzero(h->data, strlen(h->data));
-	curl_slist_free_all(*headers);
-}
-
-/* One signed request.  Fills t->resp (any HTTP status), or fails with a
- * transport error naming the URL; *ret_retryable says whether trying again
- * may help. */
-static int http_once(struct transfer *t, bool *ret_retryable, struct tp_error *err)
-{
-	_cleanup_(headers_freep) struct curl_slist *headers = request_headers(t);
-	_cleanup_(curl_easy_cleanupp) CURL *curl = curl_easy_init();
-	char sigv4[160];
-	CURLcode c;
-
-	*ret_retryable = false;
-	if (!curl || !headers)
-		return tp_error_set(err, EX_IOERR, "cannot initialise libcurl");
-	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:%s", t->svc->region, t->svc->signing_name);
-	if (set_transport(curl, t) != CURLE_OK || set_request(curl, t, headers, sigv4) != CURLE_OK)
-		return tp_error_set(err, EX_IOERR, "libcurl does not support what %s %s needs (SigV4, https)",
-				    t->method, t->url);
-	c = curl_easy_perform(curl);
-	if (c == CURLE_WRITE_ERROR && t->resp->too_large)
-		return tp_error_set(err, EX_DATAERR, "%s %s: answer larger than %d bytes", t->method, t->url,
-				    TP_RESPONSE_MAX);
-	/* libcurl refuses a header line over 100 KB as "out of memory" (a real
-	 * lack of memory during a transfer being far less likely): it is a
-	 * malformed answer, and retrying it will not help. */
-	if (c == CURLE_OUT_OF_MEMORY)
-		return tp_error_set(err, EX_DATAERR,
-				    "%s %s: a malformed answer: libcurl could not take it in "
-				    "(a header over 100 KB?)",
-				    t->method, t->url);
-	if (c != CURLE_OK) {
-		*ret_retryable = curl_retryable(c);
-		return tp_error_set(err, curl_exit_code(c), "%s %s: %s", t->method, t->url,
-				    t->errbuf[0] ? t->errbuf : curl_easy_strerror(c));
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t->resp->status);
-	return 0;
-}
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_seconds(double s)
 {
@@ -280,58 +19,40 @@ static void sleep_seconds(double s)
 		;
 }
 
-/* Full jitter: uniformly random in [0, min(cap, base * 2^attempt)]. */
-static double backoff_seconds(unsigned attempt)
-{
-	unsigned long ceiling = BACKOFF_BASE_MS;
-
-	while (attempt-- > 0 && ceiling < BACKOFF_CAP_MS)
-		ceiling *= 2;
-	if (ceiling > BACKOFF_CAP_MS)
-		ceiling = BACKOFF_CAP_MS;
-	return arc4random_uniform((uint32_t)ceiling + 1) / 1000.0;
-}
-
 /* One attempt: 0 with a final answer in *a, or -1 with *retryable saying
  * whether to try again (a retryable answer is kept in *a). */
-static int attempt_once(struct transfer *t, struct tp_answer *a, bool *retryable, struct tp_error *err)
+static int attempt_once(const struct tp_service *svc, const struct tp_http_request *req, long timeout_ms,
+			struct tp_answer *a, bool *retryable, struct tp_error *err)
 {
-	struct tp_http_response resp = { .retry_after = -1 };
-	_cleanup_free_ char *what = NULL;
+	struct tp_transfer t;
 	int r;
 
 	*a = (struct tp_answer){ .retry_after = -1 };
-	t->resp = &resp;
-	r = http_once(t, retryable, err);
-	if (r == 0 && asprintf(&what, "%s %s", t->method, t->url) < 0)
-		r = tp_error_oom(err);
+	*retryable = false;
+	r = tp_transfer_start(&t, svc, req, timeout_ms, err);
 	if (r == 0)
-		r = tp_answer_decode(&resp, what, a, err);
-	tp_http_response_free(&resp);
-	t->resp = NULL;
-	if (r < 0 || !a->failed || !tp_aws_retryable(a->status, a->aws.type))
-		return r;
-	tp_error_set(err, tp_aws_error_exit_code(a->status, a->aws.type), "HTTP %ld%s%s", a->status,
-		     a->aws.type[0] ? " " : "", a->aws.type);
-	*retryable = true;
-	return -1;
+		r = tp_transfer_end(&t, curl_easy_perform(t.curl), a, retryable, err);
+	tp_transfer_free(&t);
+	return r;
 }
 
-static void note_retry(const struct transfer *t, double delay, unsigned attempt, const struct tp_error *e)
+static void note_retry(const struct tp_service *svc, const struct tp_http_request *req, double delay, unsigned attempt,
+		       const struct tp_error *e)
 {
 	_cleanup_free_ char *line = NULL;
 
-	if (t->svc->note_retry && asprintf(&line, "retrying %s %s in %.1fs (attempt %u failed: %s)", t->method, t->url,
-					   delay, attempt, e->msg) >= 0)
-		t->svc->note_retry(line);
+	if (svc->note_retry && asprintf(&line, "retrying %s %s%s in %.1fs (attempt %u failed: %s)", req->method,
+					svc->endpoint, req->path, delay, attempt, e->msg) >= 0)
+		svc->note_retry(line);
 }
 
 /* Why retries live here: a device on first boot meets flaky networks and a
  * throttled service; a few seconds' patience saves a failed boot. */
-static int call_with_retries(struct transfer *t, struct tp_answer *ret, struct tp_error *err)
+static int call_with_retries(const struct tp_service *svc, const struct tp_http_request *req, struct tp_answer *ret,
+			     struct tp_error *err)
 {
-	const unsigned deadline = t->svc->deadline;
-	const double start = now_seconds();
+	const unsigned deadline = svc->deadline;
+	const double start = tp_now_seconds();
 	struct tp_error attempt_err;
 	struct tp_answer a;
 	double left, delay;
@@ -340,9 +61,8 @@ static int call_with_retries(struct transfer *t, struct tp_answer *ret, struct t
 
 	for (attempt = 1;; attempt++) {
 		attempt_err = (struct tp_error){ 0 };
-		left = deadline - (now_seconds() - start);
-		t->timeout_ms = left > 1 ? (long)(left * 1000) : 1000;
-		if (attempt_once(t, &a, &retryable, &attempt_err) == 0) {
+		left = deadline - (tp_now_seconds() - start);
+		if (attempt_once(svc, req, left > 1 ? (long)(left * 1000) : 1000, &a, &retryable, &attempt_err) == 0) {
 			*ret = a;
 			return 0;
 		}
@@ -350,10 +70,10 @@ static int call_with_retries(struct transfer *t, struct tp_answer *ret, struct t
 			*err = attempt_err;
 			return -1;
 		}
-		delay = backoff_seconds(attempt - 1);
+		delay = tp_backoff_seconds(attempt - 1);
 		if (a.retry_after >= 0 && (double)a.retry_after > delay)
 			delay = (double)a.retry_after;
-		if (delay >= deadline - (now_seconds() - start)) {
+		if (delay >= deadline - (tp_now_seconds() - start)) {
 			if (a.root || a.status) {
 				/* Out of time on a temporary failure: report the
 				 * service's last answer. */
@@ -365,7 +85,7 @@ static int call_with_retries(struct transfer *t, struct tp_answer *ret, struct t
 			return -1;
 		}
 		tp_answer_free(&a);
-		note_retry(t, delay, attempt, &attempt_err);
+		note_retry(svc, req, delay, attempt, &attempt_err);
 		sleep_seconds(delay);
 	}
 }
@@ -373,11 +93,5 @@ static int call_with_retries(struct transfer *t, struct tp_answer *ret, struct t
 int tp_http_call(const struct tp_service *svc, const struct tp_http_request *req, struct tp_answer *ret,
 		 struct tp_error *err)
 {
-	_cleanup_free_ char *url = NULL;
-	struct transfer t = { .svc = svc, .method = req->method, .body = req->body, .header = req->header };
-
-	if (asprintf(&url, "%s%s", svc->endpoint, req->path) < 0)
-		return tp_error_oom(err);
-	t.url = url;
-	return call_with_retries(&t, ret, err);
+	return call_with_retries(svc, req, ret, err);
 }

@@ -1,6 +1,7 @@
 #include "src/aws/iot.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,31 +155,131 @@ static char *json_body(const char *const *kv)
 	return obj ? cJSON_PrintUnformatted(obj) : NULL;
 }
 
+void tp_iot_request_free(struct tp_iot_request *r)
+{
+	if (!r)
+		return;
+	free(r->path);
+	free(r->body);
+	free(r->header);
+	*r = (struct tp_iot_request){ 0 };
+}
+
+/* method path [body] [header]: the strings are taken (NULL: out of
+ * memory, unless absent on purpose). */
+static int request(const char *method, char *path, char *body, bool has_body, char *header, bool has_header,
+		   struct tp_iot_request *ret, struct tp_error *err)
+{
+	if (!path || (has_body && !body) || (has_header && !header)) {
+		free(path);
+		free(body);
+		free(header);
+		return tp_error_oom(err);
+	}
+	*ret = (struct tp_iot_request){ .path = path, .body = body, .header = header };
+	ret->http = (struct tp_http_request){ .method = method, .path = path, .body = body, .header = header };
+	return 0;
+}
+
+static __attribute__((format(printf, 1, 2))) char *path_of(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : p;
+}
+
+static int check_segment(const char *what, const char *s, int code, struct tp_error *err)
+{
+	if (tp_iot_safe_segment(s, 128))
+		return 0;
+	return tp_error_set(err, code, "%s \"%s\" cannot be sent in a URL path by this client", what, s);
+}
+
+int tp_iot_request_create(const char *csr_pem, struct tp_iot_request *ret, struct tp_error *err)
+{
+	const char *kv[] = { "certificateSigningRequest", csr_pem, NULL, NULL };
+
+	return request("POST", strdup("/certificates?setAsActive=true"), json_body(kv), true, NULL, false, ret, err);
+}
+
+int tp_iot_request_describe(const char *id, struct tp_iot_request *ret, struct tp_error *err)
+{
+	if (check_segment("certificate id", id, EX_DATAERR, err) < 0)
+		return -1;
+	return request("GET", path_of("/certificates/%s", id), NULL, false, NULL, false, ret, err);
+}
+
+int tp_iot_request_update(const char *id, const char *new_status, struct tp_iot_request *ret, struct tp_error *err)
+{
+	if (check_segment("certificate id", id, EX_DATAERR, err) < 0)
+		return -1;
+	return request("PUT", path_of("/certificates/%s?newStatus=%s", id, new_status), strdup("{}"), true, NULL, false,
+		       ret, err);
+}
+
+int tp_iot_request_create_thing(const char *thing, struct tp_iot_request *ret, struct tp_error *err)
+{
+	if (check_segment("thing name", thing, EX_USAGE, err) < 0)
+		return -1;
+	return request("POST", path_of("/things/%s", thing), strdup("{}"), true, NULL, false, ret, err);
+}
+
+int tp_iot_request_attach_thing(const char *thing, const char *cert_arn, struct tp_iot_request *ret,
+				struct tp_error *err)
+{
+	if (check_segment("thing name", thing, EX_USAGE, err) < 0)
+		return -1;
+	return request("PUT", path_of("/things/%s/principals", thing), strdup("{}"), true,
+		       path_of("x-amzn-principal: %s", cert_arn), true, ret, err);
+}
+
+int tp_iot_request_attach_policy(const char *policy, const char *cert_arn, struct tp_iot_request *ret,
+				 struct tp_error *err)
+{
+	const char *kv[] = { "target", cert_arn, NULL, NULL };
+
+	if (check_segment("policy name", policy, EX_USAGE, err) < 0)
+		return -1;
+	return request("PUT", path_of("/target-policies/%s", policy), json_body(kv), true, NULL, false, ret, err);
+}
+
+int tp_iot_answer_issued(const struct tp_answer *a, struct tp_issued_cert *ret_cert, struct tp_error *err)
+{
+	return parse_issued(a->data, ret_cert, err);
+}
+
+int tp_iot_answer_described(const struct tp_answer *a, struct tp_issued_cert *ret_cert, struct tp_error *err)
+{
+	_cleanup_(issued_freep) struct tp_issued_cert c = { 0 };
+	const cJSON *desc = cJSON_GetObjectItemCaseSensitive(a->data, "certificateDescription");
+
+	if (!cJSON_IsObject(desc))
+		return tp_error_set(err, EX_DATAERR, "the answer has no \"certificateDescription\"");
+	if (parse_issued(desc, &c, err) < 0 ||
+	    (!c.pem && take_string(desc, "certificatePem", TP_CERT_PEM_MAX, true, &c.pem, err) < 0))
+		return -1;
+	*ret_cert = c;
+	c = (struct tp_issued_cert){ 0 };
+	return 0;
+}
+
 int tp_iot_describe_certificate(const struct tp_service *svc, const char *id, struct tp_issued_cert *ret_cert,
 				struct tp_error *err)
 {
-	_cleanup_(issued_freep) struct tp_issued_cert c = { 0 };
+	_cleanup_(tp_iot_request_free) struct tp_iot_request req = { 0 };
 	_cleanup_answer_ struct tp_answer a = { 0 };
-	_cleanup_free_ char *path = NULL;
-	const cJSON *desc;
 
-	if (!tp_iot_safe_segment(id, 128))
-		return tp_error_set(err, EX_DATAERR, "certificate id \"%s\" cannot be sent in a URL path", id);
-	if (asprintf(&path, "/certificates/%s", id) < 0)
-		return tp_error_oom(err);
-	if (operation(svc, &(struct tp_http_request){ .method = "GET", .path = path }, &a, err) < 0)
+	if (tp_iot_request_describe(id, &req, err) < 0 || operation(svc, &req.http, &a, err) < 0)
 		return -1;
-	desc = cJSON_GetObjectItemCaseSensitive(a.data, "certificateDescription");
-	if (!cJSON_IsObject(desc))
-		return tp_error_set(err, EX_DATAERR, "GET %s%s: the answer has no \"certificateDescription\"",
-				    svc->endpoint, path);
-	if (parse_issued(desc, &c, err) < 0 ||
-	    (!c.pem && take_string(desc, "certificatePem", TP_CERT_PEM_MAX, true, &c.pem, err) < 0)) {
-		tp_error_append(err, "GET %s%s", svc->endpoint, path);
+	if (tp_iot_answer_described(&a, ret_cert, err) < 0) {
+		tp_error_append(err, "GET %s%s", svc->endpoint, req.path);
 		return -1;
 	}
-	*ret_cert = c;
-	c = (struct tp_issued_cert){ 0 };
 	return 0;
 }
 
@@ -205,24 +306,19 @@ static int complete_from_describe(const struct tp_service *svc, struct tp_issued
 int tp_iot_create_from_csr(const struct tp_service *svc, const char *csr_pem, struct tp_issued_cert *ret_cert,
 			   bool *ret_rejected, struct tp_error *err)
 {
-	static const char path[] = "/certificates?setAsActive=true";
-	const char *kv[] = { "certificateSigningRequest", csr_pem, NULL, NULL };
+	_cleanup_(tp_iot_request_free) struct tp_iot_request req = { 0 };
 	_cleanup_(issued_freep) struct tp_issued_cert c = { 0 };
 	_cleanup_answer_ struct tp_answer a = { 0 };
-	_cleanup_free_ char *body = json_body(kv);
-	const struct tp_http_request req = { .method = "POST", .path = path, .body = body };
 
 	*ret_rejected = false;
-	if (!body)
-		return tp_error_oom(err);
-	if (tp_http_call(svc, &req, &a, err) < 0)
+	if (tp_iot_request_create(csr_pem, &req, err) < 0 || tp_http_call(svc, &req.http, &a, err) < 0)
 		return -1;
 	if (a.failed) {
 		*ret_rejected = a.status >= 400 && a.status < 500;
-		return fail(svc, &req, &a, err);
+		return fail(svc, &req.http, &a, err);
 	}
 	if (parse_issued(a.data, &c, err) < 0) {
-		tp_error_append(err, "POST %s%s", svc->endpoint, path);
+		tp_error_append(err, "POST %s%s", svc->endpoint, req.path);
 		return -1;
 	}
 	if (!c.pem && complete_from_describe(svc, &c, err) < 0)
@@ -313,14 +409,12 @@ int tp_iot_describe_endpoint(const struct tp_service *svc, char **ret_host, stru
 int tp_iot_update_certificate(const struct tp_service *svc, const char *id, const char *new_status,
 			      struct tp_error *err)
 {
+	_cleanup_(tp_iot_request_free) struct tp_iot_request req = { 0 };
 	_cleanup_answer_ struct tp_answer a = { 0 };
-	_cleanup_free_ char *path = NULL;
 
-	if (!tp_iot_safe_segment(id, 128))
-		return tp_error_set(err, EX_DATAERR, "certificate id \"%s\" cannot be sent in a URL path", id);
-	if (asprintf(&path, "/certificates/%s?newStatus=%s", id, new_status) < 0)
-		return tp_error_oom(err);
-	return operation(svc, &(struct tp_http_request){ .method = "PUT", .path = path, .body = "{}" }, &a, err);
+	if (tp_iot_request_update(id, new_status, &req, err) < 0)
+		return -1;
+	return operation(svc, &req.http, &a, err);
 }
 
 /* Why: fleet tooling finds a device by its thing, and an agent connects as
@@ -328,47 +422,42 @@ int tp_iot_update_certificate(const struct tp_service *svc, const char *id, cons
  * may do it again. */
 int tp_iot_attach_thing(const struct tp_service *svc, const char *thing, const char *cert_arn, struct tp_error *err)
 {
+	_cleanup_(tp_iot_request_free) struct tp_iot_request create = { 0 }, attach = { 0 };
 	_cleanup_answer_ struct tp_answer a = { 0 }, b = { 0 };
-	_cleanup_free_ char *path = NULL, *principal = NULL;
 
-	if (!tp_iot_safe_segment(thing, 128))
-		return tp_error_set(err, EX_USAGE, "thing name \"%s\" cannot be sent in a URL path by this client",
-				    thing);
-	if (asprintf(&path, "/things/%s", thing) < 0)
-		return tp_error_oom(err);
-	if (operation(svc, &(struct tp_http_request){ .method = "POST", .path = path, .body = "{}" }, &a, err) < 0)
+	if (tp_iot_request_create_thing(thing, &create, err) < 0 ||
+	    tp_iot_request_attach_thing(thing, cert_arn, &attach, err) < 0)
 		return -1;
-	free(path);
-	path = NULL;
-	if (asprintf(&path, "/things/%s/principals", thing) < 0 ||
-	    asprintf(&principal, "x-amzn-principal: %s", cert_arn) < 0)
-		return tp_error_oom(err);
-	return operation(svc,
-			 &(struct tp_http_request){ .method = "PUT", .path = path, .body = "{}", .header = principal },
-			 &b, err);
+	if (operation(svc, &create.http, &a, err) < 0)
+		return -1;
+	return operation(svc, &attach.http, &b, err);
 }
 
 /* Why: AWS IoT authorizes a connection by the policies attached to the
  * certificate; without one the device cannot connect. */
 int tp_iot_attach_policy(const struct tp_service *svc, const char *policy, const char *cert_arn, struct tp_error *err)
 {
-	const char *kv[] = { "target", cert_arn, NULL, NULL };
+	_cleanup_(tp_iot_request_free) struct tp_iot_request req = { 0 };
 	_cleanup_answer_ struct tp_answer a = { 0 };
-	_cleanup_free_ char *path = NULL, *body = json_body(kv);
-	struct tp_http_request req = { .method = "PUT", .body = body };
 
-	if (!tp_iot_safe_segment(policy, 128))
-		return tp_error_set(err, EX_USAGE, "policy name \"%s\" cannot be sent in a URL path by this client",
-				    policy);
-	if (!body || asprintf(&path, "/target-policies/%s", policy) < 0)
-		return tp_error_oom(err);
-	req.path = path;
-	if (tp_http_call(svc, &req, &a, err) < 0)
+	if (tp_iot_request_attach_policy(policy, cert_arn, &req, err) < 0 || tp_http_call(svc, &req.http, &a, err) < 0)
 		return -1;
-	if (a.failed && a.status == 404 && strcmp(a.aws.type, "ResourceNotFoundException") == 0)
+	if (a.failed)
+		return tp_iot_policy_failure(&a, svc->endpoint, req.path, policy, err);
+	return 0;
+}
+
+int tp_iot_policy_failure(const struct tp_answer *a, const char *endpoint, const char *path, const char *policy,
+			  struct tp_error *err)
+{
+	_cleanup_free_ char *what = NULL;
+
+	if (a->status == 404 && strcmp(a->aws.type, "ResourceNotFoundException") == 0)
 		return tp_error_set(err, EX_DATAERR,
 				    "PUT %s%s: policy \"%s\" does not exist (HTTP 404 %s): create it, "
 				    "then run again",
-				    svc->endpoint, path, policy, a.aws.type);
-	return a.failed ? fail(svc, &req, &a, err) : 0;
+				    endpoint, path, policy, a->aws.type);
+	if (asprintf(&what, "PUT %s%s", endpoint, path) < 0)
+		return tp_error_oom(err);
+	return tp_answer_fail(a, what, err);
 }

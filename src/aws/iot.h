@@ -69,4 +69,31 @@ int tp_iot_parse_create(const char *body, size_t len, struct tp_issued_cert *ret
 
 void tp_issued_cert_free(struct tp_issued_cert *c);
 
+/* One operation's request, built for sending by the calls above or by a
+ * concurrent client (tp_multi_run): http points into the owned strings. */
+struct tp_iot_request {
+	struct tp_http_request http;
+	char *path, *body, *header;
+};
+
+int tp_iot_request_create(const char *csr_pem, struct tp_iot_request *ret, struct tp_error *err);
+int tp_iot_request_describe(const char *id, struct tp_iot_request *ret, struct tp_error *err);
+int tp_iot_request_update(const char *id, const char *new_status, struct tp_iot_request *ret, struct tp_error *err);
+int tp_iot_request_create_thing(const char *thing, struct tp_iot_request *ret, struct tp_error *err);
+int tp_iot_request_attach_thing(const char *thing, const char *cert_arn, struct tp_iot_request *ret,
+				struct tp_error *err);
+int tp_iot_request_attach_policy(const char *policy, const char *cert_arn, struct tp_iot_request *ret,
+				 struct tp_error *err);
+void tp_iot_request_free(struct tp_iot_request *r);
+
+/* The certificate in a successful create answer, or in a describe
+ * answer's certificateDescription (which must hold the PEM). */
+int tp_iot_answer_issued(const struct tp_answer *a, struct tp_issued_cert *ret_cert, struct tp_error *err);
+int tp_iot_answer_described(const struct tp_answer *a, struct tp_issued_cert *ret_cert, struct tp_error *err);
+
+/* A failed AttachPolicy answer as an error: a policy that does not exist
+ * is EX_DATAERR naming it. */
+int tp_iot_policy_failure(const struct tp_answer *a, const char *endpoint, const char *path, const char *policy,
+			  struct tp_error *err);
+
 #endif

@@ -9,4 +9,7 @@
 /* t as "2026-11-22T10:00:00Z" into buf[TP_TIME_MAX]. */
 void tp_format_time(time_t t, char *buf);
 
+/* A monotonic clock, in seconds. */
+double tp_now_seconds(void);
+
 #endif

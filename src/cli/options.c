@@ -11,59 +11,76 @@
 #include "src/base/strv.h"
 #include "src/store/file.h"
 
-#define BOTH (TP_CMD_ENROLL | TP_CMD_REGISTER)
+/* Which commands take what: the device's key (a TPM), the service, the
+ * install for the agent. */
+#define DEVICE (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_CSR | TP_CMD_INSTALL)
+#define SERVICE (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_INSTALL | TP_CMD_BATCH)
+#define INSTALLS (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_INSTALL)
+#define NEW_KEY (TP_CMD_ENROLL | TP_CMD_CSR)
+#define ALL (DEVICE | TP_CMD_BATCH)
 #define CONFIG_MAX (64 * 1024)
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
 const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
-	[TP_OPT_THING_NAME] = { "thing-name", "NAME", KIND_STRING, BOTH, false, "AWS IoT thing name (certificate CN)" },
-	[TP_OPT_TCTI] = { "tcti", "CONF", KIND_STRING, BOTH, false, "TPM TCTI (default " TP_DEFAULT_TCTI ")" },
-	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", KIND_HANDLE, BOTH, false,
+	[TP_OPT_THING_NAME] = { "thing-name", "NAME", KIND_STRING, DEVICE, false,
+				"AWS IoT thing name (certificate CN)" },
+	[TP_OPT_TCTI] = { "tcti", "CONF", KIND_STRING, DEVICE, false, "TPM TCTI (default " TP_DEFAULT_TCTI ")" },
+	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", KIND_HANDLE, DEVICE, false,
 				"persistent key handle (default 0x81000002)" },
-	[TP_OPT_REGION] = { "region", "REGION", KIND_STRING, BOTH, false,
+	[TP_OPT_REGION] = { "region", "REGION", KIND_STRING, SERVICE, false,
 			    "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION)" },
-	[TP_OPT_ENDPOINT_URL] = { "endpoint-url", "URL", KIND_STRING, BOTH, false,
+	[TP_OPT_ENDPOINT_URL] = { "endpoint-url", "URL", KIND_STRING, SERVICE, false,
 				  "certificate API endpoint (default from the region)" },
-	[TP_OPT_SIGNING_NAME] = { "signing-name", "NAME", KIND_STRING, BOTH, false,
+	[TP_OPT_SIGNING_NAME] = { "signing-name", "NAME", KIND_STRING, SERVICE, false,
 				  "SigV4 signing name: iot (default) or execute-api" },
-	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", KIND_STRING, BOTH, false,
+	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", KIND_STRING, SERVICE, false,
 			       "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
-	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, BOTH, false,
+	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, ALL, false,
 			     "output directory (default " TP_DEFAULT_OUT_DIR ")" },
-	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, TP_CMD_ENROLL, false,
+	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, NEW_KEY, false,
 			     "ecc-p256 (default), ecc-p384, rsa-2048, rsa-3072" },
-	[TP_OPT_KEY_FILE] = { "key-file", "PATH", KIND_STRING, BOTH, false,
+	[TP_OPT_KEY_FILE] = { "key-file", "PATH", KIND_STRING, DEVICE, false,
 			      "keep the key in a TSS2 key file, not at a handle" },
-	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, TP_CMD_ENROLL, false,
+	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, NEW_KEY, false,
 				   "file holding the key's authorization value" },
-	[TP_OPT_RSA_PSS] = { "rsa-pss", "", KIND_FLAG, TP_CMD_ENROLL, false, "sign the CSR with RSA-PSS (RSA keys)" },
-	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, TP_CMD_ENROLL, true,
+	[TP_OPT_RSA_PSS] = { "rsa-pss", "", KIND_FLAG, NEW_KEY, false, "sign the CSR with RSA-PSS (RSA keys)" },
+	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, NEW_KEY, true,
 				   "replace the key this program created" },
-	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_STRING, BOTH, false,
+	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_STRING, ALL, false,
 			      "give up retrying after this long (default " XSTR(TP_DEFAULT_DEADLINE) ")" },
-	[TP_OPT_INSECURE_HTTP_LOOPBACK] = { "insecure-http-loopback", "", KIND_FLAG, BOTH, true,
+	[TP_OPT_INSECURE_HTTP_LOOPBACK] = { "insecure-http-loopback", "", KIND_FLAG, SERVICE, true,
 					    "allow http:// to a loopback endpoint (tests)" },
-	[TP_OPT_IOT_ENDPOINT] = { "iot-endpoint", "HOST", KIND_STRING, BOTH, false,
+	[TP_OPT_IOT_ENDPOINT] = { "iot-endpoint", "HOST", KIND_STRING, INSTALLS, false,
 				  "IoT data endpoint for the agent (default: DescribeEndpoint)" },
-	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", KIND_STRING, BOTH, false,
+	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", KIND_STRING, INSTALLS, false,
 			     "CA for the agent (default " TP_DEFAULT_ROOT_CA ")" },
-	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, BOTH, false,
+	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, INSTALLS, false,
 			   "configure aws-iot-device-client, env, openssl (repeatable)" },
-	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", KIND_STRING, BOTH, false,
+	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", KIND_STRING, INSTALLS, false,
 				  "aws-iot-device-client config file" },
-	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", KIND_STRING, BOTH, false,
+	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", KIND_STRING, INSTALLS, false,
 			   "owner of the installed files (the agent's account)" },
-	[TP_OPT_ATTACH_THING] = { "attach-thing", "", KIND_FLAG, BOTH, false,
+	[TP_OPT_ATTACH_THING] = { "attach-thing", "", KIND_FLAG, SERVICE, false,
 				  "create the thing and attach the certificate to it" },
-	[TP_OPT_POLICY] = { "policy", "NAME", KIND_LIST, BOTH, false,
+	[TP_OPT_POLICY] = { "policy", "NAME", KIND_LIST, SERVICE, false,
 			    "attach this IoT policy to the certificate (repeatable)" },
-	[TP_OPT_CERT] = { "cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false, "the device certificate to register" },
+	[TP_OPT_CERT] = { "cert", "FILE", KIND_STRING, TP_CMD_REGISTER | TP_CMD_INSTALL, false,
+			  "the device certificate to register" },
 	[TP_OPT_CA_CERT] = { "ca-cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false,
 			     "the CA certificate that issued it" },
 	[TP_OPT_NO_CA] = { "no-ca", "", KIND_FLAG, TP_CMD_REGISTER, false,
 			   "register without a CA (RegisterCertificateWithoutCA)" },
 	[TP_OPT_STATUS] = { "status", "STATUS", KIND_STRING, TP_CMD_REGISTER, false, "ACTIVE (default) or INACTIVE" },
+	[TP_OPT_OUT] = { "out", "FILE", KIND_STRING, TP_CMD_CSR, true, "where to write the CSR (PEM)" },
+	[TP_OPT_CSR_DIR] = { "csr-dir", "DIR", KIND_STRING, TP_CMD_BATCH, true, "the directory of *.csr files" },
+	[TP_OPT_PARALLEL] = { "parallel", "N", KIND_STRING, TP_CMD_BATCH, false,
+			      "requests in flight at most (default " XSTR(TP_DEFAULT_PARALLEL) ")" },
+	[TP_OPT_RATE] = { "rate", "R", KIND_STRING, TP_CMD_BATCH, false,
+			  "requests per second at most (default: as fast as the service allows)" },
+	[TP_OPT_JSON] = { "json", "", KIND_FLAG, TP_CMD_BATCH, true, "print each CSR's result as a JSON line" },
+	[TP_OPT_RESEND_UNANSWERED] = { "resend-unanswered", "", KIND_FLAG, TP_CMD_BATCH, true,
+				       "send again the CSRs an interrupted batch got no answer for" },
 };
 
 enum { OPT_CONFIG = TP_OPT__COUNT, OPT_HELP };
@@ -154,13 +171,15 @@ int tp_raw_parse_argv(struct tp_raw_options *raw, int argc, char **argv, struct 
 	return 0;
 }
 
+/* A config file key: -1 when no command knows it, TP_OPT__COUNT when it is
+ * for other commands than cmd (one file serves them all). */
 static int find_opt(const char *name, enum tp_cmd cmd)
 {
 	int i;
 
 	for (i = 0; i < TP_OPT__COUNT; i++)
-		if (strcmp(tp_opt_defs[i].name, name) == 0 && (tp_opt_defs[i].cmds & cmd) && !tp_opt_defs[i].cli_only)
-			return i;
+		if (strcmp(tp_opt_defs[i].name, name) == 0 && !tp_opt_defs[i].cli_only)
+			return tp_opt_defs[i].cmds & cmd ? i : TP_OPT__COUNT;
 	return -1;
 }
 
@@ -261,6 +280,8 @@ static int config_values(const cJSON *root, enum tp_cmd cmd, const char *path, s
 		opt = find_opt(item->string, cmd);
 		if (opt < 0)
 			return tp_error_set(err, EX_CONFIG, "config %s: unknown key \"%s\"", path, item->string);
+		if (opt == TP_OPT__COUNT)
+			continue;
 		if (seen[opt])
 			return tp_error_set(err, EX_CONFIG, "config %s: key \"%s\" appears twice", path, item->string);
 		seen[opt] = true;

@@ -22,11 +22,18 @@
 #define TP_DEFAULT_TCTI "device:/dev/tpmrm0"
 #define TP_DEFAULT_OUT_DIR "/var/lib/tpm-provision"
 #define TP_DEFAULT_DEADLINE 300
+#define TP_DEFAULT_PARALLEL 10
 #define TP_DEFAULT_ROOT_CA "/etc/ssl/certs/Amazon_Root_CA_1.pem"
 #define TP_DEFAULT_AGENT_CONFIG "/etc/.aws-iot-device-client/aws-iot-device-client.conf"
 
 /* Which subcommands take an option. */
-enum tp_cmd { TP_CMD_ENROLL = 1 << 0, TP_CMD_REGISTER = 1 << 1 };
+enum tp_cmd {
+	TP_CMD_ENROLL = 1 << 0,
+	TP_CMD_REGISTER = 1 << 1,
+	TP_CMD_CSR = 1 << 2,
+	TP_CMD_INSTALL = 1 << 3,
+	TP_CMD_BATCH = 1 << 4,
+};
 
 enum tp_cert_status { TP_STATUS_ACTIVE = 0, TP_STATUS_INACTIVE };
 
@@ -63,6 +70,14 @@ struct tp_options {
 	char *ca_cert;
 	bool no_ca;
 	enum tp_cert_status status;
+	/* csr */
+	char *csr_out;
+	/* batch */
+	char *csr_dir;
+	unsigned parallel; /* requests in flight at most */
+	double rate;	   /* requests per second at most, 0: no cap */
+	bool json;	   /* results as JSON lines on stdout */
+	bool resend_unanswered;
 };
 
 /* Parse everything for subcommand cmd: 0, or TP_HELP when --help was asked
@@ -108,6 +123,12 @@ enum tp_opt {
 	TP_OPT_CA_CERT,
 	TP_OPT_NO_CA,
 	TP_OPT_STATUS,
+	TP_OPT_OUT,
+	TP_OPT_CSR_DIR,
+	TP_OPT_PARALLEL,
+	TP_OPT_RATE,
+	TP_OPT_JSON,
+	TP_OPT_RESEND_UNANSWERED,
 	TP_OPT__COUNT
 };
 

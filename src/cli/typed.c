@@ -147,6 +147,8 @@ static int check_identity(const struct tp_raw_options *raw, struct tp_error *err
 	const char *v = val(raw, TP_OPT_THING_NAME);
 	size_t n;
 
+	if (raw->cmd == TP_CMD_BATCH)
+		return 0; /* no device: each CSR names its thing */
 	if (!v)
 		return tp_error_set(err, EX_USAGE,
 				    "no thing name: give --thing-name or \"thing-name\" in the config file");
@@ -249,6 +251,10 @@ static int parse_service(struct tp_raw_options *raw, struct tp_options *o, struc
 	const char *v = val(raw, TP_OPT_REGION);
 	char *url;
 
+	/* csr never talks to the service; install only to attach. */
+	if (raw->cmd == TP_CMD_CSR ||
+	    (raw->cmd == TP_CMD_INSTALL && !flag(raw, TP_OPT_ATTACH_THING) && !flag(raw, TP_OPT_POLICY)))
+		return parse_deadline(raw, o, err);
 	if (!v)
 		return tp_error_set(err, EX_USAGE, "no region: give --region or set AWS_REGION");
 	if (strlen(v) == 0 || strlen(v) > 32 || !all_chars(v, "-", false))
@@ -361,7 +367,7 @@ static int parse_identity(const struct tp_raw_options *raw, struct tp_options *o
 	char **p;
 
 	o->attach_thing = flag(raw, TP_OPT_ATTACH_THING);
-	if (o->attach_thing && !all_chars(val(raw, TP_OPT_THING_NAME), "-_.", true))
+	if (o->attach_thing && raw->cmd != TP_CMD_BATCH && !all_chars(val(raw, TP_OPT_THING_NAME), "-_.", true))
 		return bad_value(raw, TP_OPT_THING_NAME,
 				 "cannot be attached as a thing by this program (only " PATH_NAME_CHARS ")", err);
 	for (p = raw->v[TP_OPT_POLICY].items; p && *p; p++)
@@ -377,6 +383,12 @@ static int parse_register(const struct tp_raw_options *raw, struct tp_options *o
 
 	o->no_ca = flag(raw, TP_OPT_NO_CA);
 	o->status = TP_STATUS_ACTIVE;
+	if (raw->cmd == TP_CMD_INSTALL && !val(raw, TP_OPT_CERT))
+		return tp_error_set(err, EX_USAGE, "install needs --cert FILE");
+	if (raw->cmd == TP_CMD_INSTALL && !val(raw, TP_OPT_IOT_ENDPOINT))
+		return tp_error_set(err, EX_USAGE,
+				    "install needs --iot-endpoint HOST (the agent's data endpoint: it does not ask "
+				    "the service)");
 	if (raw->cmd != TP_CMD_REGISTER)
 		return 0;
 	if (!val(raw, TP_OPT_CERT))
@@ -387,6 +399,49 @@ static int parse_register(const struct tp_raw_options *raw, struct tp_options *o
 		o->status = TP_STATUS_INACTIVE;
 	else if (status && strcmp(status, "ACTIVE") != 0)
 		return tp_error_set(err, EX_USAGE, "--status \"%s\" is not ACTIVE or INACTIVE", status);
+	return 0;
+}
+
+/* A whole number in [min, max], or a bad value naming the option. */
+static int parse_count(const struct tp_raw_options *raw, enum tp_opt opt, unsigned long min, unsigned long max,
+		       unsigned long *ret, struct tp_error *err)
+{
+	const char *v = val(raw, opt);
+	char *end;
+	unsigned long n = isdigit((unsigned char)*v) ? strtoul(v, &end, 10) : 0;
+
+	if (!isdigit((unsigned char)*v) || *end || n < min || n > max)
+		return bad_value(raw, opt, "is out of range or not a whole number", err);
+	*ret = n;
+	return 0;
+}
+
+/* csr --out; batch --csr-dir, --out-dir (given, never the device's
+ * default), --parallel, --rate. */
+static int parse_factory(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	unsigned long n = TP_DEFAULT_PARALLEL;
+	char *end;
+
+	o->json = flag(raw, TP_OPT_JSON);
+	o->resend_unanswered = flag(raw, TP_OPT_RESEND_UNANSWERED);
+	if (raw->cmd == TP_CMD_CSR && (!val(raw, TP_OPT_OUT) || !*val(raw, TP_OPT_OUT)))
+		return tp_error_set(err, EX_USAGE, "csr needs --out FILE");
+	if (raw->cmd != TP_CMD_BATCH)
+		return 0;
+	if (!val(raw, TP_OPT_CSR_DIR) || !*val(raw, TP_OPT_CSR_DIR))
+		return tp_error_set(err, EX_USAGE, "batch needs --csr-dir DIR");
+	if (raw->v[TP_OPT_OUT_DIR].origin == TP_FROM_DEFAULT)
+		return tp_error_set(err, EX_USAGE,
+				    "batch needs --out-dir DIR (the device's directory is no place for it)");
+	if (val(raw, TP_OPT_PARALLEL) && parse_count(raw, TP_OPT_PARALLEL, 1, 1000, &n, err) < 0)
+		return -1;
+	o->parallel = (unsigned)n;
+	if (!val(raw, TP_OPT_RATE))
+		return 0;
+	o->rate = strtod(val(raw, TP_OPT_RATE), &end);
+	if (!isdigit((unsigned char)*val(raw, TP_OPT_RATE)) || *end || !(o->rate >= 0.1 && o->rate <= 100000))
+		return bad_value(raw, TP_OPT_RATE, "is not a number of requests per second from 0.1 to 100000", err);
 	return 0;
 }
 
@@ -413,6 +468,8 @@ static void take_strings(struct tp_raw_options *raw, struct tp_options *o)
 	o->cert = TAKE_PTR(raw->v[TP_OPT_CERT].str);
 	o->ca_cert = TAKE_PTR(raw->v[TP_OPT_CA_CERT].str);
 	o->policies = TAKE_PTR(raw->v[TP_OPT_POLICY].items);
+	o->csr_out = TAKE_PTR(raw->v[TP_OPT_OUT].str);
+	o->csr_dir = TAKE_PTR(raw->v[TP_OPT_CSR_DIR].str);
 }
 
 int tp_options_from_raw(struct tp_raw_options *raw, struct tp_options *ret, struct tp_error *err)
@@ -421,7 +478,7 @@ int tp_options_from_raw(struct tp_raw_options *raw, struct tp_options *ret, stru
 
 	if (apply_defaults(raw, err) < 0 || check_identity(raw, err) < 0 || parse_key(raw, &o, err) < 0 ||
 	    parse_service(raw, &o, err) < 0 || parse_install(raw, &o, err) < 0 || parse_identity(raw, &o, err) < 0 ||
-	    parse_register(raw, &o, err) < 0)
+	    parse_register(raw, &o, err) < 0 || parse_factory(raw, &o, err) < 0)
 		return -1;
 	take_strings(raw, &o);
 	*ret = o;
@@ -447,5 +504,7 @@ void tp_options_free(struct tp_options *o)
 	free(o->cert);
 	free(o->ca_cert);
 	tp_strv_free(o->policies);
+	free(o->csr_out);
+	free(o->csr_dir);
 	*o = (struct tp_options){ 0 };
 }

@@ -80,6 +80,23 @@ int tp_attach_describe(const struct tp_attached *done, char **ret, struct tp_err
 	return n < 0 ? tp_error_oom(err) : 0;
 }
 
+/* A certificate installed with no ARN (by install, offline): the service
+ * names it, and must describe the very certificate installed, ACTIVE. */
+static int learn_arn(struct tp_run *run, struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_(tp_issued_cert_free) struct tp_issued_cert c = { 0 };
+
+	if (tp_iot_describe_certificate(&run->svc, s->certificate_id, &c, err) < 0)
+		return -1;
+	if (strcmp(c.id, s->certificate_id) != 0 || (c.status && strcmp(c.status, "ACTIVE") != 0))
+		return tp_error_set(err, EX_DATAERR, "certificate %s is %.32s at the service, not ACTIVE",
+				    s->certificate_id, c.status ? c.status : "unknown");
+	if (!c.arn)
+		return tp_error_set(err, EX_DATAERR, "the service gave no ARN for certificate %s", s->certificate_id);
+	s->certificate_arn = TAKE_PTR(c.arn);
+	return 0;
+}
+
 int tp_attach_provisioned(struct tp_run *run, struct tp_error *err)
 {
 	struct tp_state *s = &run->provisioned;
@@ -88,6 +105,8 @@ int tp_attach_provisioned(struct tp_run *run, struct tp_error *err)
 	int r;
 
 	r = tp_run_load_creds(run, err);
+	if (r == 0 && !s->certificate_arn)
+		r = learn_arn(run, s, err);
 	if (r == 0)
 		r = tp_attach_missing(run, s->certificate_id, s->certificate_arn, &done, NULL, NULL, err);
 	/* What was attached is recorded, also when a later attachment failed. */

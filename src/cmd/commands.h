@@ -8,5 +8,8 @@
  * err set; main() prints the error once and exits with its code. */
 int cmd_enroll(int argc, char **argv, struct tp_error *err);
 int cmd_register(int argc, char **argv, struct tp_error *err);
+int cmd_csr(int argc, char **argv, struct tp_error *err);
+int cmd_install(int argc, char **argv, struct tp_error *err);
+int cmd_batch(int argc, char **argv, struct tp_error *err);
 
 #endif

@@ -34,33 +34,6 @@ static void enroll_usage(void)
 	       "shared credentials file, never from the command line (see README).\n");
 }
 
-/* Step 1: the key is made inside the TPM and never leaves it; a key made
- * by an earlier, interrupted run is reused. */
-static int key_step(struct tp_run *run, struct tpm_public *ret_pub, struct tp_error *err)
-{
-	_cleanup_free_ char *where = NULL;
-	bool created = false;
-	int r;
-
-	if (tp_keyloc_describe(&run->o.key, &where, err) < 0)
-		return -1;
-	r = tp_devkey_find(&run->key, ret_pub, err);
-	if (r == TP_NEED_NEW_KEY) {
-		if (tpm_key_alg_is_rsa(run->o.key_alg) && (isatty(STDOUT_FILENO) || isatty(STDERR_FILENO))) {
-			printf("creating a %s key in the TPM; this may take a while (up to minutes)...\n",
-			       tpm_key_alg_name(run->o.key_alg));
-			fflush(stdout);
-		}
-		r = tp_devkey_create(&run->key, ret_pub, err);
-		created = true;
-	}
-	if (r < 0)
-		return -1;
-	printf("%s %s TPM key at %s\n", created ? "created" : "reusing", tpm_key_alg_name(run->o.key_alg), where);
-	tp_test_crash_point("key-created");
-	return 0;
-}
-
 /* The journal of this run's request, and the certificate it is about. */
 struct request {
 	struct tp_run *run;
@@ -152,16 +125,12 @@ static int refuse(struct request *r, struct tp_error *err)
 static int request_certificate(struct request *r, EVP_PKEY *key, struct tp_error *err)
 {
 	struct tp_run *run = r->run;
-	const struct tp_csr_key ck = {
-		.loc = &run->o.key, .auth = &run->auth, .alg = run->o.key_alg, .pss = run->o.rsa_pss
-	};
 	_cleanup_free_ char *csr = NULL;
 	char sent_at[TP_TIME_MAX];
 	bool rejected;
 
-	if (tp_csr_build(run->o.tcti, &ck, run->o.thing_name, key, &csr, err) < 0)
+	if (tp_run_build_csr(run, key, &csr, err) < 0)
 		return -1;
-	tp_test_crash_point("csr-built");
 	tp_format_time(time(NULL), sent_at);
 	free(r->q.sent_at);
 	if (!(r->q.sent_at = strdup(sent_at)))
@@ -241,7 +210,7 @@ static int enroll(struct tp_run *run, struct tp_error *err)
 	/* Before the TPM is touched: fail early on what can be checked here. */
 	if (tp_run_load_key_auth(run, err) < 0 || tp_run_load_creds(run, err) < 0)
 		return -1;
-	if (key_step(run, &pub, err) < 0 || tp_pkey_from_tpm(&pub, &key, err) < 0 ||
+	if (tp_run_key(run, &pub, err) < 0 || tp_pkey_from_tpm(&pub, &key, err) < 0 ||
 	    obtain_certificate(&r, pub.name_hex, key, err) < 0 || attach_and_install(&r, &pub, err) < 0 ||
 	    tp_attach_describe(&r.attached, &attached, err) < 0)
 		return -1;

@@ -19,6 +19,9 @@ static const struct subcommand {
 } subcommands[] = {
 	{ "enroll", cmd_enroll, "create the TPM key, get a certificate for it with a CSR, install it" },
 	{ "register", cmd_register, "register the TPM key's existing certificate, install it" },
+	{ "csr", cmd_csr, "create the TPM key and write a CSR for it (offline)" },
+	{ "install", cmd_install, "install a certificate for the TPM key obtained elsewhere" },
+	{ "batch", cmd_batch, "certificates for a directory of CSRs (factory; no TPM)" },
 };
 
 static void usage(FILE *f)

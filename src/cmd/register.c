@@ -34,40 +34,6 @@ static void issued_freep(struct tp_issued_cert *c)
 	tp_issued_cert_free(c);
 }
 
-/* A certificate file: parsed, and re-encoded as the PEM to send. */
-static int load_cert_file(const char *path, X509 **ret_cert, char **ret_pem, struct tp_error *err)
-{
-	_cleanup_x509_ X509 *cert = NULL;
-	int r;
-
-	r = tp_cert_read_file(path, &cert, err);
-	if (r == TP_MISSING)
-		return tp_error_set(err, EX_CONFIG, "certificate file %s does not exist", path);
-	if (r < 0 || tp_cert_to_pem(cert, ret_pem, err) < 0)
-		return -1;
-	*ret_cert = TAKE_PTR(cert);
-	return 0;
-}
-
-/* Step 2: the certificate must be for the key in the TPM; nothing is sent
- * otherwise. */
-static int check_against_tpm(struct tp_run *run, X509 *cert, struct tpm_public *ret_pub, EVP_PKEY **ret_key,
-			     struct tp_error *err)
-{
-	_cleanup_pkey_ EVP_PKEY *key = NULL;
-	_cleanup_free_ char *where = NULL;
-	int r;
-
-	r = tp_devkey_read(&run->key, ret_pub, err);
-	if (r == TP_MISSING && tp_keyloc_describe(&run->o.key, &where, err) == 0)
-		return tp_error_set(err, EX_CONFIG, "the TPM has no key at %s for the certificate %s", where,
-				    run->o.cert);
-	if (r != 0 || tp_pkey_from_tpm(ret_pub, &key, err) < 0 || tp_cert_check_key(cert, key, run->o.cert, err) < 0)
-		return -1;
-	*ret_key = TAKE_PTR(key);
-	return 0;
-}
-
 /* Step 3: AWS IoT learns the certificate, and says it has it with the
  * status asked for (a rerun meets 409 for it; an operator may have revoked
  * or deactivated it since). */
@@ -97,9 +63,9 @@ static int do_register(struct tp_run *run, struct tp_error *err)
 	struct tpm_public pub;
 
 	/* Step 1: the files, and the certificate's id as AWS computes it. */
-	if (load_cert_file(run->o.cert, &cert, &cert_pem, err) < 0 ||
-	    (run->o.ca_cert && load_cert_file(run->o.ca_cert, &ca, &ca_pem, err) < 0) ||
-	    tp_cert_id(cert, cert_id, err) < 0 || check_against_tpm(run, cert, &pub, &key, err) < 0)
+	if (tp_cert_load_file(run->o.cert, &cert, &cert_pem, err) < 0 ||
+	    (run->o.ca_cert && tp_cert_load_file(run->o.ca_cert, &ca, &ca_pem, err) < 0) ||
+	    tp_cert_id(cert, cert_id, err) < 0 || tp_run_key_for_cert(run, cert, &pub, &key, err) < 0)
 		return -1;
 	if (register_at_service(run, cert_pem, ca_pem, cert_id, &registered, err) < 0 ||
 	    tp_accept_certificate(&registered, key, tp_cert_status_name(run->o.status), &described, err) < 0)

@@ -16,7 +16,9 @@
 #include "src/store/state.h"
 #include "src/x509/cert.h"
 #include "src/x509/ossl.h"
+#include "src/x509/csr.h"
 #include "src/x509/pkey.h"
+#include "src/cmd/testhook.h"
 
 #define LOCK_FILE "tpm-provision.lock"
 #define CERT_MAX (64 * 1024)
@@ -32,7 +34,7 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
 	const struct tp_options *o = &run->o;
 	int r;
 
-	*run = (struct tp_run){ .lock = -1 };
+	*run = (struct tp_run){ .lock = -1, .cmd = cmd };
 	r = tp_options_load(&run->o, cmd, argc, argv, err);
 	if (r != 0)
 		return r;
@@ -96,10 +98,34 @@ static int wait_for_clock(unsigned deadline, struct tp_error *err)
 			    now_s, built_s, deadline);
 }
 
+/* install --cert on a provisioned device: the same certificate is a
+ * rerun; another one is not installed behind the record's back. */
+static int check_same_cert(const struct tp_run *run, const struct tp_state *state, const char *path,
+			   struct tp_error *err)
+{
+	_cleanup_x509_ X509 *cert = NULL;
+	_cleanup_free_ char *pem = NULL;
+	char id[TP_CERT_ID_MAX];
+
+	if (run->cmd != TP_CMD_INSTALL)
+		return 0;
+	if (tp_cert_load_file(run->o.cert, &cert, &pem, err) < 0 || tp_cert_id(cert, id, err) < 0)
+		return -1;
+	if (strcmp(id, state->certificate_id) == 0)
+		return 0;
+	return tp_error_set(err, EX_DATAERR,
+			    "%s: this device is already provisioned with certificate %s; %s is certificate %s: "
+			    "move %s away to install another",
+			    path, state->certificate_id, run->o.cert, id, path);
+}
+
 /* The record names this thing and this key location. */
 static int check_record(const struct tp_run *run, const struct tp_state *state, const char *path, struct tp_error *err)
 {
 	_cleanup_free_ char *have = NULL, *want = NULL;
+
+	if (check_same_cert(run, state, path, err) < 0)
+		return -1;
 
 	if (strcmp(state->thing_name, run->o.thing_name) != 0)
 		return tp_error_set(err, EX_DATAERR,
@@ -213,9 +239,67 @@ static int preflight(struct tp_run *run, struct tp_error *err)
 {
 	_cleanup_free_ char *dir = NULL, *base = NULL;
 
+	if (run->cmd == TP_CMD_BATCH)
+		return 0;
 	if (run->o.key.file && (tp_path_split(run->o.key.file, &dir, &base, err) < 0 || tp_mkdir_safe(dir, err) < 0))
 		return -1;
-	return tp_install_check(&run->plan, err);
+	return run->cmd == TP_CMD_CSR ? 0 : tp_install_check(&run->plan, err);
+}
+
+/* Step 1: the key is made inside the TPM and never leaves it; a key made
+ * by an earlier, interrupted run is reused. */
+int tp_run_key(struct tp_run *run, struct tpm_public *ret_pub, struct tp_error *err)
+{
+	_cleanup_free_ char *where = NULL;
+	bool created = false;
+	int r;
+
+	if (tp_keyloc_describe(&run->o.key, &where, err) < 0)
+		return -1;
+	r = tp_devkey_find(&run->key, ret_pub, err);
+	if (r == TP_NEED_NEW_KEY) {
+		if (tpm_key_alg_is_rsa(run->o.key_alg) && (isatty(STDOUT_FILENO) || isatty(STDERR_FILENO))) {
+			printf("creating a %s key in the TPM; this may take a while (up to minutes)...\n",
+			       tpm_key_alg_name(run->o.key_alg));
+			fflush(stdout);
+		}
+		r = tp_devkey_create(&run->key, ret_pub, err);
+		created = true;
+	}
+	if (r < 0)
+		return -1;
+	printf("%s %s TPM key at %s\n", created ? "created" : "reusing", tpm_key_alg_name(run->o.key_alg), where);
+	tp_test_crash_point("key-created");
+	return 0;
+}
+
+int tp_run_build_csr(struct tp_run *run, EVP_PKEY *key, char **ret_pem, struct tp_error *err)
+{
+	const struct tp_csr_key ck = {
+		.loc = &run->o.key, .auth = &run->auth, .alg = run->o.key_alg, .pss = run->o.rsa_pss
+	};
+
+	if (tp_csr_build(run->o.tcti, &ck, run->o.thing_name, key, ret_pem, err) < 0)
+		return -1;
+	tp_test_crash_point("csr-built");
+	return 0;
+}
+
+int tp_run_key_for_cert(struct tp_run *run, X509 *cert, struct tpm_public *ret_pub, EVP_PKEY **ret_key,
+			struct tp_error *err)
+{
+	_cleanup_pkey_ EVP_PKEY *key = NULL;
+	_cleanup_free_ char *where = NULL;
+	int r;
+
+	r = tp_devkey_read(&run->key, ret_pub, err);
+	if (r == TP_MISSING && tp_keyloc_describe(&run->o.key, &where, err) == 0)
+		return tp_error_set(err, EX_CONFIG, "the TPM has no key at %s for the certificate %s", where,
+				    run->o.cert);
+	if (r != 0 || tp_pkey_from_tpm(ret_pub, &key, err) < 0 || tp_cert_check_key(cert, key, run->o.cert, err) < 0)
+		return -1;
+	*ret_key = TAKE_PTR(key);
+	return 0;
 }
 
 int tp_run_load_key_auth(struct tp_run *run, struct tp_error *err)

@@ -18,6 +18,7 @@
 #include "src/store/state.h"
 
 struct tp_run {
+	enum tp_cmd cmd;
 	struct tp_options o;
 	struct tpm_auth auth; /* the key's authorization value */
 	struct tp_devkey key;
@@ -47,6 +48,21 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
  * (run->provisioned holds it), 0 to go on; an error when the record and the
  * device disagree. */
 int tp_run_begin(struct tp_run *run, struct tp_error *err);
+
+/* Step 1 of enroll and csr: the key is made inside the TPM and never
+ * leaves it; a key made by an earlier, interrupted run is reused.  Says
+ * which on stdout. */
+int tp_run_key(struct tp_run *run, struct tpm_public *ret_pub, struct tp_error *err);
+
+/* A CSR for the thing, signed in the TPM by the key whose public part is
+ * key. */
+int tp_run_build_csr(struct tp_run *run, EVP_PKEY *key, char **ret_pem, struct tp_error *err);
+
+/* The key at the configured location, which cert (from --cert) must be
+ * for: EX_CONFIG when the TPM has no key there, EX_DATAERR when the
+ * certificate is for another key. */
+int tp_run_key_for_cert(struct tp_run *run, X509 *cert, struct tpm_public *ret_pub, EVP_PKEY **ret_key,
+			struct tp_error *err);
 
 /* Read the key's authorization value (--key-auth-file). */
 int tp_run_load_key_auth(struct tp_run *run, struct tp_error *err);

@@ -13,6 +13,7 @@ static const char *const phase_names[] = {
 	[TP_REQUEST_SENT] = "request-sent",
 	[TP_CERT_RECEIVED] = "certificate-received",
 	[TP_CERT_REFUSED] = "certificate-refused",
+	[TP_CSR_WRITTEN] = "csr-written",
 };
 
 static bool add_certificate(cJSON *root, const struct tp_reqjournal *q)
@@ -34,7 +35,9 @@ static cJSON *request_json(const struct tp_reqjournal *q)
 
 	if (!root || !cJSON_AddStringToObject(root, "phase", phase_names[q->phase]) ||
 	    !cJSON_AddStringToObject(root, "key-name", q->key_name) ||
-	    !cJSON_AddStringToObject(root, "sent-at", q->sent_at) || !add_certificate(root, q)) {
+	    !cJSON_AddStringToObject(root, q->phase == TP_CSR_WRITTEN ? "written-at" : "sent-at", q->sent_at) ||
+	    (q->phase == TP_CSR_WRITTEN && !cJSON_AddStringToObject(root, "csr-file", q->csr_file)) ||
+	    !add_certificate(root, q)) {
 		cJSON_Delete(root);
 		return NULL;
 	}
@@ -93,7 +96,8 @@ static int request_from_json(const cJSON *root, const char *path, struct tp_reqj
 
 	if (parse_phase(root, path, &q.phase, err) < 0 ||
 	    tp_json_member(root, "key-name", path, &q.key_name, err) < 0 ||
-	    tp_json_member(root, "sent-at", path, &q.sent_at, err) < 0 ||
+	    tp_json_member(root, q.phase == TP_CSR_WRITTEN ? "written-at" : "sent-at", path, &q.sent_at, err) < 0 ||
+	    (q.phase == TP_CSR_WRITTEN && tp_json_member(root, "csr-file", path, &q.csr_file, err) < 0) ||
 	    certificate_from_json(root, path, &q, err) < 0) {
 		tp_reqjournal_free(&q);
 		return -1;
@@ -141,6 +145,7 @@ void tp_reqjournal_free(struct tp_reqjournal *q)
 		return;
 	free(q->key_name);
 	free(q->sent_at);
+	free(q->csr_file);
 	free(q->certificate_id);
 	free(q->certificate_arn);
 	free(q->certificate_pem);

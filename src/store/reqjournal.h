@@ -20,12 +20,14 @@
 
 #define TP_REQJOURNAL_FILE "request.json"
 
-enum tp_request_phase { TP_REQUEST_SENT = 1, TP_CERT_RECEIVED, TP_CERT_REFUSED };
+/* TP_CSR_WRITTEN: `csr` wrote a CSR for the key, nothing was sent. */
+enum tp_request_phase { TP_REQUEST_SENT = 1, TP_CERT_RECEIVED, TP_CERT_REFUSED, TP_CSR_WRITTEN };
 
 struct tp_reqjournal {
 	enum tp_request_phase phase;
 	char *key_name;	       /* the key the request was for */
-	char *sent_at;	       /* RFC 3339, UTC */
+	char *sent_at;	       /* RFC 3339, UTC; for TP_CSR_WRITTEN, when written */
+	char *csr_file;	       /* TP_CSR_WRITTEN: where */
 	char *certificate_id;  /* TP_CERT_RECEIVED and TP_CERT_REFUSED */
 	char *certificate_arn; /* TP_CERT_RECEIVED: optional */
 	char *certificate_pem; /* TP_CERT_RECEIVED */

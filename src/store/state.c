@@ -17,7 +17,7 @@ static cJSON *state_json(const struct tp_state *s)
 	    !tp_json_add_optional(root, "certificate-arn", s->certificate_arn) ||
 	    !tp_json_add_optional(root, "certificate-created-at", s->certificate_created_at) ||
 	    !tp_json_add_keyloc(root, &s->key) || !cJSON_AddStringToObject(root, "key-name", s->key_name) ||
-	    !cJSON_AddStringToObject(root, "endpoint", s->endpoint) ||
+	    !tp_json_add_optional(root, "endpoint", s->endpoint) ||
 	    !cJSON_AddStringToObject(root, "iot-endpoint", s->iot_endpoint) ||
 	    !cJSON_AddStringToObject(root, "provisioned-at", s->provisioned_at) ||
 	    !cJSON_AddStringToObject(root, "tool-version", s->tool_version) ||
@@ -57,7 +57,7 @@ static int state_from_json(const cJSON *root, const char *path, struct tp_state 
 	    tp_json_optional_member(root, "certificate-created-at", path, &s.certificate_created_at, err) < 0 ||
 	    tp_json_keyloc(root, path, &s.key, err) < 0 ||
 	    tp_json_member(root, "key-name", path, &s.key_name, err) < 0 ||
-	    tp_json_member(root, "endpoint", path, &s.endpoint, err) < 0 ||
+	    tp_json_optional_member(root, "endpoint", path, &s.endpoint, err) < 0 ||
 	    tp_json_member(root, "iot-endpoint", path, &s.iot_endpoint, err) < 0 ||
 	    tp_json_member(root, "provisioned-at", path, &s.provisioned_at, err) < 0 ||
 	    tp_json_member(root, "tool-version", path, &s.tool_version, err) < 0 ||

@@ -18,7 +18,7 @@ struct tp_state {
 	char *certificate_created_at; /* a gateway's created_at, or NULL */
 	struct tp_keyloc key;
 	char *key_name;	      /* TPM name of the key, lowercase hex */
-	char *endpoint;	      /* certificate API endpoint used */
+	char *endpoint;	      /* certificate API endpoint used; NULL after install */
 	char *iot_endpoint;   /* the agent's data endpoint */
 	char *provisioned_at; /* RFC 3339, UTC */
 	char *tool_version;

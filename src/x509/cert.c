@@ -114,3 +114,17 @@ int tp_cert_to_pem(X509 *cert, char **ret_pem, struct tp_error *err)
 		return tp_error_ossl(err, EX_IOERR, "cannot encode the certificate as PEM");
 	return tp_bio_to_string(bio, ret_pem, err);
 }
+
+int tp_cert_load_file(const char *path, X509 **ret_cert, char **ret_pem, struct tp_error *err)
+{
+	_cleanup_x509_ X509 *cert = NULL;
+	int r;
+
+	r = tp_cert_read_file(path, &cert, err);
+	if (r == TP_MISSING)
+		return tp_error_set(err, EX_CONFIG, "certificate file %s does not exist", path);
+	if (r < 0 || tp_cert_to_pem(cert, ret_pem, err) < 0)
+		return -1;
+	*ret_cert = TAKE_PTR(cert);
+	return 0;
+}

@@ -21,6 +21,10 @@ int tp_cert_parse_first_pem(const char *pem, size_t len, const char *what, X509 
 /* Read and parse a certificate file: TP_MISSING when it does not exist. */
 int tp_cert_read_file(const char *path, X509 **ret_cert, struct tp_error *err);
 
+/* A certificate file given by the user: parsed, and re-encoded as PEM;
+ * a missing file is EX_CONFIG naming it. */
+int tp_cert_load_file(const char *path, X509 **ret_cert, char **ret_pem, struct tp_error *err);
+
 /* Refuse a certificate whose public key is not expected (EX_DATAERR). */
 int tp_cert_check_key(X509 *cert, EVP_PKEY *expected, const char *what, struct tp_error *err);
 

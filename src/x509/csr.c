@@ -6,6 +6,7 @@
  */
 #include "src/x509/csr.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,4 +192,68 @@ int tp_csr_build(const char *tcti, const struct tp_csr_key *k, const char *commo
 		return -1;
 	*ret_pem = TAKE_PTR(pem);
 	return 0;
+}
+
+/* The subject's CN as UTF-8, or NULL when it has none. */
+static int common_name(X509_REQ *req, char **ret, struct tp_error *err)
+{
+	const X509_NAME *subject = X509_REQ_get_subject_name(req);
+	int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+	unsigned char *utf8 = NULL;
+	int n;
+
+	*ret = NULL;
+	if (i < 0)
+		return 0;
+	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
+	if (n < 0)
+		return tp_error_ossl(err, EX_DATAERR, "its subject's CN is not a string");
+	if (memchr(utf8, '\0', (size_t)n)) {
+		OPENSSL_free(utf8);
+		return tp_error_set(err, EX_DATAERR, "its subject's CN holds a NUL character");
+	}
+	*ret = strdup((char *)utf8);
+	OPENSSL_free(utf8);
+	return *ret ? 0 : tp_error_oom(err);
+}
+
+int tp_csr_parse(const char *pem, size_t len, struct tp_csr_info *ret, struct tp_error *err)
+{
+	_cleanup_bio_ BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+	_cleanup_(X509_REQ_freep) X509_REQ *req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+	_cleanup_bio_ BIO *out = NULL;
+	struct tp_csr_info c = { 0 };
+	EVP_PKEY *key;
+
+	if (!req)
+		return tp_error_ossl(err, EX_DATAERR, "not a PEM certificate request");
+	key = X509_REQ_get0_pubkey(req);
+	if (!key)
+		return tp_error_ossl(err, EX_DATAERR, "its public key cannot be read");
+	if (X509_REQ_verify(req, key) != 1)
+		return tp_error_ossl(err, EX_DATAERR, "its self-signature does not verify");
+	out = BIO_new(BIO_s_mem());
+	if (!out || !PEM_write_bio_X509_REQ(out, req))
+		return tp_error_ossl(err, EX_IOERR, "cannot encode the certificate request");
+	if (common_name(req, &c.cn, err) < 0 || tp_bio_to_string(out, &c.pem, err) < 0) {
+		tp_csr_info_free(&c);
+		return -1;
+	}
+	if (!EVP_PKEY_up_ref(key)) {
+		tp_csr_info_free(&c);
+		return tp_error_oom(err);
+	}
+	c.key = key;
+	*ret = c;
+	return 0;
+}
+
+void tp_csr_info_free(struct tp_csr_info *c)
+{
+	if (!c)
+		return;
+	EVP_PKEY_free(c->key);
+	free(c->cn);
+	free(c->pem);
+	*c = (struct tp_csr_info){ 0 };
 }

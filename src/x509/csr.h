@@ -28,4 +28,17 @@ const char *tp_csr_digest(enum tpm_key_alg alg);
 int tp_csr_build(const char *tcti, const struct tp_csr_key *k, const char *common_name, EVP_PKEY *expected,
 		 char **ret_pem, struct tp_error *err);
 
+/* A CSR from elsewhere (a batch): its key, its subject's CN (NULL when
+ * none), and its PEM as re-encoded for sending. */
+struct tp_csr_info {
+	EVP_PKEY *key;
+	char *cn;
+	char *pem;
+};
+
+/* Parse one PEM CSR and verify its self-signature (EX_DATAERR saying what
+ * is wrong, for the caller to prefix with the file's name). */
+int tp_csr_parse(const char *pem, size_t len, struct tp_csr_info *ret, struct tp_error *err);
+void tp_csr_info_free(struct tp_csr_info *c);
+
 #endif

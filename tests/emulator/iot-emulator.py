@@ -901,6 +901,30 @@ def parse_fault(spec):
     }
 
 
+class RateLimit:
+    """The account's request rate, as AWS IoT enforces it: a token bucket
+    (rate per second, a burst of one second's worth); beyond it,
+    ThrottlingException (HTTP 400).  No limit when rate is 0."""
+
+    def __init__(self, rate):
+        self.lock = threading.Lock()
+        self.rate = rate
+        self.tokens = rate
+        self.last = time.monotonic()
+
+    def take(self):
+        if not self.rate:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
 class Faults:
     """Queue of faults for the next API requests."""
 
@@ -1031,6 +1055,8 @@ class Handler(BaseHTTPRequestHandler):
             if handler is None:
                 raise ApiError("UnknownOperationException", "Unknown operation",
                                status=404, coral=False)
+            if not self.server.rate_limit.take():
+                raise ApiError("ThrottlingException", "Rate exceeded")
             req.fault = self.server.faults.take(req.operation)
             if req.fault and req.fault["mode"] not in ("wrongkey", "gatewayids"):
                 self.apply_fault(req, handler)
@@ -1220,6 +1246,7 @@ def make_server(args):
     server.verifier = Verifier(credentials, args.region)
     server.service = Service(pki, args.region, args.account)
     server.faults = Faults()
+    server.rate_limit = RateLimit(args.rate_limit)
     server.request_log = RequestLog(os.path.join(args.dir, "requests.jsonl"))
     return server
 
@@ -1230,6 +1257,8 @@ def parse_args(argv):
     parser.add_argument("--region", default="eu-west-1")
     parser.add_argument("--account", default="123456789012")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--rate-limit", type=float, default=0,
+                        help="API requests per second before ThrottlingException (0: none)")
     return parser.parse_args(argv)
 
 

@@ -64,8 +64,12 @@ static void test_config(void)
 	       "a flag must be a boolean: %s", err.msg);
 	tap_ok(parse_config(&raw, "{\"force-new-key\": true}", &err) < 0 && strstr(err.msg, "unknown key"),
 	       "a one-off action is not a config key: %s", err.msg);
-	tap_ok(parse_config(&raw, "{\"cert\": \"/x.pem\"}", &err) < 0 && strstr(err.msg, "unknown key"),
-	       "another command's option is not a key here: %s", err.msg);
+	tp_raw_options_free(&raw);
+	raw.cmd = TP_CMD_ENROLL;
+	tap_ok(parse_config(&raw, "{\"cert\": \"/x.pem\"}", &err) == 0 && !raw.v[TP_OPT_CERT].set,
+	       "another command's option is ignored: one config file serves every command");
+	tap_ok(parse_config(&raw, "{\"no-such-key\": 1}", &err) < 0 && strstr(err.msg, "unknown key"),
+	       "a key no command knows is an error: %s", err.msg);
 	tap_ok(parse_config(&raw, "{\"agent\": [\"env\", 3]}", &err) < 0 && strstr(err.msg, "array of names"),
 	       "a list of something else than names is refused: %s", err.msg);
 	tp_raw_options_free(&raw);

@@ -1,0 +1,154 @@
+#include "src/store/batchfile.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/base/strv.h"
+#include "src/store/file.h"
+#include "src/store/json.h"
+
+#define RECORD_MAX (16 * 1024)
+
+static const char *const phase_names[] = {
+	[TP_BATCH_SENT] = "request-sent",
+	[TP_BATCH_RECEIVED] = "certificate-received",
+	[TP_BATCH_DONE] = "done",
+};
+
+static cJSON *record_json(const struct tp_batch_record *rec, const char *error)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	if (!root || (rec->phase && !cJSON_AddStringToObject(root, "phase", phase_names[rec->phase])) ||
+	    !cJSON_AddStringToObject(root, "csr", rec->csr) || !tp_json_add_optional(root, "sent-at", rec->sent_at) ||
+	    !tp_json_add_optional(root, "certificate-id", rec->certificate_id) ||
+	    !tp_json_add_optional(root, "certificate-arn", rec->certificate_arn) ||
+	    !tp_json_add_optional(root, "status", rec->status) ||
+	    !tp_json_add_optional(root, "done-at", rec->done_at) ||
+	    !tp_json_add_optional(root, "attached-thing", rec->attached_thing) ||
+	    !tp_json_add_strv(root, "policies", rec->policies) || !tp_json_add_optional(root, "error", error)) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+static int file_name(const char *name, const char *suffix, char **ret, struct tp_error *err)
+{
+	return asprintf(ret, "%s%s", name, suffix) < 0 ? tp_error_oom(err) : 0;
+}
+
+static int save(const char *dir, const char *name, const char *suffix, mode_t mode, const struct tp_batch_record *rec,
+		struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = record_json(rec, NULL);
+	_cleanup_free_ char *file = NULL;
+
+	if (!root)
+		return tp_error_oom(err);
+	if (file_name(name, suffix, &file, err) < 0)
+		return -1;
+	return tp_json_write_file(dir, file, root, mode, (uid_t)-1, (gid_t)-1, err);
+}
+
+int tp_batch_pending_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err)
+{
+	return save(dir, name, ".pending", 0644, rec, err);
+}
+
+int tp_batch_result_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err)
+{
+	return save(dir, name, ".json", 0644, rec, err);
+}
+
+int tp_batch_pending_remove(const char *dir, const char *name, struct tp_error *err)
+{
+	_cleanup_free_ char *file = NULL;
+
+	if (file_name(name, ".pending", &file, err) < 0)
+		return -1;
+	return tp_remove_file(dir, file, err);
+}
+
+bool tp_batch_done(const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (asprintf(&path, "%s/%s.json", dir, name) < 0)
+		return false;
+	return access(path, F_OK) == 0;
+}
+
+int tp_batch_record_line(const struct tp_batch_record *rec, const char *error, char **ret, struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = record_json(rec, error);
+
+	if (!root || !(*ret = cJSON_PrintUnformatted(root)))
+		return tp_error_oom(err);
+	return 0;
+}
+
+static int record_from_json(const cJSON *root, const char *path, struct tp_batch_record *ret, struct tp_error *err)
+{
+	struct tp_batch_record rec = { 0 };
+	int phase;
+
+	if (tp_json_member_enum(root, "phase", phase_names, sizeof(phase_names) / sizeof(phase_names[0]), path, &phase,
+				err) < 0)
+		return -1;
+	rec.phase = (enum tp_batch_phase)phase;
+	if (tp_json_member(root, "csr", path, &rec.csr, err) < 0 ||
+	    tp_json_optional_member(root, "sent-at", path, &rec.sent_at, err) < 0 ||
+	    (rec.phase == TP_BATCH_SENT ? 0 : tp_json_member(root, "certificate-id", path, &rec.certificate_id, err)) <
+		    0 ||
+	    tp_json_optional_member(root, "certificate-arn", path, &rec.certificate_arn, err) < 0 ||
+	    tp_json_optional_member(root, "status", path, &rec.status, err) < 0 ||
+	    tp_json_optional_member(root, "done-at", path, &rec.done_at, err) < 0 ||
+	    tp_json_optional_member(root, "attached-thing", path, &rec.attached_thing, err) < 0 ||
+	    tp_json_strv(root, "policies", path, &rec.policies, err) < 0) {
+		tp_batch_record_free(&rec);
+		return -1;
+	}
+	*ret = rec;
+	return 0;
+}
+
+int tp_batch_record_parse(const char *json, size_t len, const char *path, struct tp_batch_record *ret,
+			  struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = tp_json_parse_object(json, len, path, err);
+
+	return root ? record_from_json(root, path, ret, err) : -1;
+}
+
+int tp_batch_pending_load(const char *dir, const char *name, struct tp_batch_record *ret, struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = NULL;
+	_cleanup_free_ char *file = NULL, *path = NULL;
+	int r;
+
+	if (file_name(name, ".pending", &file, err) < 0)
+		return -1;
+	r = tp_json_read_file(dir, file, RECORD_MAX, &root, &path, err);
+	if (r != 0)
+		return r;
+	return record_from_json(root, path, ret, err);
+}
+
+void tp_batch_record_free(struct tp_batch_record *rec)
+{
+	if (!rec)
+		return;
+	free(rec->csr);
+	free(rec->sent_at);
+	free(rec->certificate_id);
+	free(rec->certificate_arn);
+	free(rec->status);
+	free(rec->done_at);
+	free(rec->attached_thing);
+	tp_strv_free(rec->policies);
+	*rec = (struct tp_batch_record){ 0 };
+}

@@ -1,0 +1,47 @@
+/*
+ * A batch's files in its output directory, per CSR NAME.csr: NAME.pending,
+ * the journal of its request (written durably before the request is sent,
+ * then with the certificate once it is received and checked), and
+ * NAME.json, the result (written after NAME.cert.pem; its presence means
+ * done).  This module alone parses, formats, reads and writes them.
+ */
+#ifndef TP_BATCHFILE_H
+#define TP_BATCHFILE_H
+
+#include <stdbool.h>
+
+#include "src/base/err.h"
+
+enum tp_batch_phase { TP_BATCH_SENT = 1, TP_BATCH_RECEIVED, TP_BATCH_DONE };
+
+struct tp_batch_record {
+	enum tp_batch_phase phase;
+	char *csr;	       /* NAME.csr */
+	char *sent_at;	       /* RFC 3339 */
+	char *certificate_id;  /* TP_BATCH_RECEIVED, TP_BATCH_DONE */
+	char *certificate_arn; /* optional */
+	char *status;	       /* optional */
+	char *done_at;	       /* TP_BATCH_DONE */
+	char *attached_thing;  /* optional */
+	char **policies;       /* optional */
+};
+
+/* NAME.pending in dir: TP_MISSING when there is none. */
+int tp_batch_pending_load(const char *dir, const char *name, struct tp_batch_record *ret, struct tp_error *err);
+int tp_batch_pending_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err);
+int tp_batch_pending_remove(const char *dir, const char *name, struct tp_error *err);
+
+/* Whether NAME.json exists in dir (the CSR is done). */
+bool tp_batch_done(const char *dir, const char *name);
+/* NAME.json, mode 0644. */
+int tp_batch_result_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err);
+
+/* The record as one line of JSON (no newline), for --json. */
+int tp_batch_record_line(const struct tp_batch_record *rec, const char *error, char **ret, struct tp_error *err);
+
+int tp_batch_record_parse(const char *json, size_t len, const char *path, struct tp_batch_record *ret,
+			  struct tp_error *err);
+
+void tp_batch_record_free(struct tp_batch_record *rec);
+
+#endif

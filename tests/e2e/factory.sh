@@ -1,0 +1,252 @@
+#!/bin/bash
+# End to end: the factory line and image build commands.  `csr` writes a
+# CSR for the TPM key and sends nothing; `install` puts a certificate
+# obtained elsewhere (here: by the aws CLI, an independent client) in
+# place after checking it; `batch` turns a directory of CSRs into
+# certificates, skipping invalid ones, resuming after SIGKILL without
+# sending any CSR twice, and slowing down for a throttling service.
+# Outcomes are checked with openssl, tpm2-tools and the aws CLI.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+
+swtpm_start
+emulator_start --region eu-west-1
+
+HANDLE=0x81000030
+DEV="$TEST_DIR/dev"
+device_args() {
+	echo --thing-name gw-f1 --tcti "$TCTI" --key-handle "$HANDLE" --out-dir "$DEV"
+}
+
+# same_key A B: the public keys of two PEM objects (certificate, CSR or
+# public key), as DER, are equal.
+pubkey_der() {
+	case $(head -n 1 "$1") in
+	*REQUEST*) openssl req -in "$1" -pubkey -noout | openssl pkey -pubin -outform der ;;
+	*CERTIFICATE*) openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der ;;
+	*) openssl pkey -pubin -in "$1" -outform der ;;
+	esac
+}
+same_key() {
+	cmp -s <(pubkey_der "$1") <(pubkey_der "$2")
+}
+
+# --- csr: offline, the TPM key, nothing sent ---------------------------------
+
+# shellcheck disable=SC2046
+run -- csr $(device_args) --out "$TEST_DIR/gw-f1.csr"
+check "csr exits 0 and writes the CSR" succeeded_with "$TEST_DIR/gw-f1.csr"
+tpm2_readpublic -c "$HANDLE" -f pem -o "$TEST_DIR/tpm-key.pem" >/dev/null 2>&1
+check "the CSR's signature verifies (openssl req -verify)" openssl req -in "$TEST_DIR/gw-f1.csr" -verify -noout
+check "the CSR is for the TPM key (tpm2_readpublic)" same_key "$TEST_DIR/gw-f1.csr" "$TEST_DIR/tpm-key.pem"
+check "the CSR's subject is CN = the thing name" \
+	grep -q "CN *= *gw-f1" <(openssl req -in "$TEST_DIR/gw-f1.csr" -subject -noout)
+check "the key is persisted at the handle" tpm2_readpublic -c "$HANDLE"
+check "the step is recorded" [ "$(json_field "$DEV/request.json" phase)" = csr-written ]
+check "nothing was sent to the service" [ "$(emulator_requests)" -eq 0 ]
+cp "$TEST_DIR/gw-f1.csr" "$TEST_DIR/first.csr"
+# shellcheck disable=SC2046
+run -- csr $(device_args) --out "$TEST_DIR/gw-f1.csr"
+check "a second csr reuses the key" grep -q "^reusing" "$RUN_OUT"
+check "a second csr is for the same key" same_key "$TEST_DIR/gw-f1.csr" "$TEST_DIR/first.csr"
+# shellcheck disable=SC2046
+run -- csr $(device_args)
+expect_failure 64 "csr needs --out FILE" "csr without --out is a usage error"
+
+# --- install: a certificate from elsewhere -----------------------------------
+
+emulator_aws create-certificate-from-csr --set-as-active \
+	--certificate-signing-request "file://$TEST_DIR/gw-f1.csr" >"$TEST_DIR/created.json" ||
+	bail "aws iot create-certificate-from-csr failed"
+json_field "$TEST_DIR/created.json" certificatePem >"$TEST_DIR/gw-f1.cert.pem"
+cert_id=$(json_field "$TEST_DIR/created.json" certificateId)
+requests_before=$(emulator_requests)
+
+# A certificate for another key, on a fresh device directory: refused.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TEST_DIR/other.key" \
+	-subj /CN=gw-f1 -days 30 -out "$TEST_DIR/other.pem" 2>/dev/null
+install_args() {
+	echo --iot-endpoint data.example --root-ca "$EMU_CA" --agent env --agent openssl
+}
+# shellcheck disable=SC2046
+run -- install $(device_args) $(install_args) --cert "$TEST_DIR/other.pem"
+expect_failure 65 "other.pem is for another key, not the TPM key" "install refuses a certificate for another key"
+check "nothing is installed for it" nothing_installed "$DEV"
+# shellcheck disable=SC2046
+run -- install $(device_args) --root-ca "$EMU_CA" --cert "$TEST_DIR/gw-f1.cert.pem"
+expect_failure 64 "install needs --iot-endpoint" "install without --iot-endpoint is a usage error"
+
+# shellcheck disable=SC2046
+run -- install $(device_args) $(install_args) --cert "$TEST_DIR/gw-f1.cert.pem"
+check "install exits 0" succeeded_with "$DEV/certificate.pem"
+check "the installed certificate is the one obtained elsewhere" cmp -s \
+	<(openssl x509 -in "$DEV/certificate.pem" -outform der) <(openssl x509 -in "$TEST_DIR/gw-f1.cert.pem" -outform der)
+check "the installed certificate is for the TPM key" same_key "$DEV/certificate.pem" "$TEST_DIR/tpm-key.pem"
+check "state.json records the id the service gave (aws CLI)" \
+	[ "$(json_field "$DEV/state.json" certificate-id)" = "$cert_id" ]
+check "agent.env and openssl.cnf are installed" [ -s "$DEV/agent.env" ] && [ -s "$DEV/openssl.cnf" ]
+check "the csr record is gone: state.json says everything" [ ! -e "$DEV/request.json" ]
+check "install sent nothing to the service" [ "$(emulator_requests)" -eq "$requests_before" ]
+# shellcheck disable=SC2046
+run -- install $(device_args) $(install_args) --cert "$TEST_DIR/gw-f1.cert.pem"
+check "a rerun leaves the provisioned device alone" grep -q "^already provisioned" "$RUN_OUT"
+# shellcheck disable=SC2046
+run -- install $(device_args) $(install_args) --cert "$TEST_DIR/other.pem"
+expect_failure 65 "already provisioned with certificate $cert_id" \
+	"another certificate is not installed over the record"
+check "the installed certificate is unchanged" cmp -s \
+	<(openssl x509 -in "$DEV/certificate.pem" -outform der) <(openssl x509 -in "$TEST_DIR/gw-f1.cert.pem" -outform der)
+
+# With --attach-thing and --policy the service is asked, and only then.
+emulator_aws create-policy --policy-name factory --policy-document '{"Version":"2012-10-17","Statement":[]}' \
+	>/dev/null || bail "aws iot create-policy failed"
+# shellcheck disable=SC2046
+run -- install $(device_args) $(install_args) --cert "$TEST_DIR/gw-f1.cert.pem" --region eu-west-1 \
+	--endpoint-url "$EMU_URL" --ca-bundle "$EMU_CA" --attach-thing --policy factory
+check "install --attach-thing --policy exits 0" [ "$RC" -eq 0 ]
+check "the thing has the certificate as principal (aws CLI)" \
+	grep -q "cert/$cert_id" <(emulator_aws list-thing-principals --thing-name gw-f1)
+check "the policy targets the certificate" \
+	grep -q "cert/$cert_id" <(curl -sS --cacert "$EMU_CA" "$EMU_URL/_emulator/policies")
+
+# --- batch --------------------------------------------------------------------
+
+# make_csrs DIR N PREFIX: N EC P-256 CSRs DIR/PREFIX-I.csr with their keys.
+make_csrs() {
+	local i
+	mkdir -p "$1"
+	for i in $(seq -w 1 "$2"); do
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/$3-$i.key" \
+			-subj "/CN=$3-$i" -out "$1/$3-$i.csr" 2>/dev/null || bail "openssl req failed"
+	done
+}
+# all_match DIR OUT N: N certificates in OUT, each for its CSR's key, its
+# id the SHA-256 of its DER, and ACTIVE at the service.
+all_match() {
+	local csr name n=0
+	for csr in "$1"/*.csr; do
+		name=$(basename "$csr" .csr)
+		[ -e "$2/$name.json" ] || continue
+		same_key "$2/$name.cert.pem" "$csr" || return 1
+		[ "$(json_field "$2/$name.json" certificate-id)" = \
+			"$(openssl x509 -in "$2/$name.cert.pem" -outform der | sha256sum | cut -d' ' -f1)" ] || return 1
+		n=$((n + 1))
+	done
+	[ "$n" -eq "$3" ]
+}
+batch_args() {
+	echo --region eu-west-1 --endpoint-url "$EMU_URL" --ca-bundle "$EMU_CA"
+}
+# duplicates: how many CSRs the service received more than once since
+# csr_mark (it keeps them as csr/1.pem, 2.pem, ... in the order received).
+duplicates() {
+	local f n
+	for f in "$EMU_DIR"/csr/*.pem; do
+		n=$(basename "$f" .pem)
+		[ "$n" -gt "$csr_mark" ] && sha256sum <"$f"
+	done | sort | uniq -d | wc -l
+}
+
+B1="$TEST_DIR/b1"
+make_csrs "$B1" 24 dev
+printf 'not a CSR\n' >"$B1/garbage.csr"
+sed '2s/^\(....\)./\1A/' "$B1/dev-01.csr" >"$B1/tampered.csr"
+head -c 70000 /dev/zero | tr '\0' 'A' >"$B1/huge.csr"
+openssl req -new -newkey rsa:1024 -nodes -keyout "$B1/weak.key" -subj /CN=weak -out "$B1/weak.csr" 2>/dev/null
+creates_before=$(emulator_requests CreateCertificateFromCsr)
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B1" --out-dir "$TEST_DIR/o1" --json
+check "a batch with invalid CSRs exits 65" [ "$RC" -eq 65 ]
+check "every valid CSR got a certificate for its key, with its id (openssl)" all_match "$B1" "$TEST_DIR/o1" 24
+check "the CSR that is not PEM is named with the reason" grep -q "garbage.csr: not a PEM certificate request" "$RUN_ERR"
+check "the tampered CSR is named with the reason" grep -q "tampered.csr: .*" "$RUN_ERR"
+check "the oversized CSR is named with the reason" grep -q "huge.csr: .*larger than" "$RUN_ERR"
+check "the key the service refuses is named with the service's reason" \
+	grep -q "weak.csr: .*InvalidRequestException" "$RUN_ERR"
+check "25 CreateCertificateFromCsr requests: the invalid ones were not sent" \
+	[ "$(($(emulator_requests CreateCertificateFromCsr) - creates_before))" -eq 25 ]
+check "--json prints one result line per CSR" [ "$(grep -c '"csr":' "$RUN_OUT")" -eq 28 ]
+check "the summary line counts them" grep -q "24 of 28 CSRs got a certificate" "$RUN_OUT"
+check "no journal is left for a finished CSR" [ -z "$(ls "$TEST_DIR/o1" | grep '^dev-.*\.pending$')" ]
+check "a result names its certificate's ARN" \
+	grep -q "^arn:aws:iot:eu-west-1:[0-9]\{12\}:cert/" <(json_field "$TEST_DIR/o1/dev-07.json" certificate-arn)
+creates_before=$(emulator_requests CreateCertificateFromCsr)
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B1" --out-dir "$TEST_DIR/o1"
+check "a rerun sends only the CSR the service refused" \
+	[ "$(($(emulator_requests CreateCertificateFromCsr) - creates_before))" -eq 1 ]
+check "a rerun counts the done CSRs" grep -q "24 of 28 CSRs got a certificate (0 written now, 24 before)" "$RUN_OUT"
+
+# Interrupted: SIGKILL midway, then reruns.  No CSR reaches the service
+# twice unless an operator asks for the unanswered ones to be sent again.
+B2="$TEST_DIR/b2"
+make_csrs "$B2" 40 int
+emulator_fault '{"mode": "slow", "delay": 0.3, "count": 1000, "operation": "CreateCertificateFromCsr"}'
+csr_mark=$(ls "$EMU_DIR/csr" | wc -l)
+env HOME="$TEST_DIR" AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" \
+	AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" "$TPM_PROVISION" batch $(batch_args) --csr-dir "$B2" \
+	--out-dir "$TEST_DIR/o2" --parallel 4 >/dev/null 2>&1 &
+batch_pid=$!
+for _ in $(seq 1 100); do
+	[ "$(ls "$TEST_DIR/o2" 2>/dev/null | grep -c '\.json$')" -ge 8 ] && break
+	sleep 0.1
+done
+kill -KILL "$batch_pid" 2>/dev/null
+wait "$batch_pid" 2>/dev/null
+emulator_clear_faults
+sleep 0.5 # the requests in flight complete at the service
+first=$(ls "$TEST_DIR/o2" | grep -c '\.json$')
+check "the killed batch had written some results, not all ($first)" [ "$first" -ge 8 ] && [ "$first" -lt 40 ]
+check "no temporary file is left" [ -z "$(ls -A "$TEST_DIR/o2" | grep -v -e '\.json$' -e '\.cert\.pem$' -e '\.pending$' -e '^batch.lock$')" ]
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B2" --out-dir "$TEST_DIR/o2"
+unanswered=$(ls "$TEST_DIR/o2" | grep -c '\.pending$')
+check "the rerun reports the CSRs sent without an answer ($unanswered), exit 65" \
+	[ "$RC" -eq 65 ] && [ "$(grep -c 'got no answer' "$RUN_ERR")" -eq "$unanswered" ]
+check "the rerun completes the rest" all_match "$B2" "$TEST_DIR/o2" $((40 - unanswered))
+check "no CSR reached the service twice (counted at the service)" [ "$(duplicates)" -eq 0 ]
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B2" --out-dir "$TEST_DIR/o2" --resend-unanswered
+check "--resend-unanswered completes the batch, exit 0" [ "$RC" -eq 0 ] && all_match "$B2" "$TEST_DIR/o2" 40
+check "no journal is left" [ -z "$(ls "$TEST_DIR/o2" | grep '\.pending$')" ]
+
+# Throttled: a service that allows 15 requests a second; the batch slows
+# down and still completes.
+emulator_stop
+emulator_start --region eu-west-1 --rate-limit 15
+B3="$TEST_DIR/b3"
+make_csrs "$B3" 60 thr
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B3" --out-dir "$TEST_DIR/o3" --parallel 10
+throttled=$("$PY" -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["errorType"] == "ThrottlingException"))' "$EMU_DIR/requests.jsonl")
+check "the service throttled the batch ($throttled times)" [ "$throttled" -gt 0 ]
+check "the throttled batch completes, exit 0" [ "$RC" -eq 0 ] && all_match "$B3" "$TEST_DIR/o3" 60
+check "throttling cost at most a few retries per CSR" [ "$throttled" -lt 120 ]
+
+# --rate caps the rate: 60 requests at 30/s take at least about 2 seconds.
+start=$(date +%s.%N)
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B3" --out-dir "$TEST_DIR/o4" --rate 30
+elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+check "--rate 30 keeps 60 requests to 30 a second ($elapsed s)" [ "$RC" -eq 0 ] && [ "$(echo "$elapsed > 1.8" | bc)" -eq 1 ]
+
+# Attachments per certificate: the thing is the CSR's CN.
+emulator_aws create-policy --policy-name line --policy-document '{"Version":"2012-10-17","Statement":[]}' \
+	>/dev/null || bail "aws iot create-policy failed"
+B5="$TEST_DIR/b5"
+make_csrs "$B5" 3 att
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B5" --out-dir "$TEST_DIR/o5" --attach-thing --policy line
+check "batch --attach-thing --policy exits 0" [ "$RC" -eq 0 ]
+id=$(json_field "$TEST_DIR/o5/att-2.json" certificate-id)
+check "each thing is named by its CSR's CN and has its certificate (aws CLI)" \
+	grep -q "cert/$id" <(emulator_aws list-thing-principals --thing-name att-2)
+check "the policy targets each certificate" [ "$(curl -sS --cacert "$EMU_CA" "$EMU_URL/_emulator/policies" |
+	"$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["line"]["targets"]))')" -eq 3 ]
+check "the result records the attachments" [ "$(json_field "$TEST_DIR/o5/att-2.json" attached-thing)" = att-2 ]
+
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B5"
+expect_failure 64 "batch needs --out-dir" "batch without --out-dir is a usage error"
+check "no secret in any output" no_secret_in_output
+
+done_testing
