@@ -149,7 +149,9 @@ int tp_raw_parse_argv(struct tp_raw_options *raw, int argc, char **argv, struct 
 	int c;
 
 	build_longopts(raw->cmd, longopts);
-	optind = 1;
+	/* 0, not 1: getopt starts over, forgetting where it was in the last
+	 * argv it parsed (inside "-hx", say). */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (c == 'h' || c == OPT_HELP)
@@ -291,6 +293,15 @@ static int config_values(const cJSON *root, enum tp_cmd cmd, const char *path, s
 	return 0;
 }
 
+/* Whether the n bytes at s are all JSON whitespace (s need not end in NUL). */
+static bool only_space(const char *s, size_t n)
+{
+	for (; n > 0; s++, n--)
+		if (!memchr(" \t\r\n", *s, 4))
+			return false;
+	return true;
+}
+
 int tp_raw_parse_config(struct tp_raw_options *raw, const char *json, size_t len, const char *path,
 			struct tp_error *err)
 {
@@ -301,7 +312,7 @@ int tp_raw_parse_config(struct tp_raw_options *raw, const char *json, size_t len
 
 	if (!root)
 		tp_error_set(err, EX_CONFIG, "config %s: not valid JSON", path);
-	else if (end && strspn(end, " \t\r\n") != len - (size_t)(end - json))
+	else if (end && !only_space(end, len - (size_t)(end - json)))
 		tp_error_set(err, EX_CONFIG, "config %s: text after the JSON object (at byte %zu)", path,
 			     (size_t)(end - json));
 	else if (memmem(json, len, "\\u0000", 6) || memmem(json, len, "\\U0000", 6))

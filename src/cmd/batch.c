@@ -264,11 +264,16 @@ static int finish(struct batch *b, struct job *j, struct tp_error *err)
 	if (!(j->rec.done_at = strdup(now)))
 		return tp_error_oom(err);
 	if (tp_batch_result_save(b->run->o.out_dir, j->name, &j->rec, err) < 0 ||
-	    tp_batch_pending_remove(b->run->o.out_dir, j->name, err) < 0)
+	    tp_batch_pending_remove(b->run->o.out_dir, j->name, false, err) < 0)
 		return -1;
 	b->written++;
 	report(b, j, NULL);
 	return 0;
+}
+
+static bool wants_attachments(const struct tp_options *o)
+{
+	return o->attach_thing || (o->policies && o->policies[0]);
 }
 
 /* The attachments asked for, one request each, then finish. */
@@ -299,7 +304,7 @@ static int refuse(struct batch *b, struct job *j, const struct tp_error *why, st
 {
 	if (!(j->refused = strdup(why->msg)))
 		return tp_error_oom(err);
-	if (tp_batch_pending_remove(b->run->o.out_dir, j->name, err) < 0)
+	if (tp_batch_pending_remove(b->run->o.out_dir, j->name, true, err) < 0)
 		return -1;
 	if (j->issued.status && strcmp(j->issued.status, "ACTIVE") != 0) {
 		failed(b, j, EX_DATAERR, j->refused);
@@ -330,7 +335,8 @@ static int accept(struct batch *b, struct job *j, struct tp_error *err)
 	r->status = TAKE_PTR(j->issued.status);
 	if (!r->status && !(r->status = strdup("ACTIVE")))
 		return tp_error_oom(err);
-	if (tp_batch_pending_save(b->run->o.out_dir, j->name, r, err) < 0)
+	/* With attachments to make, a rerun must find the certificate. */
+	if (wants_attachments(&b->run->o) && tp_batch_pending_save(b->run->o.out_dir, j->name, r, err) < 0)
 		return -1;
 	return attach_next(b, j, err);
 }
@@ -396,7 +402,7 @@ static int advance(struct batch *b, struct job *j, const struct tp_answer *a, co
 	if (!a || a->failed) {
 		/* An error answer to the create created nothing; without an
 		 * answer, NAME.pending keeps it from being sent twice. */
-		if (a && j->step == STEP_CREATE && tp_batch_pending_remove(b->run->o.out_dir, j->name, err) < 0)
+		if (a && j->step == STEP_CREATE && tp_batch_pending_remove(b->run->o.out_dir, j->name, true, err) < 0)
 			return -1;
 		answer_failed(b, j, a, e);
 		return 0;

@@ -1,5 +1,6 @@
 #include "src/store/batchfile.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,13 +65,19 @@ int tp_batch_result_save(const char *dir, const char *name, const struct tp_batc
 	return save(dir, name, ".json", 0644, rec, err);
 }
 
-int tp_batch_pending_remove(const char *dir, const char *name, struct tp_error *err)
+int tp_batch_pending_remove(const char *dir, const char *name, bool durable, struct tp_error *err)
 {
-	_cleanup_free_ char *file = NULL;
+	_cleanup_free_ char *file = NULL, *path = NULL;
 
 	if (file_name(name, ".pending", &file, err) < 0)
 		return -1;
-	return tp_remove_file(dir, file, err);
+	if (durable)
+		return tp_remove_file(dir, file, err);
+	if (tp_path_join(dir, file, &path, err) < 0)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return tp_error_set(err, EX_IOERR, "cannot remove %s: %s", path, strerror(errno));
+	return 0;
 }
 
 bool tp_batch_done(const char *dir, const char *name)

@@ -29,7 +29,9 @@ struct tp_batch_record {
 /* NAME.pending in dir: TP_MISSING when there is none. */
 int tp_batch_pending_load(const char *dir, const char *name, struct tp_batch_record *ret, struct tp_error *err);
 int tp_batch_pending_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err);
-int tp_batch_pending_remove(const char *dir, const char *name, struct tp_error *err);
+/* Remove NAME.pending; durable syncs the directory, which is not needed
+ * once NAME.json exists (a rerun looks at NAME.json first). */
+int tp_batch_pending_remove(const char *dir, const char *name, bool durable, struct tp_error *err);
 
 /* Whether NAME.json exists in dir (the CSR is done). */
 bool tp_batch_done(const char *dir, const char *name);

@@ -177,6 +177,37 @@ tpm2_flushcontext -t
 run -- enroll $(args) --out-dir "$out"
 check "with the slots free again the rerun provisions the device" provisioned_with_tpm_key "$out"
 
+# --- the TPM killed in the middle of a run ------------------------------------------
+
+# The key is made, then the TPM dies (swtpm killed) before the CSR is
+# signed in it: one line naming the lost TPM, nothing installed; with the
+# TPM back (same state), the rerun reuses the key and provisions the device.
+out="$TEST_DIR/tpm-killed"
+tpm2_evictcontrol -C o -c "$HANDLE" >/dev/null 2>&1
+pause="$TEST_DIR/paused"
+(
+	# shellcheck disable=SC2046
+	run TPM_PROVISION_TEST_PAUSE_AT=key-created TPM_PROVISION_TEST_PAUSE_FILE="$pause" -- enroll $(args) \
+		--out-dir "$out"
+	echo "$RC" >"$TEST_DIR/killed-rc"
+) &
+run_pid=$!
+for _ in $(seq 1 200); do [ -e "$pause" ] && break; sleep 0.05; done
+kill -KILL "$SWTPM_PID"
+wait "$SWTPM_PID" 2>/dev/null
+rm -f "$pause"
+wait "$run_pid"
+RC=$(cat "$TEST_DIR/killed-rc")
+expect_failure 74 "TPM" "the TPM killed mid-run: one line naming the TPM"
+
+check "the TPM killed mid-run: nothing installed" nothing_installed "$out"
+swtpm_start
+# shellcheck disable=SC2046
+run -- enroll $(args) --out-dir "$out"
+check "with the TPM back the rerun reuses the key and provisions the device" \
+	bash -c 'grep -q "^reusing" "$1"' _ "$RUN_OUT" && provisioned_with_tpm_key "$out"
+check "nothing left loaded in the restarted TPM" [ "$(tpm_transient_count)" -eq 0 ]
+
 # --- a read-only output directory ------------------------------------------------------
 
 out="$TEST_DIR/read-only"

@@ -244,6 +244,19 @@ check "the policy targets each certificate" [ "$(curl -sS --cacert "$EMU_CA" "$E
 	"$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["line"]["targets"]))')" -eq 3 ]
 check "the result records the attachments" [ "$(json_field "$TEST_DIR/o5/att-2.json" attached-thing)" = att-2 ]
 
+# Long input is used whole or refused, never cut: a 2,500-character
+# endpoint path reaches the service whole; a 3,000-character output
+# directory is created and used.
+long=$(printf 'p%.0s' $(seq 1 2500))
+deep="$TEST_DIR/$(printf 'd%.0s' $(seq 1 200))"
+for _ in $(seq 1 14); do deep="$deep/$(printf 'd%.0s' $(seq 1 200))"; done
+run -- batch --region eu-west-1 --endpoint-url "$EMU_URL/$long" --ca-bundle "$EMU_CA" --csr-dir "$B5" \
+	--out-dir "$TEST_DIR/o6" --deadline 5
+check "a 2,500-character endpoint path reaches the service whole" \
+	grep -q "\"path\": \"/$long/certificates\"" "$EMU_DIR/requests.jsonl"
+run -- batch $(batch_args) --csr-dir "$B5" --out-dir "$deep"
+check "a ${#deep}-character output directory is used whole" [ "$RC" -eq 0 ] && [ -s "$deep/att-1.cert.pem" ]
+
 # shellcheck disable=SC2046
 run -- batch $(batch_args) --csr-dir "$B5"
 expect_failure 64 "batch needs --out-dir" "batch without --out-dir is a usage error"

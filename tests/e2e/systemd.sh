@@ -122,14 +122,30 @@ for kv in MemoryDenyWriteExecute=yes LockPersonality=yes RestrictNamespaces=yes 
 done
 check "WantedBy=multi-user.target" has WantedBy multi-user.target
 
-# The system calls a run makes (strace -f of enroll with the agent files:
-# TLS, TPM, lock, atomic installs with owner and mode, backoff sleeps, name
-# resolution) all pass the unit's SystemCallFilter= lines, taken in order.
-USED_SYSCALLS="access arch_prctl bind brk chmod clock_nanosleep close connect execve exit_group
-	fchmod fchown fcntl flock fsync futex getpeername getpid getrandom getsockname getsockopt
-	ioctl lseek mkdir mmap mprotect munmap nanosleep newfstatat openat poll ppoll prctl pread64
-	prlimit64 read recvfrom recvmsg renameat rseq sendmmsg sendto set_robust_list set_tid_address
-	setsockopt socket socketpair sysinfo umask unlinkat write"
+# The system calls a run makes, traced (strace -f) on a real enroll with
+# the agent files (TLS, TPM, lock, atomic installs with mode, a backoff
+# sleep after a 503), must all pass the unit's SystemCallFilter= lines,
+# taken in order.
+swtpm_start
+emulator_start --region eu-west-1
+emulator_fault '{"operation": "CreateCertificateFromCsr", "status": 503, "errorType": "ServiceUnavailableException"}'
+cat >"$TEST_DIR/traced" <<EOS
+#!/bin/sh
+exec strace -f -qq -o "$TEST_DIR/strace.out" "$TPM_PROVISION" "\$@"
+EOS
+chmod +x "$TEST_DIR/traced"
+real_tpm_provision=$TPM_PROVISION
+TPM_PROVISION="$TEST_DIR/traced"
+run -- enroll --thing-name gw-trace --region eu-west-1 --tcti "$TCTI" --endpoint-url "$EMU_URL" \
+	--ca-bundle "$EMU_CA" --out-dir "$TEST_DIR/traced-out" --iot-endpoint data.example --root-ca "$EMU_CA" \
+	--agent env --agent openssl
+TPM_PROVISION=$real_tpm_provision
+USED_SYSCALLS=$(sed -n 's/^[0-9]* *\([a-z_0-9]*\)(.*/\1/p' "$TEST_DIR/strace.out" | sort -u | tr '\n' ' ')
+diag "system calls of a traced run: $USED_SYSCALLS"
+check "the traced run provisioned the device, retrying once" \
+	[ "$RC" -eq 0 ] && [ "$(emulator_requests CreateCertificateFromCsr)" -eq 2 ] && [ -s "$TEST_DIR/traced-out/state.json" ]
+check "the trace holds the calls of TLS, the TPM socket, locking and atomic writes" \
+	bash -c 'for c in connect flock fsync renameat clock_nanosleep; do case " $1 " in *" $c "*) ;; *) exit 1;; esac; done' _ "$USED_SYSCALLS"
 filter_allows() {
 	systemd-analyze syscall-filter 2>/dev/null >"$TEST_DIR/syscall-groups"
 	cat >"$TEST_DIR/filter.py" <<'EOF'
