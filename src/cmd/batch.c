@@ -23,6 +23,7 @@
 #include "src/base/timefmt.h"
 #include "src/cmd/accept.h"
 #include "src/cmd/commands.h"
+#include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/store/batchfile.h"
 #include "src/store/file.h"
@@ -95,7 +96,7 @@ static void report(struct batch *b, const struct job *j, const char *error)
 	if (b->run->o.json && tp_batch_record_line(&j->rec, error, &line, &e) == 0)
 		printf("%s\n", line);
 	if (error)
-		fprintf(stderr, "tpm-provision batch: %s.csr: %s\n", j->name, error);
+		fprintf(stderr, "%stpm-provision batch: %s.csr: %s\n", tp_prio(TP_PRIO_ERR), j->name, error);
 }
 
 /* A CSR that ends without a certificate; code says whether a rerun may

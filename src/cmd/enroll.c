@@ -15,6 +15,7 @@
 #include "src/cmd/accept.h"
 #include "src/cmd/attach.h"
 #include "src/cmd/commands.h"
+#include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/cmd/testhook.h"
 #include "src/store/reqjournal.h"
@@ -179,10 +180,10 @@ static int obtain_certificate(struct request *r, const char *key_name, EVP_PKEY 
 static void warn_lost_request(const char *lost_since, const char *id)
 {
 	fprintf(stderr,
-		"tpm-provision: warning: an interrupted run sent a CreateCertificateFromCsr request at %s and "
+		"%stpm-provision: warning: an interrupted run sent a CreateCertificateFromCsr request at %s and "
 		"got no answer; it may have left an unused certificate for this key at the service: in AWS IoT, "
 		"deactivate and delete any certificate for this key other than %s\n",
-		lost_since, id);
+		tp_prio(TP_PRIO_WARNING), lost_since, id);
 }
 
 /* Step 4: the identity at the service, then the files for the agent;

@@ -11,6 +11,7 @@
 
 #include "src/cmd/commands.h"
 #include "src/base/err.h"
+#include "src/cmd/log.h"
 
 static const struct subcommand {
 	const char *name;
@@ -40,7 +41,7 @@ static void print_error(const char *command, const char *msg)
 {
 	const unsigned char *p;
 
-	fprintf(stderr, "tpm-provision%s%s: ", *command ? " " : "", command);
+	fprintf(stderr, "%stpm-provision%s%s: ", tp_prio(TP_PRIO_ERR), *command ? " " : "", command);
 	for (p = (const unsigned char *)msg; *p; p++) {
 		if (*p == '\n')
 			fputs("\\n", stderr);
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
 	 * it could hold the AWS secret. */
 	umask(077);
 	prctl(PR_SET_DUMPABLE, 0);
+	/* Lines in the order they happen, also into a pipe or the journal. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	if (argc < 2) {
 		usage(stderr);

@@ -9,6 +9,7 @@
 
 #include "src/base/cleanup.h"
 #include "src/cmd/attach.h"
+#include "src/cmd/log.h"
 #include "src/base/timefmt.h"
 #include "src/aws/iot.h"
 #include "src/store/file.h"
@@ -26,7 +27,7 @@
 /* The one place retries are printed: the client only reports them. */
 static void note_retry(const char *line)
 {
-	fprintf(stderr, "tpm-provision: %s\n", line);
+	fprintf(stderr, "%stpm-provision: %s\n", tp_prio(TP_PRIO_WARNING), line);
 }
 
 int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err)
@@ -84,8 +85,8 @@ static int wait_for_clock(unsigned deadline, struct tp_error *err)
 			return 0;
 		if (waited == 0)
 			fprintf(stderr,
-				"tpm-provision: the system clock is not set yet; waiting up to %us for time sync\n",
-				deadline);
+				"%stpm-provision: the system clock is not set yet; waiting up to %us for time sync\n",
+				tp_prio(TP_PRIO_NOTICE), deadline);
 		if (waited >= deadline)
 			break;
 		sleep(1);

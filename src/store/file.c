@@ -170,7 +170,9 @@ static int write_all(int fd, const void *data, size_t len)
 /* Write, own and sync the new file; closes fd. */
 static int fill_temp(int fd, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid)
 {
-	int r = write_all(fd, data, len) < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0 ? -1
+	/* The mode while still ours: once the agent's account owns the
+	 * file, changing it would need CAP_FOWNER besides CAP_CHOWN. */
+	int r = write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fchown(fd, uid, gid) < 0 || fsync(fd) < 0 ? -1
 														  : 0;
 	int saved = errno;
 

@@ -54,10 +54,11 @@ static int providers_load(const char *tcti, struct providers *p, struct tp_error
 	if (!p->deflt)
 		tp_error_ossl(err, EX_IOERR, "cannot load OpenSSL's default provider");
 	else if (!(p->tpm2 = OSSL_PROVIDER_load(p->libctx, "tpm2")))
-		tp_error_ossl(err, EX_IOERR,
-			      "the tpm2 OpenSSL provider could not start with the TPM at TCTI \"%s\" (is the TPM there, "
-			      "is tpm2-openssl installed?)",
-			      tcti);
+		tp_error_ossl(
+			err, EX_IOERR,
+			"the tpm2 OpenSSL provider could not start with the TPM at TCTI \"%s\" (is the TPM there, "
+			"is tpm2-openssl installed?)",
+			tcti);
 	else
 		return 0;
 	providers_unload(p);
