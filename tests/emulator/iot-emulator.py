@@ -582,6 +582,7 @@ class Service:
         self.things = {}          # name -> {"config", "thingId", "principals"}
         self.policies = {}        # name -> {"document", "targets"}
         self.csr_count = 0
+        self.csr_prefix = ""      # "wN-" in the worker processes
 
     def arn(self, certificate_id):
         return "arn:aws:iot:%s:%s:cert/%s" % (self.region, self.account, certificate_id)
@@ -662,7 +663,7 @@ class Service:
         """Keep each accepted CSR as csr/N.pem (N from 1), for tests."""
         with self.lock:
             self.csr_count += 1
-            path = os.path.join(self.pki.csr_dir, "%d.pem" % self.csr_count)
+            path = os.path.join(self.pki.csr_dir, "%s%d.pem" % (self.csr_prefix, self.csr_count))
         write_file(path, pem)
 
     def register(self, req, with_ca):
@@ -1257,9 +1258,31 @@ def parse_args(argv):
     parser.add_argument("--region", default="eu-west-1")
     parser.add_argument("--account", default="123456789012")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes serving the port (benchmarks; each keeps its own state, "
+                             "so only independent requests such as CreateCertificateFromCsr "
+                             "make sense with more than one)")
     parser.add_argument("--rate-limit", type=float, default=0,
                         help="API requests per second before ThrottlingException (0: none)")
     return parser.parse_args(argv)
+
+
+def fork_workers(server, workers):
+    """More processes accepting on the same socket (before any thread is
+    started); each numbers the CSRs it keeps apart.  The parent's list of
+    children."""
+    children = []
+    for i in range(1, workers):
+        pid = os.fork()
+        if pid == 0:
+            server.service.csr_prefix = "w%d-" % i
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            try:
+                server.serve_forever()
+            finally:
+                os._exit(0)
+        children.append(pid)
+    return children
 
 
 def main(argv=None):
@@ -1269,6 +1292,7 @@ def main(argv=None):
     def stop(signum, frame):
         raise KeyboardInterrupt
 
+    children = fork_workers(server, args.workers)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     port = server.server_address[1]
@@ -1282,6 +1306,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     finally:
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            os.waitpid(pid, 0)
         server.server_close()
         try:
             os.unlink(port_file)
