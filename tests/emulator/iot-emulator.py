@@ -1272,11 +1272,19 @@ def fork_workers(server, workers):
     started); each numbers the CSRs it keeps apart.  The parent's list of
     children."""
     children = []
+    parent = os.getpid()
     for i in range(1, workers):
         pid = os.fork()
         if pid == 0:
             server.service.csr_prefix = "w%d-" % i
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+            def orphaned():  # never outlive the parent, however it ends
+                while os.getppid() == parent:
+                    time.sleep(0.5)
+                os._exit(0)
+            threading.Thread(target=orphaned, daemon=True).start()
             try:
                 server.serve_forever()
             finally:
