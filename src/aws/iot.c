@@ -167,17 +167,17 @@ void tp_iot_request_free(struct tp_iot_request *r)
 
 /* method path [body] [header]: the strings are taken (NULL: out of
  * memory, unless absent on purpose). */
-static int request(const char *method, char *path, char *body, bool has_body, char *header, bool has_header,
+static int request(const char *method, char *path_in, char *body_in, bool has_body, char *header_in, bool has_header,
 		   struct tp_iot_request *ret, struct tp_error *err)
 {
-	if (!path || (has_body && !body) || (has_header && !header)) {
-		free(path);
-		free(body);
-		free(header);
+	_cleanup_free_ char *path = path_in, *body = body_in, *header = header_in;
+
+	if (!path || (has_body && !body) || (has_header && !header))
 		return tp_error_oom(err);
-	}
-	*ret = (struct tp_iot_request){ .path = path, .body = body, .header = header };
 	ret->http = (struct tp_http_request){ .method = method, .path = path, .body = body, .header = header };
+	ret->path = TAKE_PTR(path);
+	ret->body = TAKE_PTR(body);
+	ret->header = TAKE_PTR(header);
 	return 0;
 }
 

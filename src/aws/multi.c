@@ -131,14 +131,21 @@ static void slot_clear(struct slot *s)
 /* A job's request into s: copied, due now, a fresh deadline. */
 static int slot_set(struct slot *s, void *job, const struct tp_http_request *req, double now, struct tp_error *err)
 {
-	slot_clear(s);
-	*s = (struct slot){ .used = true, .job = job, .op_start = now, .not_before = now };
-	s->method = strdup(req->method);
-	s->path = strdup(req->path);
-	s->body = req->body ? strdup(req->body) : NULL;
-	s->header = req->header ? strdup(req->header) : NULL;
-	if (!s->method || !s->path || (req->body && !s->body) || (req->header && !s->header))
+	_cleanup_free_ char *method = strdup(req->method), *path = strdup(req->path);
+	_cleanup_free_ char *body = req->body ? strdup(req->body) : NULL;
+	_cleanup_free_ char *header = req->header ? strdup(req->header) : NULL;
+
+	if (!method || !path || (req->body && !body) || (req->header && !header))
 		return tp_error_oom(err);
+	slot_clear(s);
+	*s = (struct slot){ .used = true,
+			    .job = job,
+			    .op_start = now,
+			    .not_before = now,
+			    .method = TAKE_PTR(method),
+			    .path = TAKE_PTR(path),
+			    .body = TAKE_PTR(body),
+			    .header = TAKE_PTR(header) };
 	return 0;
 }
 

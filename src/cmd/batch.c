@@ -133,16 +133,23 @@ static int read_csr(struct batch *b, struct job *j, struct tp_error *err)
 
 static int attach_next(struct batch *b, struct job *j, struct tp_error *err);
 
-/* A fresh request: journaled before it goes out. */
-static int start_fresh(struct batch *b, struct job *j, struct tp_error *err)
+/* The time now into a record's field. */
+static int stamp(char **field, struct tp_error *err)
 {
 	char now[TP_TIME_MAX];
 
 	tp_format_time(time(NULL), now);
+	free(*field);
+	*field = strdup(now);
+	return *field ? 0 : tp_error_oom(err);
+}
+
+/* A fresh request: journaled before it goes out. */
+static int start_fresh(struct batch *b, struct job *j, struct tp_error *err)
+{
 	j->rec.phase = TP_BATCH_SENT;
-	free(j->rec.sent_at);
-	if (!(j->rec.sent_at = strdup(now)))
-		return tp_error_oom(err);
+	if (stamp(&j->rec.sent_at, err) < 0)
+		return -1;
 	j->step = STEP_CREATE;
 	if (tp_batch_pending_save(b->run->o.out_dir, j->name, &j->rec, err) < 0)
 		return -1;
@@ -257,13 +264,9 @@ static void answer_failed(struct batch *b, struct job *j, const struct tp_answer
 /* Done: NAME.json after NAME.cert.pem, then the journal goes. */
 static int finish(struct batch *b, struct job *j, struct tp_error *err)
 {
-	char now[TP_TIME_MAX];
-
-	tp_format_time(time(NULL), now);
 	j->rec.phase = TP_BATCH_DONE;
-	free(j->rec.done_at);
-	if (!(j->rec.done_at = strdup(now)))
-		return tp_error_oom(err);
+	if (stamp(&j->rec.done_at, err) < 0)
+		return -1;
 	if (tp_batch_result_save(b->run->o.out_dir, j->name, &j->rec, err) < 0 ||
 	    tp_batch_pending_remove(b->run->o.out_dir, j->name, false, err) < 0)
 		return -1;
