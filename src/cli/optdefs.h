@@ -10,6 +10,7 @@
 enum opt_kind {
 	KIND_STRING,
 	KIND_HANDLE, /* a string, or a JSON number */
+	KIND_NUMBER, /* a string on the command line, a number (or string) in JSON */
 	KIND_FLAG,   /* no value on the command line, true/false in JSON */
 	KIND_LIST,   /* repeatable; a string or an array of strings in JSON */
 };

@@ -2,12 +2,14 @@
 #include "src/cli/optdefs.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "src/base/cleanup.h"
+#include "src/base/spell.h"
 #include "src/base/strv.h"
 #include "src/store/file.h"
 
@@ -47,7 +49,7 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_RSA_PSS] = { "rsa-pss", "", KIND_FLAG, NEW_KEY, false, "sign the CSR with RSA-PSS (RSA keys)" },
 	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, NEW_KEY, true,
 				   "replace the key this program created" },
-	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_STRING, ALL, false,
+	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_NUMBER, ALL, false,
 			      "give up retrying after this long (default " XSTR(TP_DEFAULT_DEADLINE) ")" },
 	[TP_OPT_INSECURE_HTTP_LOOPBACK] = { "insecure-http-loopback", "", KIND_FLAG, SERVICE, true,
 					    "allow http:// to a loopback endpoint (tests)" },
@@ -74,9 +76,9 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_STATUS] = { "status", "STATUS", KIND_STRING, TP_CMD_REGISTER, false, "ACTIVE (default) or INACTIVE" },
 	[TP_OPT_OUT] = { "out", "FILE", KIND_STRING, TP_CMD_CSR, true, "where to write the CSR (PEM)" },
 	[TP_OPT_CSR_DIR] = { "csr-dir", "DIR", KIND_STRING, TP_CMD_BATCH, true, "the directory of *.csr files" },
-	[TP_OPT_PARALLEL] = { "parallel", "N", KIND_STRING, TP_CMD_BATCH, false,
+	[TP_OPT_PARALLEL] = { "parallel", "N", KIND_NUMBER, TP_CMD_BATCH, false,
 			      "requests in flight at most (default " XSTR(TP_DEFAULT_PARALLEL) ")" },
-	[TP_OPT_RATE] = { "rate", "R", KIND_STRING, TP_CMD_BATCH, false,
+	[TP_OPT_RATE] = { "rate", "R", KIND_NUMBER, TP_CMD_BATCH, false,
 			  "requests per second at most (default: as fast as the service allows)" },
 	[TP_OPT_JSON] = { "json", "", KIND_FLAG, TP_CMD_BATCH, true, "print each CSR's result as a JSON line" },
 	[TP_OPT_RESEND_UNANSWERED] = { "resend-unanswered", "", KIND_FLAG, TP_CMD_BATCH, true,
@@ -143,23 +145,83 @@ static void build_longopts(enum tp_cmd cmd, struct option *longopts)
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 }
 
+/* The closest option of cmd to name (for a suggestion), or NULL. */
+static const char *closest_option(enum tp_cmd cmd, const char *name)
+{
+	const char *best = NULL, *candidate;
+	size_t d, best_d = SIZE_MAX;
+	int i;
+
+	for (i = 0; i <= TP_OPT__COUNT; i++) {
+		candidate = i < TP_OPT__COUNT ? tp_opt_defs[i].name : "config";
+		if (i < TP_OPT__COUNT && !(tp_opt_defs[i].cmds & cmd))
+			continue;
+		d = tp_edit_distance(name, candidate);
+		if (tp_close_enough(name, candidate) && d < best_d) {
+			best = candidate;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/* "--name[=value]" as typed: an unknown option, with the closest one; one
+ * of another command's; or an abbreviation, which is not accepted (a
+ * script that works today must not break when an option is added). */
+static int bad_option(const struct tp_raw_options *raw, const char *token, struct tp_error *err)
+{
+	_cleanup_free_ char *name = strndup(token + 2, strcspn(token + 2, "="));
+	const char *hint;
+	int i;
+
+	if (!name || strncmp(token, "--", 2) != 0)
+		return name ? tp_error_set(err, EX_USAGE, "unknown option \"%s\"", token) : tp_error_oom(err);
+	for (i = 0; i < TP_OPT__COUNT; i++)
+		if (strcmp(tp_opt_defs[i].name, name) == 0 && !(tp_opt_defs[i].cmds & raw->cmd))
+			return tp_error_set(err, EX_USAGE, "option \"--%s\" is not one of this command's (see --help)",
+					    name);
+	hint = closest_option(raw->cmd, name);
+	if (hint && strcmp(hint, name) != 0 && strncmp(hint, name, strlen(name)) == 0)
+		return tp_error_set(err, EX_USAGE, "option \"--%s\" is abbreviated: write it out, --%s", name, hint);
+	if (hint)
+		return tp_error_set(err, EX_USAGE, "unknown option \"--%s\": did you mean --%s?", name, hint);
+	return tp_error_set(err, EX_USAGE, "unknown option \"--%s\"", name);
+}
+
+/* Whether token names the long option name exactly. */
+static bool spelled_out(const char *token, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(token, "--", 2) == 0 && strncmp(token + 2, name, n) == 0 &&
+	       (!token[n + 2] || token[n + 2] == '=');
+}
+
 int tp_raw_parse_argv(struct tp_raw_options *raw, int argc, char **argv, struct tp_error *err)
 {
 	struct option longopts[TP_OPT__COUNT + 3];
-	int c;
+	int c, at, index;
 
 	build_longopts(raw->cmd, longopts);
 	/* 0, not 1: getopt starts over, forgetting where it was in the last
-	 * argv it parsed (inside "-hx", say). */
+	 * argv it parsed (inside "-hx", say).  "+": no reordering, so the
+	 * option's own word is where getopt started. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	for (;;) {
+		at = optind ? optind : 1;
+		index = -1;
+		c = getopt_long(argc, argv, "+:h", longopts, &index);
+		if (c == -1)
+			break;
+		if (index >= 0 && !spelled_out(argv[at], longopts[index].name))
+			return bad_option(raw, argv[at], err);
 		if (c == 'h' || c == OPT_HELP)
 			return TP_HELP;
 		if (c == ':')
 			return tp_error_set(err, EX_USAGE, "option %s needs a value", argv[optind - 1]);
 		if (c == '?')
-			return tp_error_set(err, EX_USAGE, "unknown option \"%s\"", argv[optind - 1]);
+			return bad_option(raw, argv[at], err);
 		if (c == OPT_CONFIG) {
 			free(raw->config_path);
 			if (!(raw->config_path = strdup(optarg)))
@@ -241,11 +303,18 @@ static int config_value(const cJSON *item, int opt, const char *path, struct tp_
 		return config_list(item, path, v, err);
 	if (kind == KIND_HANDLE && cJSON_IsNumber(item))
 		return config_number(item, path, v, err);
+	if (kind == KIND_NUMBER && cJSON_IsNumber(item)) {
+		/* The same text the command line would give. */
+		if (asprintf(&s, "%.17g", cJSON_GetNumberValue(item)) < 0)
+			return tp_error_oom(err);
+		tp_raw_set(v, TP_FROM_CONFIG, s, NULL);
+		return 0;
+	}
 	if (!cJSON_IsString(item))
 		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be a %s", path, item->string,
-				    kind == KIND_HANDLE ? "string or a number"
-				    : kind == KIND_LIST ? "string or an array of strings"
-							: "string");
+				    kind == KIND_HANDLE || kind == KIND_NUMBER ? "string or a number"
+				    : kind == KIND_LIST			       ? "string or an array of strings"
+									       : "string");
 	if (!(s = strdup(item->valuestring)))
 		return tp_error_oom(err);
 	if (kind != KIND_LIST) {
@@ -269,6 +338,17 @@ static void raw_values_free(struct tp_raw_value *v)
 	}
 }
 
+static int unknown_key(const char *path, const char *key, struct tp_error *err)
+{
+	const char *hint =
+		closest_option(TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_CSR | TP_CMD_INSTALL | TP_CMD_BATCH, key);
+
+	if (hint && strcmp(hint, "config") != 0)
+		return tp_error_set(err, EX_CONFIG, "config %s: unknown key \"%s\": did you mean \"%s\"?", path, key,
+				    hint);
+	return tp_error_set(err, EX_CONFIG, "config %s: unknown key \"%s\"", path, key);
+}
+
 /* Check every key before taking anything: a bad file changes nothing. */
 static int config_values(const cJSON *root, enum tp_cmd cmd, const char *path, struct tp_raw_value *values,
 			 struct tp_error *err)
@@ -281,7 +361,7 @@ static int config_values(const cJSON *root, enum tp_cmd cmd, const char *path, s
 	{
 		opt = find_opt(item->string, cmd);
 		if (opt < 0)
-			return tp_error_set(err, EX_CONFIG, "config %s: unknown key \"%s\"", path, item->string);
+			return unknown_key(path, item->string, err);
 		if (opt == TP_OPT__COUNT)
 			continue;
 		if (seen[opt])

@@ -11,6 +11,7 @@
 
 #include "src/cmd/commands.h"
 #include "src/base/err.h"
+#include "src/base/spell.h"
 #include "src/cmd/log.h"
 
 static const struct subcommand {
@@ -24,6 +25,16 @@ static const struct subcommand {
 	{ "install", cmd_install, "install a certificate for the TPM key obtained elsewhere" },
 	{ "batch", cmd_batch, "certificates for a directory of CSRs (factory; no TPM)" },
 };
+
+static const struct subcommand *find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (strcmp(name, subcommands[i].name) == 0)
+			return &subcommands[i];
+	return NULL;
+}
 
 static void usage(FILE *f)
 {
@@ -57,6 +68,7 @@ static void print_error(const char *command, const char *msg)
 
 int main(int argc, char **argv)
 {
+	const struct subcommand *sub;
 	struct tp_error err = { 0 };
 	size_t i;
 
@@ -71,6 +83,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
+	/* "help COMMAND" is "COMMAND --help". */
+	if (strcmp(argv[1], "help") == 0 && argc == 3 && find(argv[2])) {
+		char *help_argv[] = { argv[2], (char *)"--help", NULL };
+
+		return find(argv[2])->run(2, help_argv, &err) == 0 ? 0 : EX_SOFTWARE;
+	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;
@@ -79,16 +97,22 @@ int main(int argc, char **argv)
 		printf("tpm-provision %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
-		if (strcmp(argv[1], subcommands[i].name) != 0)
-			continue;
-		if (subcommands[i].run(argc - 1, argv + 1, &err) == 0)
+	sub = find(argv[1]);
+	if (sub) {
+		if (sub->run(argc - 1, argv + 1, &err) == 0)
 			return 0;
 		print_error(argv[1], err.msg[0] ? err.msg : "failed");
 		return err.exit_code ? err.exit_code : EX_SOFTWARE;
 	}
-	snprintf(err.msg, sizeof(err.msg), "unknown command \"%s\"", argv[1]);
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]) && !tp_close_enough(argv[1], subcommands[i].name);
+	     i++)
+		;
+	if (i < sizeof(subcommands) / sizeof(subcommands[0]))
+		snprintf(err.msg, sizeof(err.msg), "unknown command \"%.200s\": did you mean %s?", argv[1],
+			 subcommands[i].name);
+	else
+		snprintf(err.msg, sizeof(err.msg), "unknown command \"%.200s\" (tpm-provision --help lists them)",
+			 argv[1]);
 	print_error("", err.msg);
-	usage(stderr);
 	return EX_USAGE;
 }

@@ -54,7 +54,7 @@ printf '{"agent": [""]}' >"$TEST_DIR/agent.json"
 run -- enroll "${base[@]}" --config "$TEST_DIR/agent.json"
 expect_failure 78 '"agent": "" names an agent other than' "an empty agent name is refused"
 run -- register "${base[@]}" --cert /nonexistent --key-auth-file /nonexistent
-expect_failure 64 'unknown option "--key-auth-file"' "register does not take a key auth file it would never read"
+expect_failure 64 'option "--key-auth-file" is not one of this command' "register does not take a key auth file it would never read"
 
 # --- a service answer with a monstrous header -------------------------------------------
 
@@ -107,6 +107,32 @@ run AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= AWS_SHARED_CREDENTIALS_FILE="$TEST
 expect_failure 78 "is a directory, not a file" "a directory as the credentials file is a configuration error"
 run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o12" --root-ca "$TEST_DIR"
 expect_failure 78 "is a directory, not a file" "a directory as --root-ca is a configuration error"
+
+# --- spelling ------------------------------------------------------------------------
+
+run -- enrol "${base[@]}"
+check "a misspelt command gets a suggestion, in one line, exit 64" \
+	bash -c '[ "$2" -eq 64 ] && [ "$(wc -l <"$1")" -eq 1 ] && grep -q "unknown command \"enrol\": did you mean enroll?" "$1"' \
+	_ "$RUN_ERR" "$RC"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o20" --regoin eu-west-1
+expect_failure 64 'unknown option "--regoin": did you mean --region?' "a misspelt option gets a suggestion"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o20" --thing gw
+expect_failure 64 'option "--thing" is abbreviated: write it out, --thing-name' "an abbreviated option is refused"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o20" --cert x.pem
+expect_failure 64 'option "--cert" is not one of this command' "another command's option says so"
+run -- help batch
+check "help COMMAND prints that command's help" grep -q "^usage: tpm-provision batch" "$RUN_OUT"
+printf '{"deadlin": 30}\n' >"$TEST_DIR/typo.json"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o20" --config "$TEST_DIR/typo.json"
+expect_failure 78 'unknown key "deadlin": did you mean "deadline"?' "a misspelt config key gets a suggestion"
+printf '{"deadline": 0.5}\n' >"$TEST_DIR/number.json"
+run -- enroll --thing-name gw-0042 --region eu-west-1 --tcti swtpm:host=127.0.0.1,port=1 \
+	--out-dir "$TEST_DIR/o20" --config "$TEST_DIR/number.json"
+expect_failure 78 '"deadline": "0.5" is not a number of seconds' "a config number is checked as the option's value"
+printf '{"deadline": 2}\n' >"$TEST_DIR/number.json"
+run -- enroll --thing-name gw-0042 --region eu-west-1 --tcti swtpm:host=127.0.0.1,port=1 \
+	--out-dir "$TEST_DIR/o21" --config "$TEST_DIR/number.json"
+expect_failure 74 "TPM" "\"deadline\": 2 (a JSON number) is accepted"
 
 check "nothing was created by any of these runs" \
 	bash -c 'for d in "$1"/o1 "$1"/o2 "$1"/o4 "$1"/o5 "$1"/o6; do [ ! -e "$d/journal.json" ] || exit 1; done' _ "$TEST_DIR"
