@@ -84,10 +84,11 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	/* "help COMMAND" is "COMMAND --help". */
-	if (strcmp(argv[1], "help") == 0 && argc == 3 && find(argv[2])) {
+	sub = strcmp(argv[1], "help") == 0 && argc == 3 ? find(argv[2]) : NULL;
+	if (sub) {
 		char *help_argv[] = { argv[2], (char *)"--help", NULL };
 
-		return find(argv[2])->run(2, help_argv, &err) == 0 ? 0 : EX_SOFTWARE;
+		return sub->run(2, help_argv, &err) == 0 ? 0 : EX_SOFTWARE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
