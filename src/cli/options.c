@@ -20,6 +20,7 @@
 #define INSTALLS (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_INSTALL)
 #define NEW_KEY (TP_CMD_ENROLL | TP_CMD_CSR)
 #define ALL (DEVICE | TP_CMD_BATCH)
+#define EVERY (ALL | TP_CMD_STATUS)
 #define CONFIG_MAX (64 * 1024)
 #define STR(x) #x
 #define XSTR(x) STR(x)
@@ -27,7 +28,8 @@
 const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_THING_NAME] = { "thing-name", "NAME", KIND_STRING, DEVICE, false,
 				"AWS IoT thing name (certificate CN)" },
-	[TP_OPT_TCTI] = { "tcti", "CONF", KIND_STRING, DEVICE, false, "TPM TCTI (default " TP_DEFAULT_TCTI ")" },
+	[TP_OPT_TCTI] = { "tcti", "CONF", KIND_STRING, DEVICE | TP_CMD_STATUS, false,
+			  "TPM TCTI (default " TP_DEFAULT_TCTI ")" },
 	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", KIND_HANDLE, DEVICE, false,
 				"persistent key handle (default 0x81000002)" },
 	[TP_OPT_REGION] = { "region", "REGION", KIND_STRING, SERVICE, false,
@@ -38,7 +40,7 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 				  "SigV4 signing name: iot (default) or execute-api" },
 	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", KIND_STRING, SERVICE, false,
 			       "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
-	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, ALL, false,
+	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, ALL | TP_CMD_STATUS, false,
 			     "output directory (default " TP_DEFAULT_OUT_DIR ")" },
 	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, NEW_KEY, false,
 			     "ecc-p256 (default), ecc-p384, rsa-2048, rsa-3072" },
@@ -58,7 +60,7 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", KIND_STRING, INSTALLS, false,
 			     "CA for the agent (default " TP_DEFAULT_ROOT_CA ")" },
 	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, INSTALLS, false,
-			   "configure aws-iot-device-client, env, openssl (repeatable)" },
+			   "configure aws-iot-device-client, env, openssl, pkcs11 (repeatable)" },
 	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", KIND_STRING, INSTALLS, false,
 				  "aws-iot-device-client config file" },
 	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", KIND_STRING, INSTALLS, false,
@@ -80,7 +82,8 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 			      "requests in flight at most (default " XSTR(TP_DEFAULT_PARALLEL) ")" },
 	[TP_OPT_RATE] = { "rate", "R", KIND_NUMBER, TP_CMD_BATCH, false,
 			  "requests per second at most (default: as fast as the service allows)" },
-	[TP_OPT_JSON] = { "json", "", KIND_FLAG, TP_CMD_BATCH, true, "print each CSR's result as a JSON line" },
+	[TP_OPT_JSON] = { "json", "", KIND_FLAG, TP_CMD_BATCH | TP_CMD_STATUS, true,
+			  "print each CSR's result as a JSON line" },
 	[TP_OPT_RESEND_UNANSWERED] = { "resend-unanswered", "", KIND_FLAG, TP_CMD_BATCH, true,
 				       "send again the CSRs an interrupted batch got no answer for" },
 };
@@ -340,8 +343,7 @@ static void raw_values_free(struct tp_raw_value *v)
 
 static int unknown_key(const char *path, const char *key, struct tp_error *err)
 {
-	const char *hint =
-		closest_option(TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_CSR | TP_CMD_INSTALL | TP_CMD_BATCH, key);
+	const char *hint = closest_option(EVERY, key);
 
 	if (hint && strcmp(hint, "config") != 0)
 		return tp_error_set(err, EX_CONFIG, "config %s: unknown key \"%s\": did you mean \"%s\"?", path, key,

@@ -33,6 +33,7 @@ enum tp_cmd {
 	TP_CMD_CSR = 1 << 2,
 	TP_CMD_INSTALL = 1 << 3,
 	TP_CMD_BATCH = 1 << 4,
+	TP_CMD_STATUS = 1 << 5,
 };
 
 enum tp_cert_status { TP_STATUS_ACTIVE = 0, TP_STATUS_INACTIVE };

@@ -149,6 +149,8 @@ static int check_identity(const struct tp_raw_options *raw, struct tp_error *err
 
 	if (raw->cmd == TP_CMD_BATCH)
 		return 0; /* no device: each CSR names its thing */
+	if (raw->cmd == TP_CMD_STATUS)
+		return nonempty(raw, TP_OPT_TCTI, err) < 0 ? -1 : check_tcti(raw, err); /* the record names it */
 	if (!v)
 		return tp_error_set(err, EX_USAGE,
 				    "no thing name: give --thing-name or \"thing-name\" in the config file");
@@ -252,7 +254,7 @@ static int parse_service(struct tp_raw_options *raw, struct tp_options *o, struc
 	char *url;
 
 	/* csr never talks to the service; install only to attach. */
-	if (raw->cmd == TP_CMD_CSR ||
+	if (raw->cmd == TP_CMD_CSR || raw->cmd == TP_CMD_STATUS ||
 	    (raw->cmd == TP_CMD_INSTALL && !flag(raw, TP_OPT_ATTACH_THING) && !flag(raw, TP_OPT_POLICY)))
 		return parse_deadline(raw, o, err);
 	if (!v)
@@ -284,6 +286,7 @@ static int parse_agents(const struct tp_raw_options *raw, struct tp_options *o, 
 		{ "aws-iot-device-client", TP_AGENT_DEVICE_CLIENT },
 		{ "env", TP_AGENT_ENV },
 		{ "openssl", TP_AGENT_OPENSSL },
+		{ "pkcs11", TP_AGENT_PKCS11 },
 	};
 	char **item;
 	size_t i;
@@ -294,7 +297,7 @@ static int parse_agents(const struct tp_raw_options *raw, struct tp_options *o, 
 			;
 		if (i == sizeof(known) / sizeof(known[0]))
 			return bad(raw, TP_OPT_AGENT, *item,
-				   "names an agent other than aws-iot-device-client, env, openssl", err);
+				   "names an agent other than aws-iot-device-client, env, openssl, pkcs11", err);
 		o->agents |= known[i].agent;
 	}
 	return 0;
@@ -336,7 +339,7 @@ static int check_env_values(const struct tp_raw_options *raw, const struct tp_op
 	static const enum tp_opt written[] = { TP_OPT_OUT_DIR, TP_OPT_TCTI, TP_OPT_KEY_FILE };
 	size_t i;
 
-	if (!(o->agents & TP_AGENT_ENV))
+	if (!(o->agents & (TP_AGENT_ENV | TP_AGENT_PKCS11)))
 		return 0;
 	for (i = 0; i < sizeof(written) / sizeof(written[0]); i++)
 		if (val(raw, written[i]) && !tp_env_value_ok(val(raw, written[i])))
@@ -345,11 +348,33 @@ static int check_env_values(const struct tp_raw_options *raw, const struct tp_op
 	return 0;
 }
 
+/* The PKCS#11 token links the key from its TSS2 key file: a persistent
+ * key's private blob is not kept, so the agents using the token need
+ * --key-file; tpm2_ptool takes a key's authorization value only on its
+ * command line, so such a key is not linked. */
+static int check_token_key(const struct tp_raw_options *raw, const struct tp_options *o, struct tp_error *err)
+{
+	const enum tp_opt agent = TP_OPT_AGENT;
+
+	if (!(o->agents & TP_AGENTS_TOKEN))
+		return 0;
+	if (!val(raw, TP_OPT_KEY_FILE))
+		return tp_error_set(err, conflict_code(raw, agent, agent),
+				    "%s needs --key-file PATH: the PKCS#11 token links the key from its key file",
+				    o->agents & TP_AGENT_DEVICE_CLIENT ? "--agent aws-iot-device-client" : "--agent pkcs11");
+	if (val(raw, TP_OPT_KEY_AUTH_FILE))
+		return tp_error_set(err, conflict_code(raw, agent, TP_OPT_KEY_AUTH_FILE),
+				    "--key-auth-file cannot be used with the PKCS#11 token's agents "
+				    "(aws-iot-device-client, pkcs11)");
+	return 0;
+}
+
 static int parse_install(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
 {
 	const char *v = val(raw, TP_OPT_IOT_ENDPOINT);
 
-	if (parse_agents(raw, o, err) < 0 || parse_owner(raw, o, err) < 0 || check_env_values(raw, o, err) < 0)
+	if (parse_agents(raw, o, err) < 0 || parse_owner(raw, o, err) < 0 || check_env_values(raw, o, err) < 0 ||
+	    check_token_key(raw, o, err) < 0)
 		return -1;
 	if (v && (!*v || strlen(v) > 253 || !all_chars(v, ".-", true)))
 		return bad_value(raw, TP_OPT_IOT_ENDPOINT, "is not a host name", err);

@@ -11,5 +11,6 @@ int cmd_register(int argc, char **argv, struct tp_error *err);
 int cmd_csr(int argc, char **argv, struct tp_error *err);
 int cmd_install(int argc, char **argv, struct tp_error *err);
 int cmd_batch(int argc, char **argv, struct tp_error *err);
+int cmd_status(int argc, char **argv, struct tp_error *err);
 
 #endif

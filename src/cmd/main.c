@@ -24,6 +24,7 @@ static const struct subcommand {
 	{ "csr", cmd_csr, "create the TPM key and write a CSR for it (offline)" },
 	{ "install", cmd_install, "install a certificate for the TPM key obtained elsewhere" },
 	{ "batch", cmd_batch, "certificates for a directory of CSRs (factory; no TPM)" },
+	{ "status", cmd_status, "what this device is provisioned as, offline" },
 };
 
 static const struct subcommand *find(const char *name)

@@ -3,7 +3,9 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -127,4 +129,49 @@ int tp_cert_load_file(const char *path, X509 **ret_cert, char **ret_pem, struct 
 		return -1;
 	*ret_cert = TAKE_PTR(cert);
 	return 0;
+}
+
+/* An ASN1_TIME as RFC 3339 UTC. */
+static void asn1_rfc3339(const ASN1_TIME *t, char out[TP_TIME_MAX])
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1 || strftime(out, TP_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, TP_TIME_MAX, "unknown");
+}
+
+static int name_text(const X509_NAME *name, char **ret, struct tp_error *err)
+{
+	_cleanup_bio_ BIO *bio = BIO_new(BIO_s_mem());
+
+	if (!bio || X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0)
+		return tp_error_ossl(err, EX_SOFTWARE, "cannot print a certificate name");
+	return tp_bio_to_string(bio, ret, err);
+}
+
+int tp_cert_describe(X509 *cert, struct tp_cert_info *ret, struct tp_error *err)
+{
+	struct tp_cert_info c = { 0 };
+	int days = 0, secs = 0;
+
+	if (name_text(X509_get_subject_name(cert), &c.subject, err) < 0 ||
+	    name_text(X509_get_issuer_name(cert), &c.issuer, err) < 0) {
+		tp_cert_info_free(&c);
+		return -1;
+	}
+	asn1_rfc3339(X509_get0_notBefore(cert), c.not_before);
+	asn1_rfc3339(X509_get0_notAfter(cert), c.not_after);
+	if (ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)) == 1)
+		c.days_left = days;
+	*ret = c;
+	return 0;
+}
+
+void tp_cert_info_free(struct tp_cert_info *c)
+{
+	if (!c)
+		return;
+	free(c->subject);
+	free(c->issuer);
+	*c = (struct tp_cert_info){ 0 };
 }

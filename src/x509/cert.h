@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include "src/base/err.h"
+#include "src/base/timefmt.h"
 
 /* A certificate id as AWS IoT computes it: 64 lowercase hex digits. */
 #define TP_CERT_ID_MAX 65
@@ -37,5 +38,15 @@ int tp_cert_id(X509 *cert, char out[TP_CERT_ID_MAX], struct tp_error *err);
 
 /* The certificate as a NUL-terminated PEM string. */
 int tp_cert_to_pem(X509 *cert, char **ret_pem, struct tp_error *err);
+
+/* What `status` shows of a certificate. */
+struct tp_cert_info {
+	char *subject, *issuer; /* RFC 2253 */
+	char not_before[TP_TIME_MAX], not_after[TP_TIME_MAX];
+	int days_left; /* until notAfter; negative once expired */
+};
+
+int tp_cert_describe(X509 *cert, struct tp_cert_info *ret, struct tp_error *err);
+void tp_cert_info_free(struct tp_cert_info *c);
 
 #endif

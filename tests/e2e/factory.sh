@@ -36,11 +36,12 @@ same_key() {
 run -- csr $(device_args) --out "$TEST_DIR/gw-f1.csr"
 check "csr exits 0 and writes the CSR" succeeded_with "$TEST_DIR/gw-f1.csr"
 tpm2_readpublic -c "$HANDLE" -f pem -o "$TEST_DIR/tpm-key.pem" >/dev/null 2>&1
-check "the CSR's signature verifies (openssl req -verify)" openssl req -in "$TEST_DIR/gw-f1.csr" -verify -noout
+check "the CSR's signature verifies (openssl req -verify)" \
+	bash -c 'openssl req -in "$1" -verify -noout >/dev/null 2>&1' _ "$TEST_DIR/gw-f1.csr"
 check "the CSR is for the TPM key (tpm2_readpublic)" same_key "$TEST_DIR/gw-f1.csr" "$TEST_DIR/tpm-key.pem"
 check "the CSR's subject is CN = the thing name" \
 	grep -q "CN *= *gw-f1" <(openssl req -in "$TEST_DIR/gw-f1.csr" -subject -noout)
-check "the key is persisted at the handle" tpm2_readpublic -c "$HANDLE"
+check "the key is persisted at the handle" bash -c 'tpm2_readpublic -c "$1" >/dev/null 2>&1' _ "$HANDLE"
 check "the step is recorded" [ "$(json_field "$DEV/request.json" phase)" = csr-written ]
 check "nothing was sent to the service" [ "$(emulator_requests)" -eq 0 ]
 cp "$TEST_DIR/gw-f1.csr" "$TEST_DIR/first.csr"
@@ -107,6 +108,34 @@ check "the thing has the certificate as principal (aws CLI)" \
 	grep -q "cert/$cert_id" <(emulator_aws list-thing-principals --thing-name gw-f1)
 check "the policy targets the certificate" \
 	grep -q "cert/$cert_id" <(curl -sS --cacert "$EMU_CA" "$EMU_URL/_emulator/policies")
+
+# --- status: the device as it is, offline ------------------------------------
+
+run -- status --out-dir "$DEV" --tcti "$TCTI"
+check "status of the provisioned device exits 0, the key matching" \
+	[ "$RC" -eq 0 ] && grep -q "^key: .*matches the certificate" "$RUN_OUT" && grep -q "^thing: *gw-f1" "$RUN_OUT"
+run -- status --out-dir "$DEV" --tcti "$TCTI" --json
+echo "$(cat "$RUN_OUT")" >"$TEST_DIR/status.json"
+check "status --json: thing, certificate id, key match, attachments" \
+	[ "$(json_field "$TEST_DIR/status.json" thing)" = gw-f1 ] &&
+	[ "$(json_field "$TEST_DIR/status.json" certificateId)" = "$cert_id" ] &&
+	[ "$(json_field "$TEST_DIR/status.json" keyMatches)" = true ] &&
+	[ "$(json_field "$TEST_DIR/status.json" attachedThing)" = gw-f1 ] &&
+	[ "$(json_field "$TEST_DIR/status.json" policies.0)" = factory ]
+check "status --json: the certificate's notAfter as openssl reads it" \
+	[ "$(date -u -d "$(openssl x509 -in "$DEV/certificate.pem" -enddate -noout | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)" = \
+		"$(json_field "$TEST_DIR/status.json" notAfter)" ]
+run -- status --out-dir "$TEST_DIR/empty" --json
+check "status of a device not provisioned exits 1, JSON says so" \
+	[ "$RC" -eq 1 ] && [ "$(cat "$RUN_OUT")" = '{"provisioned":false}' ]
+cp -r "$DEV" "$TEST_DIR/dev-other" && cp "$TEST_DIR/other.pem" "$TEST_DIR/dev-other/certificate.pem"
+run -- status --out-dir "$TEST_DIR/dev-other" --tcti "$TCTI"
+expect_failure 65 "inconsistent: .*certificate.pem is not for the key in the TPM" \
+	"status of a certificate for another key exits 65"
+tpm2_evictcontrol -C o -c "$HANDLE" >/dev/null 2>&1
+run -- status --out-dir "$DEV" --tcti "$TCTI"
+expect_failure 65 "inconsistent: the key at handle 0x81000030 is no longer in the TPM" \
+	"status with the key gone exits 65"
 
 # --- batch --------------------------------------------------------------------
 
