@@ -129,6 +129,11 @@ int tpm_conn_open(const char *tcti, struct tpm_conn *ret, struct tpm_error *err)
 	rc = Tss2_TctiLdr_Initialize(tcti, &c.tcti);
 	if (rc == TSS2_RC_SUCCESS)
 		rc = Esys_Initialize(&c.esys, c.tcti, NULL);
+	if (rc == TSS2_TCTI_RC_BAD_VALUE || rc == TSS2_TCTI_RC_BAD_REFERENCE) {
+		tpm_conn_close(&c);
+		return tpm_fail_with(err, TPM_ERR_USAGE, "TCTI \"%s\" is malformed: its module says %s (0x%x)", tcti,
+				     Tss2_RC_Decode(rc), rc);
+	}
 	if (rc != TSS2_RC_SUCCESS) {
 		tpm_conn_close(&c);
 		return tpm_fail_with(err, TPM_ERR_IO, "TPM not reachable at TCTI \"%s\": %s (0x%x)", tcti,

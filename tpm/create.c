@@ -133,6 +133,21 @@ static void made_key_release(struct made_key *k)
 	explicit_bzero(&k->blob, sizeof(k->blob));
 }
 
+int tpm_probe(const char *tcti, enum tpm_key_alg alg, bool *ret_srk_present, struct tpm_error *err)
+{
+	_cleanup_(tpm_conn_close) struct tpm_conn c = { 0 };
+	_cleanup_(tpm_obj_release) struct tpm_obj srk = { 0 };
+	int r;
+
+	if (tpm_conn_open(tcti, &c, err) < 0 || check_support(&c, alg, err) < 0)
+		return -1;
+	r = tpm_srk_open(&c, &srk, err);
+	if (r < 0)
+		return -1;
+	*ret_srk_present = r == 0;
+	return 0;
+}
+
 int tpm_create_key(const char *tcti, enum tpm_key_alg alg, const struct tpm_auth *auth, uint32_t handle,
 		   struct tpm_public *ret_pub, struct tpm_blob *ret_blob, struct tpm_error *err)
 {

@@ -35,6 +35,7 @@ enum tpm_error_kind {
 	TPM_ERR_AUTH,	 /* wrong authorization value for the key */
 	TPM_ERR_LOCKOUT, /* dictionary-attack lockout: try later */
 	TPM_ERR_DATA,	 /* a key blob that is not a TPM object */
+	TPM_ERR_USAGE,	 /* a TCTI configuration its module refuses */
 };
 
 struct tpm_error {
@@ -106,6 +107,11 @@ int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct 
  * ret_blob may be NULL with a handle. */
 int tpm_create_key(const char *tcti, enum tpm_key_alg alg, const struct tpm_auth *auth, uint32_t handle,
 		   struct tpm_public *ret_pub, struct tpm_blob *ret_blob, struct tpm_error *err);
+
+/* Read-only pre-flight: the TPM answers at tcti, supports alg, and the
+ * object at the SRK handle is a storage key (*ret_srk_present) or absent
+ * (it will be created). */
+int tpm_probe(const char *tcti, enum tpm_key_alg alg, bool *ret_srk_present, struct tpm_error *err);
 
 /* Evict the persistent key at handle, only when its TPM name is expected's. */
 int tpm_evict_key(const char *tcti, uint32_t handle, const struct tpm_public *expected, struct tpm_error *err);

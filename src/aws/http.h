@@ -21,6 +21,9 @@ struct tp_service {
 	/* Told about each retry, with the reason; NULL for silence.  The
 	 * client itself never prints. */
 	void (*note_retry)(const char *line);
+	/* Told each answer's status line and request id (for -v); NULL for
+	 * silence. */
+	void (*note_debug)(const char *line);
 };
 
 /* One request: method on endpoint + path, a JSON body or none, and one

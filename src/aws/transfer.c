@@ -256,8 +256,12 @@ static int transport_result(struct tp_transfer *t, CURLcode c, bool *ret_retryab
 				    t->method, t->url);
 	if (c != CURLE_OK) {
 		*ret_retryable = curl_retryable(c);
-		return tp_error_set(err, curl_exit_code(c), "%s %s: %s", t->method, t->url,
-				    t->errbuf[0] ? t->errbuf : curl_easy_strerror(c));
+		tp_error_set(err, curl_exit_code(c), "%s %s: %s", t->method, t->url,
+			     t->errbuf[0] ? t->errbuf : curl_easy_strerror(c));
+		if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CACERT_BADFILE)
+			tp_error_append(err, "the endpoint's certificate is not trusted: give its CA with --ca-bundle "
+					     "FILE or AWS_CA_BUNDLE");
+		return -1;
 	}
 	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->resp.status);
 	return 0;

@@ -15,10 +15,10 @@
 
 /* Which commands take what: the device's key (a TPM), the service, the
  * install for the agent. */
-#define DEVICE (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_CSR | TP_CMD_INSTALL)
-#define SERVICE (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_INSTALL | TP_CMD_BATCH)
-#define INSTALLS (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_INSTALL)
-#define NEW_KEY (TP_CMD_ENROLL | TP_CMD_CSR)
+#define DEVICE (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_CSR | TP_CMD_INSTALL | TP_CMD_CHECK)
+#define SERVICE (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_INSTALL | TP_CMD_BATCH | TP_CMD_CHECK)
+#define INSTALLS (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_INSTALL | TP_CMD_CHECK)
+#define NEW_KEY (TP_CMD_ENROLL | TP_CMD_CSR | TP_CMD_CHECK)
 #define ALL (DEVICE | TP_CMD_BATCH)
 #define EVERY (ALL | TP_CMD_STATUS)
 #define CONFIG_MAX (64 * 1024)
@@ -49,7 +49,7 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, NEW_KEY, false,
 				   "file holding the key's authorization value" },
 	[TP_OPT_RSA_PSS] = { "rsa-pss", "", KIND_FLAG, NEW_KEY, false, "sign the CSR with RSA-PSS (RSA keys)" },
-	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, NEW_KEY, true,
+	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, TP_CMD_ENROLL | TP_CMD_CSR, true,
 				   "replace the key this program created" },
 	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_NUMBER, ALL, false,
 			      "give up retrying after this long (default " XSTR(TP_DEFAULT_DEADLINE) ")" },
@@ -76,14 +76,15 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_NO_CA] = { "no-ca", "", KIND_FLAG, TP_CMD_REGISTER, false,
 			   "register without a CA (RegisterCertificateWithoutCA)" },
 	[TP_OPT_STATUS] = { "status", "STATUS", KIND_STRING, TP_CMD_REGISTER, false, "ACTIVE (default) or INACTIVE" },
-	[TP_OPT_OUT] = { "out", "FILE", KIND_STRING, TP_CMD_CSR, true, "where to write the CSR (PEM)" },
+	[TP_OPT_OUT] = { "out", "FILE", KIND_STRING, TP_CMD_CSR, true, "where to write the CSR (PEM); - for stdout" },
 	[TP_OPT_CSR_DIR] = { "csr-dir", "DIR", KIND_STRING, TP_CMD_BATCH, true, "the directory of *.csr files" },
 	[TP_OPT_PARALLEL] = { "parallel", "N", KIND_NUMBER, TP_CMD_BATCH, false,
 			      "requests in flight at most (default " XSTR(TP_DEFAULT_PARALLEL) ")" },
 	[TP_OPT_RATE] = { "rate", "R", KIND_NUMBER, TP_CMD_BATCH, false,
 			  "requests per second at most (default: as fast as the service allows)" },
-	[TP_OPT_JSON] = { "json", "", KIND_FLAG, TP_CMD_BATCH | TP_CMD_STATUS, true,
-			  "print each CSR's result as a JSON line" },
+	[TP_OPT_JSON] = { "json", "", KIND_FLAG, EVERY, true, "the result as JSON on stdout (batch: a line per CSR)" },
+	[TP_OPT_VERBOSE] = { "verbose", "", KIND_FLAG, EVERY, true, "-v: also debug lines (HTTP status, request ids)" },
+	[TP_OPT_QUIET] = { "quiet", "", KIND_FLAG, EVERY, true, "-q: only errors on stderr" },
 	[TP_OPT_RESEND_UNANSWERED] = { "resend-unanswered", "", KIND_FLAG, TP_CMD_BATCH, true,
 				       "send again the CSRs an interrupted batch got no answer for" },
 };
@@ -214,9 +215,11 @@ int tp_raw_parse_argv(struct tp_raw_options *raw, int argc, char **argv, struct 
 	for (;;) {
 		at = optind ? optind : 1;
 		index = -1;
-		c = getopt_long(argc, argv, "+:h", longopts, &index);
+		c = getopt_long(argc, argv, "+:hvq", longopts, &index);
 		if (c == -1)
 			break;
+		if (c == 'v' || c == 'q')
+			c = c == 'v' ? TP_OPT_VERBOSE : TP_OPT_QUIET;
 		if (index >= 0 && !spelled_out(argv[at], longopts[index].name))
 			return bad_option(raw, argv[at], err);
 		if (c == 'h' || c == OPT_HELP)

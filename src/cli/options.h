@@ -34,6 +34,7 @@ enum tp_cmd {
 	TP_CMD_INSTALL = 1 << 3,
 	TP_CMD_BATCH = 1 << 4,
 	TP_CMD_STATUS = 1 << 5,
+	TP_CMD_CHECK = 1 << 6,
 };
 
 enum tp_cert_status { TP_STATUS_ACTIVE = 0, TP_STATUS_INACTIVE };
@@ -79,6 +80,7 @@ struct tp_options {
 	double rate;	   /* requests per second at most, 0: no cap */
 	bool json;	   /* results as JSON lines on stdout */
 	bool resend_unanswered;
+	int verbosity; /* -1 -q, 0, 1 -v */
 };
 
 /* Parse everything for subcommand cmd: 0, or TP_HELP when --help was asked
@@ -130,6 +132,8 @@ enum tp_opt {
 	TP_OPT_RATE,
 	TP_OPT_JSON,
 	TP_OPT_RESEND_UNANSWERED,
+	TP_OPT_VERBOSE,
+	TP_OPT_QUIET,
 	TP_OPT__COUNT
 };
 

@@ -6,6 +6,8 @@
 #include "src/cli/optdefs.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "src/base/cleanup.h"
+#include "src/base/spell.h"
 #include "src/base/strv.h"
 
 static const char *val(const struct tp_raw_options *raw, enum tp_opt opt)
@@ -139,6 +142,13 @@ static int check_tcti(const struct tp_raw_options *raw, struct tp_error *err)
 				 err);
 	if (strcmp(name, "device") == 0 && conf && conf[1] && stat(conf + 1, &st) == 0 && !S_ISCHR(st.st_mode))
 		return bad_value(raw, TP_OPT_TCTI, "names a device that is not a character device", err);
+	/* The usual first-boot mistake: a user that may not open the TPM. */
+	if (strcmp(name, "device") == 0 && access(conf && conf[1] ? conf + 1 : "/dev/tpm0", R_OK | W_OK) < 0 &&
+	    errno == EACCES)
+		return tp_error_set(err, EX_NOPERM,
+				    "the TPM device %s is not readable and writable by this user: run as root or as a "
+				    "member of group tss (as the unit's user is)",
+				    conf && conf[1] ? conf + 1 : "/dev/tpm0");
 	return 0;
 }
 
@@ -248,6 +258,43 @@ static int parse_deadline(const struct tp_raw_options *raw, struct tp_options *o
 	return 0;
 }
 
+/* The regions of AWS's partitions (aws, aws-cn, aws-us-gov), as the AWS
+ * SDKs of Debian 12 know them.  Only an endpoint derived from the region
+ * needs it to be one of these: a typo then fails at once instead of as
+ * DNS failures retried until the deadline.  With --endpoint-url the region
+ * only signs, and any well-formed name is taken (a region newer than this
+ * list, too). */
+static const char *const known_regions[] = {
+	"af-south-1",	  "ap-east-1",	    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+	"ap-south-2",	  "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+	"ap-southeast-7", "ca-central-1",   "ca-west-1",      "cn-north-1",	"cn-northwest-1", "eu-central-1",
+	"eu-central-2",	  "eu-north-1",	    "eu-south-1",     "eu-south-2",	"eu-west-1",	  "eu-west-2",
+	"eu-west-3",	  "il-central-1",   "me-central-1",   "me-south-1",	"mx-central-1",	  "sa-east-1",
+	"us-east-1",	  "us-east-2",	    "us-gov-east-1",  "us-gov-west-1",	"us-west-1",	  "us-west-2",
+};
+
+static int check_region(const struct tp_raw_options *raw, struct tp_error *err)
+{
+	const char *v = val(raw, TP_OPT_REGION), *hint = NULL;
+	size_t i, d, best = SIZE_MAX;
+
+	for (i = 0; i < sizeof(known_regions) / sizeof(known_regions[0]); i++) {
+		if (strcmp(v, known_regions[i]) == 0)
+			return 0;
+		d = tp_edit_distance(v, known_regions[i]);
+		if (d < best) {
+			best = d;
+			hint = known_regions[i];
+		}
+	}
+	if (best <= 2) {
+		bad(raw, TP_OPT_REGION, v, "is not an AWS region", err);
+		tp_error_append(err, "did you mean %s?", hint);
+		return -1;
+	}
+	return bad(raw, TP_OPT_REGION, v, "is not an AWS region (us-east-1, eu-west-1, ...; see the README)", err);
+}
+
 static int parse_service(struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
 {
 	const char *v = val(raw, TP_OPT_REGION);
@@ -269,7 +316,7 @@ static int parse_service(struct tp_raw_options *raw, struct tp_options *o, struc
 		if (check_endpoint(raw, err) < 0)
 			return -1;
 	} else {
-		if (tp_endpoint_for_region(val(raw, TP_OPT_REGION), &url, err) < 0)
+		if (check_region(raw, err) < 0 || tp_endpoint_for_region(val(raw, TP_OPT_REGION), &url, err) < 0)
 			return -1;
 		tp_raw_set(&raw->v[TP_OPT_ENDPOINT_URL], TP_FROM_DEFAULT, url, NULL);
 	}
@@ -348,22 +395,14 @@ static int check_env_values(const struct tp_raw_options *raw, const struct tp_op
 	return 0;
 }
 
-/* The PKCS#11 token links the key from its TSS2 key file: a persistent
- * key's private blob is not kept, so the agents using the token need
- * --key-file; tpm2_ptool takes a key's authorization value only on its
- * command line, so such a key is not linked. */
+/* tpm2_ptool takes a key's authorization value only on its command line:
+ * the PKCS#11 token is not made for such a key. */
 static int check_token_key(const struct tp_raw_options *raw, const struct tp_options *o, struct tp_error *err)
 {
-	const enum tp_opt agent = TP_OPT_AGENT;
-
 	if (!(o->agents & TP_AGENTS_TOKEN))
 		return 0;
-	if (!val(raw, TP_OPT_KEY_FILE))
-		return tp_error_set(err, conflict_code(raw, agent, agent),
-				    "%s needs --key-file PATH: the PKCS#11 token links the key from its key file",
-				    o->agents & TP_AGENT_DEVICE_CLIENT ? "--agent aws-iot-device-client" : "--agent pkcs11");
 	if (val(raw, TP_OPT_KEY_AUTH_FILE))
-		return tp_error_set(err, conflict_code(raw, agent, TP_OPT_KEY_AUTH_FILE),
+		return tp_error_set(err, conflict_code(raw, TP_OPT_AGENT, TP_OPT_KEY_AUTH_FILE),
 				    "--key-auth-file cannot be used with the PKCS#11 token's agents "
 				    "(aws-iot-device-client, pkcs11)");
 	return 0;
@@ -449,9 +488,12 @@ static int parse_factory(const struct tp_raw_options *raw, struct tp_options *o,
 	char *end;
 
 	o->json = flag(raw, TP_OPT_JSON);
+	o->verbosity = flag(raw, TP_OPT_VERBOSE) ? 1 : flag(raw, TP_OPT_QUIET) ? -1 : 0;
 	o->resend_unanswered = flag(raw, TP_OPT_RESEND_UNANSWERED);
 	if (raw->cmd == TP_CMD_CSR && (!val(raw, TP_OPT_OUT) || !*val(raw, TP_OPT_OUT)))
-		return tp_error_set(err, EX_USAGE, "csr needs --out FILE");
+		return tp_error_set(err, EX_USAGE, "csr needs --out FILE (- for stdout)");
+	if (raw->cmd == TP_CMD_CSR && strcmp(val(raw, TP_OPT_OUT), "-") == 0 && o->json)
+		return tp_error_set(err, EX_USAGE, "csr --out - and --json both want stdout: choose one");
 	if (raw->cmd != TP_CMD_BATCH)
 		return 0;
 	if (!val(raw, TP_OPT_CSR_DIR) || !*val(raw, TP_OPT_CSR_DIR))

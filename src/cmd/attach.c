@@ -1,4 +1,5 @@
 #include "src/cmd/attach.h"
+#include "src/cmd/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ static int attach_thing(struct tp_run *run, const char *arn, struct tp_attached 
 {
 	if (!run->o.attach_thing || done->thing)
 		return 0;
+	tp_step("attaching the certificate to thing %s", run->o.thing_name);
 	if (tp_iot_attach_thing(&run->svc, run->o.thing_name, arn, err) < 0)
 		return -1;
 	if (!(done->thing = strdup(run->o.thing_name)))
@@ -53,6 +55,7 @@ int tp_attach_missing(struct tp_run *run, const char *cert_id, const char *cert_
 	for (p = run->o.policies; p && *p; p++) {
 		if (tp_strv_contains(done->policies, *p))
 			continue;
+		tp_step("attaching policy %s to the certificate", *p);
 		if (tp_iot_attach_policy(&run->svc, *p, cert_arn, err) < 0)
 			return -1;
 		if (tp_strv_push_copy(&done->policies, *p) < 0)
@@ -116,8 +119,9 @@ int tp_attach_provisioned(struct tp_run *run, struct tp_error *err)
 		return -1;
 	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe(&done, &what, err) < 0)
 		return -1;
-	printf("already provisioned as thing %s, certificate %s%s\n", run->o.thing_name, s->certificate_id, what);
-	return 0;
+	tp_log(TP_PRIO_NOTICE, "already provisioned as thing %s, certificate %s%s", run->o.thing_name,
+	       s->certificate_id, what);
+	return tp_run_report(run, "attached", s->certificate_id, s->certificate_arn, &done, err);
 }
 
 void tp_attached_free(struct tp_attached *a)

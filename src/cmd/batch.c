@@ -483,8 +483,9 @@ static void summary(const struct batch *b)
 
 	if (b->tty)
 		fputs("\r\033[K", stderr);
-	printf("batch: %lu of %lu CSRs got a certificate (%lu written now, %lu before), %lu failed (%lu "
-	       "unanswered) in %.1fs, %.1f certificates/s\n",
+	tp_log(TP_PRIO_NOTICE,
+	       "batch: %lu of %lu CSRs got a certificate (%lu written now, %lu before), %lu failed (%lu "
+	       "unanswered) in %.1fs, %.1f certificates/s",
 	       b->written + b->done_before, b->total, b->written, b->done_before, b->failed, b->unanswered, secs,
 	       secs > 0 ? (double)b->written / secs : 0.0);
 }
@@ -496,7 +497,8 @@ static int begin(struct tp_run *run, struct batch *b, struct tp_error *err)
 	const struct tp_options *o = &run->o;
 
 	if (tp_mkdir_safe(o->out_dir, err) < 0 ||
-	    tp_lock_file(o->out_dir, LOCK_FILE, o->deadline, &run->lock, err) < 0 || tp_run_load_creds(run, err) < 0)
+	    tp_lock_file(o->out_dir, LOCK_FILE, o->deadline, NULL, &run->lock, err) < 0 ||
+	    tp_run_load_creds(run, err) < 0)
 		return -1;
 	b->dir = opendir(o->csr_dir);
 	if (!b->dir)

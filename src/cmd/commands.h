@@ -12,5 +12,6 @@ int cmd_csr(int argc, char **argv, struct tp_error *err);
 int cmd_install(int argc, char **argv, struct tp_error *err);
 int cmd_batch(int argc, char **argv, struct tp_error *err);
 int cmd_status(int argc, char **argv, struct tp_error *err);
+int cmd_check(int argc, char **argv, struct tp_error *err);
 
 #endif

@@ -14,6 +14,7 @@
 #include "src/base/cleanup.h"
 #include "src/base/timefmt.h"
 #include "src/cmd/commands.h"
+#include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/store/file.h"
 #include "src/store/reqjournal.h"
@@ -35,6 +36,10 @@ static int write_csr(const char *path, const char *pem, struct tp_error *err)
 {
 	_cleanup_free_ char *dir = NULL, *base = NULL;
 
+	if (strcmp(path, "-") == 0) /* stdout: requested output */
+		return fputs(pem, stdout) < 0 || fflush(stdout) != 0
+			       ? tp_error_set(err, EX_IOERR, "cannot write the CSR to stdout")
+			       : 0;
 	if (tp_path_split(path, &dir, &base, err) < 0)
 		return -1;
 	return tp_write_file_atomic(dir, base, pem, strlen(pem), 0644, (uid_t)-1, (gid_t)-1, err);
@@ -73,8 +78,8 @@ static int csr(struct tp_run *run, struct tp_error *err)
 	    tp_pkey_from_tpm(&pub, &key, err) < 0 || tp_run_build_csr(run, key, &pem, err) < 0 ||
 	    write_csr(run->o.csr_out, pem, err) < 0 || record_csr(run, pub.name_hex, err) < 0)
 		return -1;
-	printf("wrote the CSR of thing %s to %s\n", run->o.thing_name, run->o.csr_out);
-	return 0;
+	tp_log(TP_PRIO_NOTICE, "wrote the CSR of thing %s to %s", run->o.thing_name, run->o.csr_out);
+	return tp_run_report(run, "csr-written", NULL, NULL, NULL, err);
 }
 
 int cmd_csr(int argc, char **argv, struct tp_error *err)

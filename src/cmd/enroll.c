@@ -81,7 +81,7 @@ static int resume_received(struct request *r, EVP_PKEY *key, struct tp_error *er
 {
 	struct tp_reqjournal *q = &r->q;
 
-	printf("resuming: using certificate %s received by an interrupted run\n", q->certificate_id);
+	tp_log(TP_PRIO_NOTICE, "resuming: using certificate %s received by an interrupted run", q->certificate_id);
 	r->issued.id = TAKE_PTR(q->certificate_id);
 	r->issued.arn = TAKE_PTR(q->certificate_arn);
 	r->issued.pem = TAKE_PTR(q->certificate_pem);
@@ -140,6 +140,7 @@ static int request_certificate(struct request *r, EVP_PKEY *key, struct tp_error
 	if (tp_reqjournal_save(run->o.out_dir, &r->q, err) < 0)
 		return -1;
 	tp_test_crash_point("request-sent");
+	tp_step("requesting the certificate from %s", run->svc.endpoint);
 	if (tp_iot_create_from_csr(&run->svc, csr, &r->issued, &rejected, err) < 0) {
 		/* A client error created nothing: no request is in flight. */
 		if (rejected)
@@ -179,11 +180,11 @@ static int obtain_certificate(struct request *r, const char *key_name, EVP_PKEY 
 
 static void warn_lost_request(const char *lost_since, const char *id)
 {
-	fprintf(stderr,
-		"%stpm-provision: warning: an interrupted run sent a CreateCertificateFromCsr request at %s and "
-		"got no answer; it may have left an unused certificate for this key at the service: in AWS IoT, "
-		"deactivate and delete any certificate for this key other than %s\n",
-		tp_prio(TP_PRIO_WARNING), lost_since, id);
+	tp_log(TP_PRIO_WARNING,
+	       "warning: an interrupted run sent a CreateCertificateFromCsr request at %s and "
+	       "got no answer; it may have left an unused certificate for this key at the service: in AWS IoT, "
+	       "deactivate and delete any certificate for this key other than %s",
+	       lost_since, id);
 }
 
 /* Step 4: the identity at the service, then the files for the agent;
@@ -215,11 +216,13 @@ static int enroll(struct tp_run *run, struct tp_error *err)
 	    obtain_certificate(&r, pub.name_hex, key, err) < 0 || attach_and_install(&r, &pub, err) < 0 ||
 	    tp_attach_describe(&r.attached, &attached, err) < 0)
 		return -1;
-	printf("enrolled thing %s: certificate %s installed in %s%s\n", run->o.thing_name, r.issued.id, run->o.out_dir,
-	       attached);
+	tp_log(TP_PRIO_NOTICE,
+	       "enrolled thing %s: certificate %s installed in %s%s; inspect it with: tpm-provision status --out-dir "
+	       "%s",
+	       run->o.thing_name, r.issued.id, run->o.out_dir, attached, run->o.out_dir);
 	if (r.lost_since)
 		warn_lost_request(r.lost_since, r.issued.id);
-	return 0;
+	return tp_run_report(run, "enrolled", r.issued.id, r.issued.arn, &r.attached, err);
 }
 
 int cmd_enroll(int argc, char **argv, struct tp_error *err)

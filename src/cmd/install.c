@@ -14,6 +14,7 @@
 #include "src/cmd/accept.h"
 #include "src/cmd/attach.h"
 #include "src/cmd/commands.h"
+#include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/store/reqjournal.h"
 #include "src/x509/cert.h"
@@ -79,8 +80,10 @@ static int install(struct tp_run *run, struct tp_error *err)
 	if (tp_run_install(run, cert, &pub, &issued, &attached, err) < 0 ||
 	    tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe(&attached, &what, err) < 0)
 		return -1;
-	printf("installed thing %s: certificate %s in %s%s\n", run->o.thing_name, id, run->o.out_dir, what);
-	return 0;
+	tp_log(TP_PRIO_NOTICE,
+	       "installed thing %s: certificate %s in %s%s; inspect it with: tpm-provision status --out-dir %s",
+	       run->o.thing_name, id, run->o.out_dir, what, run->o.out_dir);
+	return tp_run_report(run, "installed", id, issued.arn, &attached, err);
 }
 
 int cmd_install(int argc, char **argv, struct tp_error *err)

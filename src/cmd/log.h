@@ -1,36 +1,31 @@
 /*
- * Human lines on stderr: under systemd, when stderr is the journal
- * ($JOURNAL_STREAM names its device and inode, as sd-daemon(3) documents),
- * each starts with its syslog priority, so `journalctl -p err` finds the
- * error line; elsewhere nothing is added.
+ * The program's human lines: all on stderr, line by line, in the order
+ * they happen; stdout carries only what was asked for (--json, status).
+ * Under systemd, when stderr is the journal ($JOURNAL_STREAM names its
+ * device and inode, as sd-daemon(3) documents), each line starts with its
+ * syslog priority, so `journalctl -p err` finds the error line, and the
+ * current step is also the unit's status (sd_notify STATUS=).  -v adds
+ * debug lines, -q keeps only errors.  The only code that prints, besides
+ * main()'s one error line and the requested output.
  */
 #ifndef TP_LOG_H
 #define TP_LOG_H
 
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-enum tp_priority { TP_PRIO_ERR = 3, TP_PRIO_WARNING = 4, TP_PRIO_NOTICE = 5, TP_PRIO_INFO = 6 };
+enum tp_priority { TP_PRIO_ERR = 3, TP_PRIO_WARNING = 4, TP_PRIO_NOTICE = 5, TP_PRIO_INFO = 6, TP_PRIO_DEBUG = 7 };
 
-static inline bool tp_stderr_is_journal(void)
-{
-	const char *v = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
-	struct stat st;
+/* -1 quiet (-q), 0 normal, 1 verbose (-v). */
+void tp_log_set_verbosity(int verbosity);
 
-	return v && sscanf(v, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
-	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
-}
+/* "<N>" when stderr is the journal, "" elsewhere. */
+const char *tp_prio(enum tp_priority p);
 
-/* "<N>" for the journal, "" anywhere else. */
-static inline const char *tp_prio(enum tp_priority p)
-{
-	static const char *const prefixes[] = { "<0>", "<1>", "<2>", "<3>", "<4>", "<5>", "<6>", "<7>" };
+/* "tpm-provision: MESSAGE" on stderr at priority p (if not filtered). */
+void tp_log(enum tp_priority p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-	return tp_stderr_is_journal() ? prefixes[p] : "";
-}
+/* A step as it starts: logged (info) and, under systemd, the unit's
+ * status line. */
+void tp_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -4,12 +4,14 @@
  * main() only dispatches to a subcommand and prints the one error line that
  * travels up from it.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "src/cmd/commands.h"
+#include "src/cmd/report.h"
 #include "src/base/err.h"
 #include "src/base/spell.h"
 #include "src/cmd/log.h"
@@ -18,14 +20,27 @@ static const struct subcommand {
 	const char *name;
 	int (*run)(int argc, char **argv, struct tp_error *err);
 	const char *summary;
+	bool own_json; /* prints its own JSON, also when it fails */
 } subcommands[] = {
-	{ "enroll", cmd_enroll, "create the TPM key, get a certificate for it with a CSR, install it" },
-	{ "register", cmd_register, "register the TPM key's existing certificate, install it" },
-	{ "csr", cmd_csr, "create the TPM key and write a CSR for it (offline)" },
-	{ "install", cmd_install, "install a certificate for the TPM key obtained elsewhere" },
-	{ "batch", cmd_batch, "certificates for a directory of CSRs (factory; no TPM)" },
-	{ "status", cmd_status, "what this device is provisioned as, offline" },
+	{ "enroll", cmd_enroll, "create the TPM key, get a certificate for it with a CSR, install it", false },
+	{ "register", cmd_register, "register the TPM key's existing certificate, install it", false },
+	{ "csr", cmd_csr, "create the TPM key and write a CSR for it (offline)", false },
+	{ "install", cmd_install, "install a certificate for the TPM key obtained elsewhere", false },
+	{ "batch", cmd_batch, "certificates for a directory of CSRs (factory; no TPM)", true },
+	{ "status", cmd_status, "what this device is provisioned as, offline", true },
+	{ "check", cmd_check, "pre-flight: check everything enroll needs, change nothing", true },
 };
+
+/* --json on the command line: the failure as JSON on stdout too. */
+static bool wants_json(int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return true;
+	return false;
+}
 
 static const struct subcommand *find(const char *name)
 {
@@ -104,6 +119,8 @@ int main(int argc, char **argv)
 		if (sub->run(argc - 1, argv + 1, &err) == 0)
 			return 0;
 		print_error(argv[1], err.msg[0] ? err.msg : "failed");
+		if (!sub->own_json && wants_json(argc, argv))
+			tp_report_error(argv[1], err.exit_code ? err.exit_code : EX_SOFTWARE, err.msg);
 		return err.exit_code ? err.exit_code : EX_SOFTWARE;
 	}
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]) && !tp_close_enough(argv[1], subcommands[i].name);

@@ -14,6 +14,7 @@
 #include "src/cmd/accept.h"
 #include "src/cmd/attach.h"
 #include "src/cmd/commands.h"
+#include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/x509/cert.h"
 #include "src/x509/ossl.h"
@@ -42,6 +43,7 @@ static int register_at_service(struct tp_run *run, const char *cert_pem, const c
 {
 	_cleanup_(issued_freep) struct tp_issued_cert registered = { 0 };
 
+	tp_step("registering certificate %s at %s", cert_id, run->svc.endpoint);
 	if (tp_run_load_creds(run, err) < 0 ||
 	    tp_iot_register(&run->svc, cert_pem, ca_pem, run->o.no_ca, tp_cert_status_name(run->o.status), cert_id,
 			    &registered, err) < 0 ||
@@ -80,9 +82,11 @@ static int do_register(struct tp_run *run, struct tp_error *err)
 	    tp_run_install(run, cert, &pub, &registered, &attached, err) < 0 ||
 	    tp_attach_describe(&attached, &what, err) < 0)
 		return -1;
-	printf("registered thing %s: certificate %s installed in %s%s\n", run->o.thing_name, registered.id,
-	       run->o.out_dir, what);
-	return 0;
+	tp_log(TP_PRIO_NOTICE,
+	       "registered thing %s: certificate %s installed in %s%s; inspect it with: tpm-provision status --out-dir "
+	       "%s",
+	       run->o.thing_name, registered.id, run->o.out_dir, what, run->o.out_dir);
+	return tp_run_report(run, "registered", registered.id, registered.arn, &attached, err);
 }
 
 int cmd_register(int argc, char **argv, struct tp_error *err)

@@ -10,6 +10,8 @@
 #include "src/base/cleanup.h"
 #include "src/cmd/attach.h"
 #include "src/cmd/log.h"
+#include "src/cmd/report.h"
+#include "src/device/pkcs11.h"
 #include "src/base/timefmt.h"
 #include "src/aws/iot.h"
 #include "src/store/file.h"
@@ -27,7 +29,20 @@
 /* The one place retries are printed: the client only reports them. */
 static void note_retry(const char *line)
 {
-	fprintf(stderr, "%stpm-provision: %s\n", tp_prio(TP_PRIO_WARNING), line);
+	tp_log(TP_PRIO_WARNING, "%s", line);
+}
+
+static void note_debug(const char *line)
+{
+	tp_log(TP_PRIO_DEBUG, "%s", line);
+}
+
+static void waiting_for_lock(const char *path, long pid)
+{
+	if (pid > 0)
+		tp_step("waiting for the lock %s (held by PID %ld)", path, pid);
+	else
+		tp_step("waiting for the lock %s", path);
 }
 
 int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err)
@@ -39,6 +54,7 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
 	r = tp_options_load(&run->o, cmd, argc, argv, err);
 	if (r != 0)
 		return r;
+	tp_log_set_verbosity(run->o.verbosity);
 	run->key = (struct tp_devkey){
 		.tcti = o->tcti,
 		.out_dir = o->out_dir,
@@ -46,6 +62,7 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
 		.loc = &o->key,
 		.auth = &run->auth,
 		.force = o->force_new_key,
+		.keep_blob = (o->agents & TP_AGENTS_TOKEN) != 0,
 	};
 	run->svc = (struct tp_service){
 		.endpoint = o->endpoint_url,
@@ -56,6 +73,7 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
 		.allow_http = o->insecure_http_loopback,
 		.deadline = o->deadline,
 		.note_retry = note_retry,
+		.note_debug = note_debug,
 	};
 	run->plan = (struct tp_install_plan){
 		.dir = o->out_dir,
@@ -84,9 +102,7 @@ static int wait_for_clock(unsigned deadline, struct tp_error *err)
 		if (now >= built)
 			return 0;
 		if (waited == 0)
-			fprintf(stderr,
-				"%stpm-provision: the system clock is not set yet; waiting up to %us for time sync\n",
-				tp_prio(TP_PRIO_NOTICE), deadline);
+			tp_step("the system clock is not set yet; waiting up to %us for time sync", deadline);
 		if (waited >= deadline)
 			break;
 		sleep(1);
@@ -130,8 +146,9 @@ static int check_record(const struct tp_run *run, const struct tp_state *state, 
 
 	if (strcmp(state->thing_name, run->o.thing_name) != 0)
 		return tp_error_set(err, EX_DATAERR,
-				    "%s: this device is already provisioned as thing \"%s\", not \"%s\"", path,
-				    state->thing_name, run->o.thing_name);
+				    "%s: this device is already provisioned as thing \"%s\", not \"%s\" (another thing "
+				    "needs another --out-dir; --force-new-key provisions this one anew)",
+				    path, state->thing_name, run->o.thing_name);
 	if (tp_keyloc_equal(&state->key, &run->o.key))
 		return 0;
 	if (tp_keyloc_describe(&state->key, &have, err) < 0 || tp_keyloc_describe(&run->o.key, &want, err) < 0)
@@ -196,9 +213,45 @@ static int say_provisioned(const struct tp_run *run, const struct tp_state *stat
 	 * the state now says everything. */
 	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_keyloc_describe(&run->o.key, &where, err) < 0)
 		return -1;
-	printf("already provisioned: thing %s, certificate %s, key at %s (%s)\n", state->thing_name,
-	       state->certificate_id, where, run->o.out_dir);
+	tp_log(TP_PRIO_NOTICE,
+	       "already provisioned: thing %s, certificate %s, key at %s (%s); inspect it with: tpm-provision status "
+	       "--out-dir %s",
+	       state->thing_name, state->certificate_id, where, run->o.out_dir, run->o.out_dir);
+	if (tp_run_report(run, "already-provisioned", state->certificate_id, state->certificate_arn,
+			  &(struct tp_attached){ .thing = state->attached_thing, .policies = state->policies },
+			  err) < 0)
+		return -1;
 	return TP_PROVISIONED;
+}
+
+int tp_run_report(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
+		  const struct tp_attached *attached, struct tp_error *err)
+{
+	static const struct {
+		enum tp_cmd cmd;
+		const char *name;
+	} names[] = { { TP_CMD_ENROLL, "enroll" },
+		      { TP_CMD_REGISTER, "register" },
+		      { TP_CMD_CSR, "csr" },
+		      { TP_CMD_INSTALL, "install" } };
+	const char *command = "";
+	size_t i;
+
+	if (!run->o.json)
+		return 0;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].cmd == run->cmd)
+			command = names[i].name;
+	return tp_report(&(struct tp_report){ .command = command,
+					      .result = result,
+					      .thing = run->o.thing_name,
+					      .certificate_id = cert_id,
+					      .certificate_arn = cert_arn,
+					      .out_dir = run->o.out_dir,
+					      .csr_file = run->o.csr_out,
+					      .attached_thing = attached ? attached->thing : NULL,
+					      .policies = attached ? attached->policies : NULL },
+			 err);
 }
 
 /* Whether the options ask for an attachment the record does not have. */
@@ -214,8 +267,14 @@ int tp_run_begin(struct tp_run *run, struct tp_error *err)
 	struct tp_state state = { 0 };
 	int r;
 
-	if (wait_for_clock(run->o.deadline, err) < 0 || tp_mkdir_safe(run->o.out_dir, err) < 0 ||
-	    tp_lock_file(run->o.out_dir, LOCK_FILE, run->o.deadline, &run->lock, err) < 0)
+	if (wait_for_clock(run->o.deadline, err) < 0)
+		return -1;
+	if (tp_mkdir_safe(run->o.out_dir, err) < 0) {
+		if (strstr(err->msg, "Permission denied"))
+			tp_error_append(err, "run as root, or give --out-dir a directory this user may write");
+		return -1;
+	}
+	if (tp_lock_file(run->o.out_dir, LOCK_FILE, run->o.deadline, waiting_for_lock, &run->lock, err) < 0)
 		return -1;
 	/* --force-new-key asks for a new key even on a provisioned device. */
 	if (run->o.force_new_key)
@@ -247,6 +306,27 @@ static int preflight(struct tp_run *run, struct tp_error *err)
 	return run->cmd == TP_CMD_CSR ? 0 : tp_install_check(&run->plan, err);
 }
 
+/* What the PKCS#11 token links the key from: its key file, or the blob of
+ * a persistent key kept when the key was made (keep_blob). */
+static int token_key_file(const struct tp_run *run, char **ret, struct tp_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (run->o.key.file)
+		path = strdup(run->o.key.file);
+	else if (tp_path_join(run->o.out_dir, TP_KEY_BLOB_FILE, &path, err) < 0)
+		return -1;
+	if (!path)
+		return tp_error_oom(err);
+	if (access(path, F_OK) < 0)
+		return tp_error_set(err, EX_CONFIG,
+				    "%s does not exist: the key at 0x%08x was made without keeping its blob, which the "
+				    "PKCS#11 token links; replace the key with --force-new-key, or use --key-file",
+				    path, (unsigned)run->o.key.handle);
+	*ret = TAKE_PTR(path);
+	return 0;
+}
+
 /* Step 1: the key is made inside the TPM and never leaves it; a key made
  * by an earlier, interrupted run is reused. */
 int tp_run_key(struct tp_run *run, struct tpm_public *ret_pub, struct tp_error *err)
@@ -259,18 +339,23 @@ int tp_run_key(struct tp_run *run, struct tpm_public *ret_pub, struct tp_error *
 		return -1;
 	r = tp_devkey_find(&run->key, ret_pub, err);
 	if (r == TP_NEED_NEW_KEY) {
-		if (tpm_key_alg_is_rsa(run->o.key_alg) && (isatty(STDOUT_FILENO) || isatty(STDERR_FILENO))) {
-			printf("creating a %s key in the TPM; this may take a while (up to minutes)...\n",
-			       tpm_key_alg_name(run->o.key_alg));
-			fflush(stdout);
-		}
+		tp_step("creating a %s key in the TPM%s", tpm_key_alg_name(run->o.key_alg),
+			tpm_key_alg_is_rsa(run->o.key_alg) ? " (an RSA key may take minutes)" : "");
 		r = tp_devkey_create(&run->key, ret_pub, err);
 		created = true;
 	}
 	if (r < 0)
 		return -1;
-	printf("%s %s TPM key at %s\n", created ? "created" : "reusing", tpm_key_alg_name(run->o.key_alg), where);
+	tp_log(TP_PRIO_INFO, "%s %s TPM key at %s", created ? "created" : "reusing", tpm_key_alg_name(run->o.key_alg),
+	       where);
 	tp_test_crash_point("key-created");
+	/* A reused persistent key may lack what the token links: say so
+	 * before a certificate is asked for. */
+	if (run->plan.agents & TP_AGENTS_TOKEN) {
+		_cleanup_free_ char *key_file = NULL;
+
+		return token_key_file(run, &key_file, err);
+	}
 	return 0;
 }
 
@@ -280,6 +365,7 @@ int tp_run_build_csr(struct tp_run *run, EVP_PKEY *key, char **ret_pem, struct t
 		.loc = &run->o.key, .auth = &run->auth, .alg = run->o.key_alg, .pss = run->o.rsa_pss
 	};
 
+	tp_step("signing the CSR for thing %s in the TPM", run->o.thing_name);
 	if (tp_csr_build(run->o.tcti, &ck, run->o.thing_name, key, ret_pem, err) < 0)
 		return -1;
 	tp_test_crash_point("csr-built");
@@ -315,6 +401,31 @@ int tp_run_load_creds(struct tp_run *run, struct tp_error *err)
 	return tp_creds_load(&run->creds, err);
 }
 
+/* The PKCS#11 token for the agents that need it, made afresh and swapped
+ * in: a rerun after a crash converges to one token with the one key. */
+static int make_token(const struct tp_run *run, struct tp_error *err)
+{
+	_cleanup_free_ char *key_file = NULL;
+	struct tp_pkcs11_plan plan = {
+		.dir = run->o.out_dir,
+		.tcti = run->o.tcti,
+		.uid = run->o.owner_uid,
+		.gid = run->o.owner_gid,
+	};
+
+	if (!(run->plan.agents & TP_AGENTS_TOKEN))
+		return 0;
+	if (token_key_file(run, &key_file, err) < 0)
+		return -1;
+	plan.key_file = key_file;
+	if (tp_pkcs11_make_token(&plan, err) < 0)
+		return -1;
+	tp_log(TP_PRIO_INFO, "PKCS#11 token %s with key %s made in %s/%s", TP_PKCS11_TOKEN_LABEL, TP_PKCS11_KEY_LABEL,
+	       run->o.out_dir, TP_PKCS11_STORE_DIR);
+	tp_test_crash_point("token-created");
+	return 0;
+}
+
 int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub, const struct tp_issued_cert *issued,
 		   const struct tp_attached *attached, struct tp_error *err)
 {
@@ -328,7 +439,10 @@ int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub,
 		return -1;
 	if (!iot_endpoint)
 		return tp_error_oom(err);
+	if (make_token(run, err) < 0)
+		return -1;
 	tp_format_time(time(NULL), when);
+	tp_step("installing the certificate and the agent files in %s", run->o.out_dir);
 	return tp_install(&run->plan, cert,
 			  &(struct tp_state){
 				  .thing_name = run->o.thing_name,

@@ -76,6 +76,10 @@ int tp_run_load_creds(struct tp_run *run, struct tp_error *err);
 int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub, const struct tp_issued_cert *issued,
 		   const struct tp_attached *attached, struct tp_error *err);
 
+/* --json: the command's result object on stdout (nothing without it). */
+int tp_run_report(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
+		  const struct tp_attached *attached, struct tp_error *err);
+
 void tp_run_free(struct tp_run *run);
 
 #endif

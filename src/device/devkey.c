@@ -22,6 +22,8 @@ static int tpm_failed(const struct tpm_error *e, struct tp_error *err)
 		return tp_error_set(err, EX_CONFIG, "%s", e->msg);
 	case TPM_ERR_DATA:
 		return tp_error_set(err, EX_DATAERR, "%s", e->msg);
+	case TPM_ERR_USAGE:
+		return tp_error_set(err, EX_USAGE, "%s (see --tcti in the README)", e->msg);
 	default:
 		return tp_error_set(err, EX_IOERR, "%s", e->msg);
 	}
@@ -113,6 +115,15 @@ static int check_auth(const struct tp_devkey *k, const struct tpm_keyref *ref, v
 	return tpm_check_auth(k->tcti, ref, k->auth, e);
 }
 
+int tp_devkey_probe(const struct tp_devkey *k, bool *ret_srk_present, struct tp_error *err)
+{
+	struct tpm_error e = { 0 };
+
+	if (tpm_probe(k->tcti, k->alg, ret_srk_present, &e) < 0)
+		return tpm_failed(&e, err);
+	return 0;
+}
+
 int tp_devkey_read(const struct tp_devkey *k, struct tpm_public *ret_pub, struct tp_error *err)
 {
 	return with_keyref(k, read_key, ret_pub, err);
@@ -200,6 +211,18 @@ int tp_devkey_find(const struct tp_devkey *k, struct tpm_public *ret_pub, struct
 	return r;
 }
 
+/* A persistent key's TSS2 blob, kept when asked for (keep_blob). */
+static int keep_blob(const struct tp_devkey *k, const struct tpm_blob *blob, struct tp_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (k->loc->file || !k->keep_blob)
+		return 0;
+	if (tp_path_join(k->out_dir, TP_KEY_BLOB_FILE, &path, err) < 0)
+		return -1;
+	return tp_keyfile_write(path, blob, k->auth->len == 0, err);
+}
+
 int tp_devkey_create(const struct tp_devkey *k, struct tpm_public *ret_pub, struct tp_error *err)
 {
 	struct tpm_error e = { 0 };
@@ -214,6 +237,8 @@ int tp_devkey_create(const struct tp_devkey *k, struct tpm_public *ret_pub, stru
 	if (tpm_create_key(k->tcti, k->alg, k->auth, k->loc->file ? 0 : k->loc->handle, &pub, &blob, &e) < 0)
 		tpm_failed(&e, err);
 	else if (k->loc->file && tp_keyfile_write(k->loc->file, &blob, k->auth->len == 0, err) < 0)
+		;
+	else if (keep_blob(k, &blob, err) < 0)
 		;
 	else if (journal_write(k, TP_KEY_CREATED, pub.name_hex, err) == 0)
 		r = 0;

@@ -15,13 +15,18 @@
 #include "src/base/keyloc.h"
 #include "tpm/tpm.h"
 
+/* In the output directory, when keep_blob: a persistent key's TSS2 blob
+ * (0600), what tpm2-pkcs11 links the key from. */
+#define TP_KEY_BLOB_FILE "key-blob.tss2.pem"
+
 struct tp_devkey {
 	const char *tcti;
 	const char *out_dir; /* where journal.json lives */
 	enum tpm_key_alg alg;
 	const struct tp_keyloc *loc;
 	const struct tpm_auth *auth;
-	bool force; /* --force-new-key */
+	bool force;	/* --force-new-key */
+	bool keep_blob; /* a new persistent key: keep its blob (TP_KEY_BLOB_FILE) */
 };
 
 /* Read the key authorization value from path: its first line, at most 32
@@ -33,8 +38,13 @@ int tp_devkey_read_auth(const char *path, struct tpm_auth *ret_auth, struct tp_e
  * this program did not make is EX_CONFIG. */
 int tp_devkey_find(const struct tp_devkey *k, struct tpm_public *ret_pub, struct tp_error *err);
 
-/* Create the key, journaled. */
+/* Create the key, journaled; with keep_blob, a persistent key's blob is
+ * written before the key is journaled as created. */
 int tp_devkey_create(const struct tp_devkey *k, struct tpm_public *ret_pub, struct tp_error *err);
+
+/* Pre-flight, read-only: the TPM answers, supports the key algorithm, and
+ * has a storage root key (*ret_srk_present) or room to make one. */
+int tp_devkey_probe(const struct tp_devkey *k, bool *ret_srk_present, struct tp_error *err);
 
 /* Read the key's public part; TP_MISSING when there is none. */
 int tp_devkey_read(const struct tp_devkey *k, struct tpm_public *ret_pub, struct tp_error *err);

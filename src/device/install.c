@@ -1,13 +1,17 @@
 #include "src/device/install.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "src/base/cleanup.h"
+#include "src/device/pkcs11.h"
 #include "src/store/file.h"
 #include "src/store/json.h"
 #include "src/x509/cert.h"
@@ -15,6 +19,8 @@
 
 #define CA_MAX (256 * 1024)
 #define AGENT_CONFIG_MAX (256 * 1024)
+/* The kernel's resource manager: tpm2-pkcs11 finds it without being told. */
+#define KERNEL_RM_TCTI "device:/dev/tpmrm0"
 
 static int write_owned(const struct tp_install_plan *p, const char *dir, const char *name, const char *data,
 		       mode_t mode, struct tp_error *err)
@@ -22,9 +28,10 @@ static int write_owned(const struct tp_install_plan *p, const char *dir, const c
 	return tp_write_file_atomic(dir, name, data, strlen(data), mode, p->uid, p->gid, err);
 }
 
-/* A copy of src, after checking it parses as a certificate (is_cert). */
-static int install_copy(const struct tp_install_plan *p, const char *src, const char *name, mode_t mode, bool is_cert,
-			struct tp_error *err)
+/* A copy of src in dir, after checking it parses as a certificate
+ * (is_cert). */
+static int install_copy(const struct tp_install_plan *p, const char *src, const char *dir, const char *name,
+			mode_t mode, bool is_cert, struct tp_error *err)
 {
 	_cleanup_x509_ X509 *cert = NULL;
 	_cleanup_free_ char *buf = NULL;
@@ -36,7 +43,7 @@ static int install_copy(const struct tp_install_plan *p, const char *src, const 
 		return tp_error_set(err, EX_CONFIG, "%s does not exist", src);
 	if (r < 0 || (is_cert && tp_cert_parse_first_pem(buf, len, src, &cert, err) < 0))
 		return -1;
-	return write_owned(p, p->dir, name, buf, mode, err);
+	return write_owned(p, dir, name, buf, mode, err);
 }
 
 /* What the agent loads the key by: the key file's copy, or the handle URI
@@ -88,24 +95,56 @@ static int env_line(char **text, const char *name, const char *value, struct tp_
 	return 0;
 }
 
+/* agent.env, --agent env: the key for an OpenSSL 3 agent. */
+static int env_openssl_lines(const struct tp_install_plan *p, const struct tp_state *s, char **text,
+			     struct tp_error *err)
+{
+	_cleanup_free_ char *key = NULL, *cnf = NULL;
+
+	if (key_reference(p, s, &key, err) < 0 || tp_path_join(p->dir, TP_OPENSSL_CNF_FILE, &cnf, err) < 0)
+		return -1;
+	if (env_line(text, "IOT_KEY", key, err) < 0 || env_line(text, "TPM2OPENSSL_TCTI", p->tcti, err) < 0 ||
+	    env_line(text, "OPENSSL_CONF", cnf, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* agent.env, --agent pkcs11: the key as a PKCS#11 URI, the module, the PIN
+ * file, and where tpm2-pkcs11 finds its store and the TPM. */
+static int env_pkcs11_lines(const struct tp_install_plan *p, char **text, struct tp_error *err)
+{
+	_cleanup_free_ char *uri = NULL, *store = NULL, *pin_file = NULL;
+
+	if (tp_pkcs11_uri(&uri, err) < 0 || tp_pkcs11_store(p->dir, &store, err) < 0 ||
+	    tp_path_join(store, TP_PKCS11_PIN_FILE, &pin_file, err) < 0)
+		return -1;
+	if (env_line(text, "IOT_PKCS11_URI", uri, err) < 0 ||
+	    env_line(text, "IOT_PKCS11_LIB", TP_PKCS11_LIB, err) < 0 ||
+	    env_line(text, "IOT_PKCS11_PIN_FILE", pin_file, err) < 0 ||
+	    env_line(text, "TPM2_PKCS11_STORE", store, err) < 0)
+		return -1;
+	if (strcmp(p->tcti, KERNEL_RM_TCTI) != 0 && env_line(text, "TPM2_PKCS11_TCTI", p->tcti, err) < 0)
+		return -1;
+	return 0;
+}
+
 /* agent.env: a systemd EnvironmentFile= for any agent, also sourced by
  * shells (set -a; . agent.env). */
 static int install_env(const struct tp_install_plan *p, const struct tp_state *s, struct tp_error *err)
 {
-	_cleanup_free_ char *key = NULL, *cert = NULL, *ca = NULL, *cnf = NULL;
+	_cleanup_free_ char *cert = NULL, *ca = NULL;
 	_cleanup_free_ char *text = NULL;
 
-	if (key_reference(p, s, &key, err) < 0 || tp_path_join(p->dir, TP_CERT_FILE, &cert, err) < 0 ||
-	    tp_path_join(p->dir, TP_ROOT_CA_FILE, &ca, err) < 0 ||
-	    tp_path_join(p->dir, TP_OPENSSL_CNF_FILE, &cnf, err) < 0)
+	if (tp_path_join(p->dir, TP_CERT_FILE, &cert, err) < 0 || tp_path_join(p->dir, TP_ROOT_CA_FILE, &ca, err) < 0)
 		return -1;
 	text = strdup("# Written by tpm-provision for the device's IoT agent.\n");
 	if (!text)
 		return tp_error_oom(err);
 	if (env_line(&text, "IOT_ENDPOINT", s->iot_endpoint, err) < 0 ||
 	    env_line(&text, "IOT_THING_NAME", s->thing_name, err) < 0 || env_line(&text, "IOT_CERT", cert, err) < 0 ||
-	    env_line(&text, "IOT_KEY", key, err) < 0 || env_line(&text, "IOT_ROOT_CA", ca, err) < 0 ||
-	    env_line(&text, "TPM2OPENSSL_TCTI", p->tcti, err) < 0 || env_line(&text, "OPENSSL_CONF", cnf, err) < 0)
+	    env_line(&text, "IOT_ROOT_CA", ca, err) < 0 ||
+	    ((p->agents & TP_AGENT_ENV) && env_openssl_lines(p, s, &text, err) < 0) ||
+	    ((p->agents & TP_AGENT_PKCS11) && env_pkcs11_lines(p, &text, err) < 0))
 		/* cppcheck does not follow the cleanup attribute: text is freed. */
 		// cppcheck-suppress memleak
 		return -1;
@@ -137,20 +176,44 @@ static bool replace_string(cJSON *root, const char *name, const char *value)
 	return cJSON_AddStringToObject(root, name, value) != NULL;
 }
 
-/* Our keys in the device client's config, every other key kept. */
-static int set_device_client_keys(const struct tp_install_plan *p, const struct tp_state *s, cJSON *root,
-				  struct tp_error *err)
+/* The device client's secure-element section: the key through the
+ * PKCS#11 token (its other keys kept, a slot id dropped: the token label
+ * names the slot). */
+static int set_secure_element(cJSON *root, const char *pin, struct tp_error *err)
 {
-	_cleanup_free_ char *key = NULL, *cert = NULL, *ca = NULL;
+	cJSON *se = cJSON_GetObjectItemCaseSensitive(root, "secure-element");
 
-	if (key_reference(p, s, &key, err) < 0 || tp_path_join(p->dir, TP_CERT_FILE, &cert, err) < 0 ||
-	    tp_path_join(p->dir, TP_ROOT_CA_FILE, &ca, err) < 0)
-		return -1;
-	if (!replace_string(root, "endpoint", s->iot_endpoint) || !replace_string(root, "cert", cert) ||
-	    !replace_string(root, "key", key) || !replace_string(root, "root-ca", ca) ||
-	    !replace_string(root, "thing-name", s->thing_name))
+	if (!cJSON_IsObject(se)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(root, "secure-element");
+		se = cJSON_AddObjectToObject(root, "secure-element");
+		if (!se)
+			return tp_error_oom(err);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(se, "enabled");
+	cJSON_DeleteItemFromObjectCaseSensitive(se, "secure-element-slot-id");
+	if (!cJSON_AddBoolToObject(se, "enabled", 1) || !replace_string(se, "pkcs11-lib", TP_PKCS11_LIB) ||
+	    !replace_string(se, "secure-element-pin", pin) ||
+	    !replace_string(se, "secure-element-key-label", TP_PKCS11_KEY_LABEL) ||
+	    !replace_string(se, "secure-element-token-label", TP_PKCS11_TOKEN_LABEL))
 		return tp_error_oom(err);
 	return 0;
+}
+
+/* Our keys in the device client's config, every other key kept; no key
+ * file: the key is the token's. */
+static int set_device_client_keys(const struct tp_install_plan *p, const struct tp_state *s, const char *pin,
+				  cJSON *root, struct tp_error *err)
+{
+	_cleanup_free_ char *dir = NULL, *cert = NULL, *ca = NULL;
+
+	if (tp_path_join(p->dir, TP_DEVICE_CLIENT_DIR, &dir, err) < 0 ||
+	    tp_path_join(dir, TP_CERT_FILE, &cert, err) < 0 || tp_path_join(dir, TP_ROOT_CA_FILE, &ca, err) < 0)
+		return -1;
+	cJSON_DeleteItemFromObjectCaseSensitive(root, "key");
+	if (!replace_string(root, "endpoint", s->iot_endpoint) || !replace_string(root, "cert", cert) ||
+	    !replace_string(root, "root-ca", ca) || !replace_string(root, "thing-name", s->thing_name))
+		return tp_error_oom(err);
+	return set_secure_element(root, pin, err);
 }
 
 /* The device client's config as it is (an empty object when there is
@@ -174,21 +237,64 @@ static int read_device_client(const struct tp_install_plan *p, cJSON **ret, stru
 	return 0;
 }
 
-/* aws-iot-device-client's JSON config. */
+static void wipe_freep(char **p)
+{
+	if (*p)
+		explicit_bzero(*p, strlen(*p));
+	free(*p);
+}
+
+/* aws-iot-device-client's JSON config; it holds the token's PIN. */
 static int install_device_client(const struct tp_install_plan *p, const struct tp_state *s, struct tp_error *err)
 {
-	_cleanup_free_ char *dir = NULL, *name = NULL, *json = NULL;
+	_cleanup_free_ char *dir = NULL, *name = NULL;
+	_cleanup_(wipe_freep) char *pin = NULL, *json = NULL;
 	_cleanup_json_ cJSON *root = NULL;
+	int r;
 
-	if (read_device_client(p, &root, err) < 0)
+	r = tp_pkcs11_read_pin(p->dir, &pin, err);
+	if (r == TP_MISSING)
+		return tp_error_set(err, EX_IOERR, "%s/%s has no PKCS#11 token for the device client", p->dir,
+				    TP_PKCS11_STORE_DIR);
+	if (r < 0 || read_device_client(p, &root, err) < 0)
 		return -1;
-	if (set_device_client_keys(p, s, root, err) < 0 || tp_path_split(p->agent_config, &dir, &name, err) < 0)
+	if (set_device_client_keys(p, s, pin, root, err) < 0 || tp_path_split(p->agent_config, &dir, &name, err) < 0)
 		return -1;
 	if (!(json = cJSON_Print(root)))
 		return tp_error_oom(err);
 	if (tp_mkdir_safe(dir, err) < 0)
 		return -1;
 	return write_owned(p, dir, name, json, 0640, err);
+}
+
+/* A directory only the agent may enter (0700, its owner), as the device
+ * client requires of the one holding its certificates. */
+static int private_dir(const struct tp_install_plan *p, const char *dir, struct tp_error *err)
+{
+	_cleanup_close_ int fd = -1;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return tp_error_set(err, EX_IOERR, "cannot create %s: %s", dir, strerror(errno));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return tp_error_set(err, EX_IOERR, "cannot open %s: %s", dir, strerror(errno));
+	if (fchmod(fd, 0700) < 0 || (p->uid != (uid_t)-1 && fchown(fd, p->uid, p->gid) < 0))
+		return tp_error_set(err, EX_IOERR, "cannot set the mode and owner of %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+/* The device client's certificate and root CA (0644) in its 0700
+ * directory, then its config. */
+static int install_for_device_client(const struct tp_install_plan *p, const char *pem, const struct tp_state *s,
+				     struct tp_error *err)
+{
+	_cleanup_free_ char *dir = NULL;
+
+	if (tp_path_join(p->dir, TP_DEVICE_CLIENT_DIR, &dir, err) < 0 || private_dir(p, dir, err) < 0 ||
+	    install_copy(p, p->root_ca, dir, TP_ROOT_CA_FILE, 0644, true, err) < 0 ||
+	    write_owned(p, dir, TP_CERT_FILE, pem, 0644, err) < 0)
+		return -1;
+	return install_device_client(p, s, err);
 }
 
 int tp_install_check(const struct tp_install_plan *p, struct tp_error *err)
@@ -204,6 +310,8 @@ int tp_install_check(const struct tp_install_plan *p, struct tp_error *err)
 		return tp_error_set(err, EX_CONFIG, "%s does not exist", p->root_ca);
 	if (r < 0 || tp_cert_parse_first_pem(buf, len, p->root_ca, &ca, err) < 0)
 		return -1;
+	if ((p->agents & TP_AGENTS_TOKEN) && tp_pkcs11_check(err) < 0)
+		return -1;
 	if (!(p->agents & TP_AGENT_DEVICE_CLIENT))
 		return 0;
 	if (read_device_client(p, &root, err) < 0 || tp_path_split(p->agent_config, &dir, &name, err) < 0)
@@ -218,12 +326,12 @@ int tp_install(const struct tp_install_plan *p, X509 *cert, const struct tp_stat
 	/* Re-encode what was checked, so the file holds exactly that. */
 	if (tp_cert_to_pem(cert, &pem, err) < 0)
 		return -1;
-	if (install_copy(p, p->root_ca, TP_ROOT_CA_FILE, 0644, true, err) < 0 ||
-	    (s->key.file && install_copy(p, s->key.file, TP_KEY_FILE_COPY, 0640, false, err) < 0) ||
+	if (install_copy(p, p->root_ca, p->dir, TP_ROOT_CA_FILE, 0644, true, err) < 0 ||
+	    (s->key.file && install_copy(p, s->key.file, p->dir, TP_KEY_FILE_COPY, 0640, false, err) < 0) ||
 	    write_owned(p, p->dir, TP_CERT_FILE, pem, 0644, err) < 0 ||
-	    ((p->agents & TP_AGENT_ENV) && install_env(p, s, err) < 0) ||
+	    ((p->agents & (TP_AGENT_ENV | TP_AGENT_PKCS11)) && install_env(p, s, err) < 0) ||
 	    ((p->agents & TP_AGENT_OPENSSL) && install_openssl_cnf(p, err) < 0) ||
-	    ((p->agents & TP_AGENT_DEVICE_CLIENT) && install_device_client(p, s, err) < 0))
+	    ((p->agents & TP_AGENT_DEVICE_CLIENT) && install_for_device_client(p, pem, s, err) < 0))
 		return -1;
 	return tp_state_write(p->dir, s, p->uid, p->gid, err);
 }

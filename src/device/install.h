@@ -16,13 +16,20 @@
 #define TP_KEY_FILE_COPY "key.tss2.pem"
 #define TP_AGENT_ENV_FILE "agent.env"
 #define TP_OPENSSL_CNF_FILE "openssl.cnf"
+/* The device client's copies of the certificate and root CA: a 0700
+ * directory, as it requires. */
+#define TP_DEVICE_CLIENT_DIR "device-client"
 
 /* The agents install can configure. */
 enum tp_agent {
 	TP_AGENT_DEVICE_CLIENT = 1 << 0, /* aws-iot-device-client's config */
 	TP_AGENT_ENV = 1 << 1,		 /* agent.env */
 	TP_AGENT_OPENSSL = 1 << 2,	 /* openssl.cnf */
+	TP_AGENT_PKCS11 = 1 << 3,	 /* the PKCS#11 token, in agent.env */
 };
+
+/* The agents that use the key through the PKCS#11 token. */
+#define TP_AGENTS_TOKEN (TP_AGENT_DEVICE_CLIENT | TP_AGENT_PKCS11)
 
 /* What to install where, from the options. */
 struct tp_install_plan {
@@ -45,8 +52,9 @@ bool tp_env_value_ok(const char *value);
 
 /* root-ca.pem (0644), key.tss2.pem (0640, key-file mode), certificate.pem
  * (0644; cert already checked against the TPM key), the agents'
- * configuration, then state.json (0644): the record that makes the device
- * count as provisioned. */
+ * configuration (the PKCS#11 token, when an agent needs it, is made
+ * before: src/device/pkcs11.h), then state.json (0644): the record that
+ * makes the device count as provisioned. */
 int tp_install(const struct tp_install_plan *plan, X509 *cert, const struct tp_state *state, struct tp_error *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,7 +232,28 @@ int tp_remove_file(const char *dir, const char *name, struct tp_error *err)
 	return 0;
 }
 
-int tp_lock_file(const char *dir, const char *name, unsigned timeout, int *ret_fd, struct tp_error *err)
+/* The PID holding a flock on fd's file, from /proc/locks ("1: FLOCK
+ * ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF"), or 0 when unknown. */
+static long lock_holder(int fd)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/locks", "re");
+	unsigned maj, min;
+	unsigned long ino;
+	struct stat st;
+	char line[256];
+	long pid;
+
+	if (!f || fstat(fd, &st) < 0)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*d: FLOCK %*s %*s %ld %x:%x:%lu", &pid, &maj, &min, &ino) == 4 &&
+		    maj == major(st.st_dev) && min == minor(st.st_dev) && ino == st.st_ino)
+			return pid;
+	return 0;
+}
+
+int tp_lock_file(const char *dir, const char *name, unsigned timeout, void (*waiting)(const char *path, long pid),
+		 int *ret_fd, struct tp_error *err)
 {
 	const struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
 	_cleanup_free_ char *path = NULL;
@@ -248,8 +270,10 @@ int tp_lock_file(const char *dir, const char *name, unsigned timeout, int *ret_f
 			return tp_error_set(err, EX_IOERR, "cannot lock %s: %s", path, strerror(errno));
 		if (waited >= timeout * 10)
 			return tp_error_set(err, EX_TEMPFAIL,
-					    "another tpm-provision run holds %s; gave up waiting after %us", path,
-					    timeout);
+					    "another tpm-provision run (PID %ld) holds %s; gave up waiting after %us",
+					    lock_holder(fd), path, timeout);
+		if (waited == 0 && waiting)
+			waiting(path, lock_holder(fd));
 		nanosleep(&pause, NULL);
 	}
 	*ret_fd = TAKE_FD(fd);

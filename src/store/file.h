@@ -50,7 +50,10 @@ int tp_write_file_atomic(const char *dir, const char *name, const void *data, si
 int tp_remove_file(const char *dir, const char *name, struct tp_error *err);
 
 /* Take an exclusive flock on dir/name (created 0600), waiting at most
- * timeout seconds.  *ret_fd holds the lock until closed. */
-int tp_lock_file(const char *dir, const char *name, unsigned timeout, int *ret_fd, struct tp_error *err);
+ * timeout seconds; waiting (when given) is told once if the lock is held,
+ * with the holder's PID (0 if unknown).  *ret_fd holds the lock until
+ * closed. */
+int tp_lock_file(const char *dir, const char *name, unsigned timeout, void (*waiting)(const char *path, long pid),
+		 int *ret_fd, struct tp_error *err);
 
 #endif

@@ -65,6 +65,16 @@ static int providers_load(const char *tcti, struct providers *p, struct tp_error
 	return -1;
 }
 
+int tp_csr_provider_check(const char *tcti, struct tp_error *err)
+{
+	struct providers p;
+
+	if (providers_load(tcti, &p, err) < 0)
+		return -1;
+	providers_unload(&p);
+	return 0;
+}
+
 /* The provider asks for the key's authorization value through OpenSSL's
  * passphrase callback; hand it the value, never prompt. */
 static int give_auth(char *buf, int size, int rwflag, void *u)

@@ -28,6 +28,10 @@ const char *tp_csr_digest(enum tpm_key_alg alg);
 int tp_csr_build(const char *tcti, const struct tp_csr_key *k, const char *common_name, EVP_PKEY *expected,
 		 char **ret_pem, struct tp_error *err);
 
+/* Pre-flight: the tpm2 provider loads beside the default one and starts
+ * with the TPM at tcti. */
+int tp_csr_provider_check(const char *tcti, struct tp_error *err);
+
 /* A CSR from elsewhere (a batch): its key, its subject's CN (NULL when
  * none), and its PEM as re-encoded for sending. */
 struct tp_csr_info {

@@ -14,14 +14,12 @@ args() {
 }
 
 OUT="$TEST_DIR/var/lib/tpm-provision"
-DC="$TEST_DIR/etc/aws-iot-device-client/aws-iot-device-client.conf"
-mkdir -p "$(dirname "$DC")"
-echo '{"logging": {"level": "INFO"}, "endpoint": "old.example.com", "jobs": {"enabled": true}}' >"$DC"
 
+# (The device client and other PKCS#11 agents, through the key's token:
+# tests/e2e/pkcs11.sh.)
 # shellcheck disable=SC2046
-run -- enroll $(args) --out-dir "$OUT" --agent env --agent openssl --agent aws-iot-device-client \
-	--agent-config "$DC" --owner nobody:nogroup
-check "enroll for three agents exits 0" [ "$RC" -eq 0 ]
+run -- enroll $(args) --out-dir "$OUT" --agent env --agent openssl --owner nobody:nogroup
+check "enroll for two agents exits 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || diag "$(cat "$RUN_ERR")"
 
 mode_owner() {
@@ -30,7 +28,6 @@ mode_owner() {
 for f in certificate.pem root-ca.pem agent.env openssl.cnf state.json; do
 	check "$f installed 0644 for nobody:nogroup" [ "$(mode_owner "$OUT/$f")" = "644 nobody:nogroup" ]
 done
-check "the device client's config is 0640 for nobody:nogroup" [ "$(mode_owner "$DC")" = "640 nobody:nogroup" ]
 check "root-ca.pem is Debian's Amazon Root CA 1" cmp -s "$OUT/root-ca.pem" /etc/ssl/certs/Amazon_Root_CA_1.pem
 check "DescribeEndpoint was asked for the data endpoint" [ "$(emulator_requests DescribeEndpoint)" -eq 1 ]
 check "DescribeEndpoint asked for iot:Data-ATS" grep -q '"query": "endpointType=iot%3AData-ATS"' "$EMU_DIR/requests.jsonl"
@@ -40,17 +37,6 @@ field() {
 }
 endpoint=$(field "$OUT/state.json" iot-endpoint)
 check "state.json records the ATS data endpoint ($endpoint)" grep -q -- '-ats\.iot\.eu-west-1\.amazonaws\.com$' <<<"$endpoint"
-
-# The device client's JSON: ours set, theirs kept, every path exists.
-check "device client config: endpoint" [ "$(field "$DC" endpoint)" = "$endpoint" ]
-check "device client config: thing name" [ "$(field "$DC" thing-name)" = gw-0042 ]
-check "device client config: key is the TPM handle URI" [ "$(field "$DC" key)" = handle:0x81000002 ]
-check "device client config: cert and root-ca exist" \
-	bash -c '[ -s "$1" ] && [ -s "$2" ]' _ "$(field "$DC" cert)" "$(field "$DC" root-ca)"
-check "device client config: other keys kept" "$PY" -c '
-import json, sys
-c = json.load(open(sys.argv[1]))
-sys.exit(not (c["logging"] == {"level": "INFO"} and c["jobs"] == {"enabled": True}))' "$DC"
 
 # agent.env: an EnvironmentFile= (NAME="value" lines).
 check "agent.env has only NAME=\"value\" lines and comments" \
@@ -130,8 +116,8 @@ expect_failure 64 '"mosquitto" names an agent other than' "an unknown agent is q
 echo 'not json' >"$TEST_DIR/broken.conf"
 tpm2_evictcontrol -C o -c 0x81000002 >/dev/null 2>&1
 # shellcheck disable=SC2046
-run -- enroll $(args) --out-dir "$TEST_DIR/out4" --key-handle 0x81000004 --agent aws-iot-device-client \
-	--agent-config "$TEST_DIR/broken.conf"
+run -- enroll $(args) --out-dir "$TEST_DIR/out4" --key-file "$TEST_DIR/out4-key/key.tss2.pem" \
+	--agent aws-iot-device-client --agent-config "$TEST_DIR/broken.conf"
 expect_failure 78 "broken.conf is not a JSON object; not touching it" "a device client config that is not JSON"
 check "the broken config is left as it was" grep -qx 'not json' "$TEST_DIR/broken.conf"
 check "nothing installed with a broken agent config" [ ! -e "$TEST_DIR/out4/state.json" ]

@@ -458,7 +458,9 @@ check "the unit is active (exited), result success, exit status 0" \
 uids=$(since "$m0" program json | "$PY" -c 'import json,sys; print(" ".join(sorted({json.loads(l)["_UID"] for l in sys.stdin})))')
 check "the program ran as tpm-provision (uid $uids)" [ "$uids" = "$(sd id -u tpm-provision)" ]
 check "its result line reaches the journal" \
-	has "$(since "$m0" program)" "^enrolled thing gw-0042: certificate [0-9a-f]\{64\} installed in /var/lib/tpm-provision"
+	has "$(since "$m0" program)" "^tpm-provision: enrolled thing gw-0042: certificate [0-9a-f]\{64\} installed in /var/lib/tpm-provision"
+check "the unit's status line is the run's last step (sd_notify STATUS=)" \
+	has "$(sd systemctl show -p StatusText --value tpm-provision.service)" "^installing the certificate"
 check "output directory is tpm-provision's, mode 0755" \
 	[ "$(sd stat -c '%a %U:%G' "$OUT")" = "755 tpm-provision:tpm-provision" ]
 check "certificate.pem, root-ca.pem, agent.env, openssl.cnf, state.json: 0644, tpm-provision's" \

@@ -53,7 +53,7 @@ for step in key-created csr-built request-sent certificate-received installed; d
 		[ "$(emulator_requests CreateCertificateFromCsr)" -eq $((creates + 1)) ]
 	# shellcheck disable=SC2046
 	run -- enroll $(args) --out-dir "$out"
-	check "after a kill at $step a further run is a no-op" grep -q "already provisioned" "$RUN_OUT"
+	check "after a kill at $step a further run is a no-op" grep -q "already provisioned" "$RUN_ERR"
 	check "after a kill at $step no journal of the request is left" [ ! -e "$out/request.json" ]
 	check "after a kill at $step nothing is left loaded in the TPM" [ "$(tpm_transient_count)" -eq 0 ]
 done
@@ -119,7 +119,8 @@ register_pid $!
 sleep 0.3
 # shellcheck disable=SC2046
 run -- enroll $(args) --out-dir "$out" --deadline 1
-expect_failure 75 "another tpm-provision run holds $out/tpm-provision.lock" "a run that cannot get the lock in time"
+expect_failure 75 "another tpm-provision run (PID [0-9]*) holds $out/tpm-provision.lock" "a run that cannot get the lock in time"
+check "the waiting run said for which PID it waits" grep -q "^tpm-provision: waiting for the lock $out/tpm-provision.lock (held by PID [0-9]*)" "$RUN_ERR"
 check "the run that could not get the lock installed nothing" nothing_installed "$out"
 
 creates=$(emulator_requests)
@@ -205,7 +206,7 @@ swtpm_start
 # shellcheck disable=SC2046
 run -- enroll $(args) --out-dir "$out"
 check "with the TPM back the rerun reuses the key and provisions the device" \
-	bash -c 'grep -q "^reusing" "$1"' _ "$RUN_OUT" && provisioned_with_tpm_key "$out"
+	bash -c 'grep -q "^tpm-provision: reusing" "$1"' _ "$RUN_ERR" && provisioned_with_tpm_key "$out"
 check "nothing left loaded in the restarted TPM" [ "$(tpm_transient_count)" -eq 0 ]
 
 # --- a read-only output directory ------------------------------------------------------

@@ -19,7 +19,7 @@ enroll_args() {
 run -- enroll $(enroll_args) --out-dir "$OUT"
 check "enroll exits 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || diag "$(cat "$RUN_ERR")"
-check "enroll says what it installed" grep -q "enrolled thing gw-0042: certificate [0-9a-f]\{64\} installed" "$RUN_OUT"
+check "enroll says what it installed" grep -q "enrolled thing gw-0042: certificate [0-9a-f]\{64\} installed" "$RUN_ERR"
 check "certificate.pem installed with mode 0644" [ "$(stat -c %a "$OUT/certificate.pem" 2>/dev/null)" = 644 ]
 check "state.json installed with mode 0644" [ "$(stat -c %a "$OUT/state.json" 2>/dev/null)" = 644 ]
 check "no temporary files left in the output directory" [ -z "$(find "$OUT" -name '.*tmp*')" ]
@@ -69,7 +69,7 @@ requests_before=$(emulator_requests)
 # shellcheck disable=SC2046
 run -- enroll $(enroll_args) --out-dir "$OUT"
 check "rerun exits 0" [ "$RC" -eq 0 ]
-check "rerun says already provisioned" grep -q "already provisioned" "$RUN_OUT"
+check "rerun says already provisioned" grep -q "already provisioned" "$RUN_ERR"
 check "rerun sends no request" [ "$(emulator_requests)" -eq "$requests_before" ]
 check "rerun changes no file" [ "$(cat "$OUT"/* | sha256sum)" = "$sum_before" ]
 check "rerun leaves nothing loaded in the TPM" [ "$(tpm_transient_count)" -eq 0 ]

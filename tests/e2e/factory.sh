@@ -47,7 +47,7 @@ check "nothing was sent to the service" [ "$(emulator_requests)" -eq 0 ]
 cp "$TEST_DIR/gw-f1.csr" "$TEST_DIR/first.csr"
 # shellcheck disable=SC2046
 run -- csr $(device_args) --out "$TEST_DIR/gw-f1.csr"
-check "a second csr reuses the key" grep -q "^reusing" "$RUN_OUT"
+check "a second csr reuses the key" grep -q "^tpm-provision: reusing" "$RUN_ERR"
 check "a second csr is for the same key" same_key "$TEST_DIR/gw-f1.csr" "$TEST_DIR/first.csr"
 # shellcheck disable=SC2046
 run -- csr $(device_args)
@@ -89,7 +89,7 @@ check "the csr record is gone: state.json says everything" [ ! -e "$DEV/request.
 check "install sent nothing to the service" [ "$(emulator_requests)" -eq "$requests_before" ]
 # shellcheck disable=SC2046
 run -- install $(device_args) $(install_args) --cert "$TEST_DIR/gw-f1.cert.pem"
-check "a rerun leaves the provisioned device alone" grep -q "^already provisioned" "$RUN_OUT"
+check "a rerun leaves the provisioned device alone" grep -q "^tpm-provision: already provisioned" "$RUN_ERR"
 # shellcheck disable=SC2046
 run -- install $(device_args) $(install_args) --cert "$TEST_DIR/other.pem"
 expect_failure 65 "already provisioned with certificate $cert_id" \
@@ -194,7 +194,7 @@ check "the key the service refuses is named with the service's reason" \
 check "25 CreateCertificateFromCsr requests: the invalid ones were not sent" \
 	[ "$(($(emulator_requests CreateCertificateFromCsr) - creates_before))" -eq 25 ]
 check "--json prints one result line per CSR" [ "$(grep -c '"csr":' "$RUN_OUT")" -eq 28 ]
-check "the summary line counts them" grep -q "24 of 28 CSRs got a certificate" "$RUN_OUT"
+check "the summary line counts them" grep -q "24 of 28 CSRs got a certificate" "$RUN_ERR"
 check "no journal is left for a finished CSR" [ -z "$(ls "$TEST_DIR/o1" | grep '^dev-.*\.pending$')" ]
 check "a result names its certificate's ARN" \
 	grep -q "^arn:aws:iot:eu-west-1:[0-9]\{12\}:cert/" <(json_field "$TEST_DIR/o1/dev-07.json" certificate-arn)
@@ -203,7 +203,7 @@ creates_before=$(emulator_requests CreateCertificateFromCsr)
 run -- batch $(batch_args) --csr-dir "$B1" --out-dir "$TEST_DIR/o1"
 check "a rerun sends only the CSR the service refused" \
 	[ "$(($(emulator_requests CreateCertificateFromCsr) - creates_before))" -eq 1 ]
-check "a rerun counts the done CSRs" grep -q "24 of 28 CSRs got a certificate (0 written now, 24 before)" "$RUN_OUT"
+check "a rerun counts the done CSRs" grep -q "24 of 28 CSRs got a certificate (0 written now, 24 before)" "$RUN_ERR"
 
 # Interrupted: SIGKILL midway, then reruns.  No CSR reaches the service
 # twice unless an operator asks for the unanswered ones to be sent again.

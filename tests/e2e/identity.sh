@@ -65,11 +65,11 @@ before=$(creates)
 enroll_in wrong
 check "the rerun sends a fresh request and provisions the device" installed_matches_tpm wrong
 check "the rerun sent exactly one more CreateCertificateFromCsr" [ "$(creates)" -eq $((before + 1)) ]
-check "the rerun does not claim to resume the refused certificate" not grep -q resuming "$RUN_OUT"
+check "the rerun does not claim to resume the refused certificate" not grep -q resuming "$RUN_ERR"
 check "the rerun does not warn about a lost request" not grep -q "got no answer" "$RUN_ERR"
 check "the installed certificate is not the refused one" \
 	[ "$(json_field "$TEST_DIR/wrong/state.json" certificate-id)" != "$refused" ]
-check "the success line says nothing is attached yet, and how" grep -q "not attached to a thing or policy yet" "$RUN_OUT"
+check "the success line says nothing is attached yet, and how" grep -q "not attached to a thing or policy yet" "$RUN_ERR"
 
 # --- certificates that are not valid now, ARNs that are not ARNs --------------------
 
@@ -205,12 +205,12 @@ records_attached() {
 }
 check "state.json records the thing and the policies" records_attached "$TEST_DIR/attach/state.json"
 check "the success line says what was attached" \
-	grep -q "attached to thing gw-0042 and policies gw-connect, gw-telemetry" "$RUN_OUT"
+	grep -q "attached to thing gw-0042 and policies gw-connect, gw-telemetry" "$RUN_ERR"
 
 before=$(emulator_requests)
 enroll_in attach --attach-thing --policy gw-connect --policy gw-telemetry
 sent_nothing() {
-	[ "$RC" -eq 0 ] && [ "$(emulator_requests)" -eq "$1" ] && grep -q "already provisioned" "$RUN_OUT"
+	[ "$RC" -eq 0 ] && [ "$(emulator_requests)" -eq "$1" ] && grep -q "already provisioned" "$RUN_ERR"
 }
 check "a rerun with the same options sends nothing" sent_nothing "$before"
 emulator_aws create-policy --policy-name gw-shadow --policy-document '{"Version":"2012-10-17","Statement":[]}' >/dev/null
@@ -260,7 +260,7 @@ check "it is not reactivated behind the operator's back" [ "$(status_of "$reg_id
 run -- register $(common_args) --out-dir "$TEST_DIR/reg-inactive" --cert "$reg_cert" --no-ca --status INACTIVE \
 	--attach-thing --policy gw-connect
 check "asked for INACTIVE, an INACTIVE certificate is registered and attached" \
-	bash -c '[ "$1" -eq 0 ] && grep -q "attached to thing gw-0042 and policies gw-connect" "$2"' _ "$RC" "$RUN_OUT"
+	bash -c '[ "$1" -eq 0 ] && grep -q "attached to thing gw-0042 and policies gw-connect" "$2"' _ "$RC" "$RUN_ERR"
 
 # --- names that cannot be sent --------------------------------------------------------------
 

@@ -137,6 +137,7 @@ swtpm_start() {
 			SWTPM_PORT=$port
 			TCTI="swtpm:host=127.0.0.1,port=$port"
 			export TPM2TOOLS_TCTI="$TCTI"
+			[ "${E2E_TPM_RM:-}" != tabrmd ] || abrmd_start
 			return 0
 		fi
 	done
@@ -144,8 +145,48 @@ swtpm_start() {
 }
 
 swtpm_stop() {
+	if [ -n "${ABRMD_PID:-}" ]; then
+		kill "$ABRMD_PID" 2>/dev/null
+		wait "$ABRMD_PID" 2>/dev/null
+		ABRMD_PID=
+	fi
 	kill "$SWTPM_PID" 2>/dev/null
 	wait "$SWTPM_PID" 2>/dev/null
+}
+
+# --- tpm2-abrmd -------------------------------------------------------------------
+
+# abrmd_start: put tpm2-abrmd, on a private D-Bus session bus, in front of the
+# swtpm swtpm_start started, as the kernel's resource manager is in front of a
+# device's TPM; TCTI becomes tabrmd:bus_type=session.  With
+# E2E_TPM_RM=tabrmd in the environment, swtpm_start does this for every test.
+abrmd_start() {
+	local root_flag=()
+	export DBUS_SESSION_BUS_ADDRESS="unix:path=$TEST_DIR/dbus.socket"
+	if [ -z "${DBUS_PID:-}" ]; then
+		dbus-daemon --session --nofork --nopidfile --address="$DBUS_SESSION_BUS_ADDRESS" \
+			>"$TEST_DIR/dbus.log" 2>&1 &
+		DBUS_PID=$!
+		register_pid "$DBUS_PID"
+		for _ in $(seq 1 100); do
+			[ -S "$TEST_DIR/dbus.socket" ] && break
+			sleep 0.05
+		done
+		[ -S "$TEST_DIR/dbus.socket" ] || bail "dbus-daemon did not start"
+	fi
+	# A test that stopped swtpm itself left the old one holding the bus name.
+	[ -z "${ABRMD_PID:-}" ] || { kill "$ABRMD_PID" 2>/dev/null; wait "$ABRMD_PID" 2>/dev/null; }
+	[ "$(id -u)" -ne 0 ] || root_flag=(--allow-root)
+	tpm2-abrmd --session "${root_flag[@]}" --flush-all --tcti="$TCTI" >"$TEST_DIR/abrmd.log" 2>&1 &
+	ABRMD_PID=$!
+	register_pid "$ABRMD_PID"
+	TCTI=tabrmd:bus_type=session
+	export TPM2TOOLS_TCTI="$TCTI"
+	for _ in $(seq 1 100); do
+		tpm2_getcap properties-fixed >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	bail "tpm2-abrmd did not start: $(cat "$TEST_DIR/abrmd.log")"
 }
 
 # wait_port PORT PID: wait until PORT on 127.0.0.1 accepts connections while

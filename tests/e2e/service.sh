@@ -37,7 +37,7 @@ installed_matches_tpm() {
 }
 
 retry_lines() {
-	grep -c '^tpm-provision: retrying POST ' "$RUN_ERR"
+	grep -c '^tpm-provision: POST .*: attempt [0-9]* failed' "$RUN_ERR"
 }
 
 # --- register ----------------------------------------------------------------
@@ -80,7 +80,7 @@ check "state.json records the certificate id" grep -q "\"certificate-id\":[[:spa
 # shellcheck disable=SC2046
 run -- register $(common_args) --out-dir "$REG" --cert "$TEST_DIR/gw-0042.pem" --ca-cert "$TEST_DIR/factory-ca.pem"
 check "register rerun: already provisioned, nothing sent" \
-	bash -c '[ "$1" -eq 0 ] && grep -q "already provisioned" "$2"' _ "$RC" "$RUN_OUT"
+	bash -c '[ "$1" -eq 0 ] && grep -q "already provisioned" "$2"' _ "$RC" "$RUN_ERR"
 check "register rerun sent nothing" [ "$(emulator_requests RegisterCertificate)" -eq 1 ]
 
 # A crash after the service registered it but before the install: the rerun
@@ -127,7 +127,7 @@ emulator_fault '{"count": 2, "operation": "CreateCertificateFromCsr", "errorType
 enroll_fresh retry-503
 check "two 503s are retried and the run succeeds" installed_matches_tpm "$TEST_DIR/retry-503"
 check "each retry is reported with its reason" \
-	bash -c '[ "$(grep -c "retrying POST .*HTTP 503 ServiceUnavailableException" "$1")" -eq 2 ]' _ "$RUN_ERR"
+	bash -c '[ "$(grep -c "attempt [0-9]* failed (HTTP 503 ServiceUnavailableException); retrying" "$1")" -eq 2 ]' _ "$RUN_ERR"
 
 emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "errorType": "ThrottlingException"}'
 enroll_fresh retry-throttle
@@ -146,7 +146,7 @@ check "a closed connection is retried" bash -c '[ "$1" -eq 0 ] && [ "$2" -eq 1 ]
 
 emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "errorType": "ServiceUnavailableException", "retryAfter": 2}'
 enroll_fresh retry-after
-check "Retry-After is honoured" bash -c '[ "$1" -eq 0 ] && grep -q "retrying POST .* in 2\.0s" "$2"' _ "$RC" "$RUN_ERR"
+check "Retry-After is honoured" bash -c '[ "$1" -eq 0 ] && grep -q "retrying in 2\.0s" "$2"' _ "$RC" "$RUN_ERR"
 
 # fails_at_once NAME TYPE STATUS CODE WHAT: one injected TYPE error fails the
 # run with CODE after exactly one request, and installs nothing.

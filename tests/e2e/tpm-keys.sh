@@ -103,7 +103,7 @@ name1=$(tpm_name 0x81000010)
 check "the journal records the key's TPM name" grep -q "\"key-name\":[[:space:]]*\"$name1\"" "$OUT/journal.json"
 enroll --key-handle 0x81000010 --out-dir "$OUT"
 expect_success "the rerun completes"
-check "the rerun reuses the key it created" grep -q "reusing ecc-p256 TPM key at handle 0x81000010" "$RUN_OUT"
+check "the rerun reuses the key it created" grep -q "reusing ecc-p256 TPM key at handle 0x81000010" "$RUN_ERR"
 check "the rerun's key is the same key" [ "$(tpm_name 0x81000010)" = "$name1" ]
 
 # A crash between persisting the key and recording its name: the journal
@@ -116,7 +116,7 @@ printf '{"phase": "creating-key", "key-handle": "0x81000011", "key-alg": "ecc-p2
 enroll --key-handle 0x81000011 --out-dir "$OUT"
 expect_success "a run after a crash before the key's name was recorded completes"
 reused_key() {
-	[ "$(tpm_name 0x81000011)" = "$name2" ] && grep -q reusing "$RUN_OUT"
+	[ "$(tpm_name 0x81000011)" = "$name2" ] && grep -q reusing "$RUN_ERR"
 }
 check "... reusing the key it had created" reused_key
 
@@ -176,7 +176,7 @@ TPM2OPENSSL_TCTI=$TCTI openssl req -new -provider tpm2 -provider default -key "$
 check "stock openssl req uses the key file" bash -c 'openssl req -in "$1" -verify -noout 2>/dev/null' _ "$TEST_DIR/req.pem"
 no_leaks "openssl used the key file"
 enroll --key-file "$KEYFILE" --key-alg ecc-p384 --out-dir "$OUT"
-check "a rerun with the key file is already provisioned" grep -q "already provisioned" "$RUN_OUT"
+check "a rerun with the key file is already provisioned" grep -q "already provisioned" "$RUN_ERR"
 cp "$KEYFILE" "$TEST_DIR/keys/copy.pem"
 enroll --key-file "$TEST_DIR/keys/copy.pem" --out-dir "$TEST_DIR/out-file-other"
 expect_failure 78 "key file $TEST_DIR/keys/copy.pem already holds a key that tpm-provision did not create" \

@@ -248,22 +248,24 @@ static void test_install_options(void)
 {
 	struct tp_options o;
 	struct tp_error err;
-	char *agents[] = { "enroll",  "--thing-name",	       "gw",	     "--region", "eu-west-1", "--agent", "env",
-			   "--agent", "aws-iot-device-client", "--deadline", "30",	 NULL };
+	char *agents[] = { "enroll", "--thing-name", "gw",	"--region",   "eu-west-1", "--agent",
+			   "env",    "--agent",	     "openssl", "--deadline", "30",	   NULL };
 	char *bad[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--agent", "mosquitto", NULL };
+	char *token[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--agent", "pkcs11", NULL };
 	char *deadline[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--deadline", "0", NULL };
 	char *attach[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--attach-thing", "--policy",
 			   "a",	     "--policy",     "b",  NULL };
 	char *colon[] = { "enroll", "--thing-name", "gw:1", "--region", "eu-west-1", "--attach-thing", NULL };
 	char *policy[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--policy", "", NULL };
 
-	tap_ok(finish(agents, 11, &o, &err) == 0 && o.agents == (TP_AGENT_ENV | TP_AGENT_DEVICE_CLIENT) &&
-		       o.deadline == 30,
+	tap_ok(finish(agents, 11, &o, &err) == 0 && o.agents == (TP_AGENT_ENV | TP_AGENT_OPENSSL) && o.deadline == 30,
 	       "agents are a set, the deadline a number");
 	tap_ok(o.owner_uid == (uid_t)-1 && o.owner_gid == (gid_t)-1, "no owner by default");
 	tp_options_free(&o);
 	tap_ok(finish(bad, 7, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"mosquitto\""),
 	       "an unknown agent is quoted: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(token, 7, &o, &err) == 0 && o.agents == TP_AGENT_PKCS11, "--agent pkcs11");
 	tp_options_free(&o);
 	tap_ok(finish(deadline, 7, &o, &err) < 0 && strstr(err.msg, "\"0\""), "a zero deadline is refused: %s",
 	       err.msg);
