@@ -258,15 +258,29 @@ tar -C "$DEST" -cf - . | tar -C "$ROOTFS" -xpf - --keep-directory-symlink --no-o
 BIN=$(sed -n 's/^ExecStart=\([^ ]*\) .*/\1/p' "$DEST$UNIT_PATH")
 DOCDIR=$(dirname "$(sed -n 's|^Documentation=file://||p' "$DEST$UNIT_PATH")")
 check "the installed binary runs in the booted system ($BIN)" has "$(sd "$BIN" --version)" "^tpm-provision "
+# A prefix outside systemd's own directories (make distcheck installs under
+# its own): the unit is linked in and the user file named, as an
+# administrator would do with such a build.
+UNIT_PATH=$(realpath -m "$UNIT_PATH")
+SYSUSERS=()
+case ${UNIT_PATH%/*} in
+/etc/systemd/system | /lib/systemd/system | /usr/lib/systemd/system) ;;
+*)
+	sd systemctl link "$UNIT_PATH" >/dev/null 2>&1
+	SYSUSERS=("$(realpath -m "$(mkvar sysusersdir)/tpm-provision.conf")")
+	;;
+esac
 sd systemctl daemon-reload
+fragment=$(sd systemctl show -p FragmentPath --value tpm-provision.service)
 check "systemd loads the unit from the installed file ($UNIT_PATH)" \
-	[ "$(sd systemctl show -p FragmentPath --value tpm-provision.service)" = "$UNIT_PATH" ]
+	[ -n "$fragment" ] && [ "$(sd realpath -m "$fragment")" = "$UNIT_PATH" ]
+[ -n "$fragment" ] || bail "systemd does not find tpm-provision.service"
 
 # --- the user ------------------------------------------------------------------------
 
 # README: "sudo systemd-sysusers" creates the user from the shipped file.
 check "no user tpm-provision before systemd-sysusers" not sd getent passwd tpm-provision
-sd systemd-sysusers >"$TEST_DIR/sysusers.log" 2>&1
+sd systemd-sysusers "${SYSUSERS[@]}" >"$TEST_DIR/sysusers.log" 2>&1
 rc=$?
 [ "$rc" -eq 0 ] || diag "$(cat "$TEST_DIR/sysusers.log")"
 check "systemd-sysusers succeeds" [ "$rc" -eq 0 ]
