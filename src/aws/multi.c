@@ -318,6 +318,11 @@ static void progress(struct engine *e, double now, bool last)
 	e->ops->progress(e->user, &e->st);
 }
 
+static int commit(struct engine *e, struct tp_error *err)
+{
+	return e->ops->commit ? e->ops->commit(e->user, err) : 0;
+}
+
 static int loop(struct engine *e, struct tp_error *err)
 {
 	double now, wait;
@@ -325,7 +330,9 @@ static int loop(struct engine *e, struct tp_error *err)
 
 	while (true) {
 		now = tp_now_seconds();
-		if (fill(e, now, err) < 0 || start_due(e, now, &wait, err) < 0)
+		/* One commit for the answers just handled and the requests
+		 * just prepared, before any of those goes out. */
+		if (fill(e, now, err) < 0 || commit(e, err) < 0 || start_due(e, now, &wait, err) < 0)
 			return -1;
 		if (!busy(e))
 			return 0;

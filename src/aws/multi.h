@@ -36,6 +36,11 @@ struct tp_multi_ops {
 	 * stop everything (err set). */
 	int (*done)(void *user, void *job, const struct tp_answer *a, const struct tp_error *e,
 		    struct tp_http_request *req, struct tp_error *err);
+	/* Called before the requests that next and done prepared are sent,
+	 * and before the run ends: what they wrote is to be made durable
+	 * here, once for all of them (group commit).  0, or -1 to stop
+	 * everything (err set); may be NULL. */
+	int (*commit)(void *user, struct tp_error *err);
 	/* About once a second, and at the end; may be NULL. */
 	void (*progress)(void *user, const struct tp_multi_stats *stats);
 };

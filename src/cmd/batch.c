@@ -65,6 +65,8 @@ struct batch {
 	int worst; /* the exit code for the CSRs that failed */
 	double start;
 	bool tty;
+	bool unsynced;	 /* files written since the last directory sync */
+	char **finished; /* NAMEs whose NAME.pending goes after that sync */
 };
 
 static void job_free(struct job *j)
@@ -153,6 +155,7 @@ static int start_fresh(struct batch *b, struct job *j, struct tp_error *err)
 	j->step = STEP_CREATE;
 	if (tp_batch_pending_save(b->run->o.out_dir, j->name, &j->rec, err) < 0)
 		return -1;
+	b->unsynced = true; /* commit() syncs it before the request goes */
 	return tp_iot_request_create(j->csr.pem, &j->req, err);
 }
 
@@ -261,15 +264,18 @@ static void answer_failed(struct batch *b, struct job *j, const struct tp_answer
 	failed(b, j, fe.exit_code, fe.msg);
 }
 
-/* Done: NAME.json after NAME.cert.pem, then the journal goes. */
+/* Done: NAME.json after NAME.cert.pem; the journal goes once both are
+ * durable (commit()). */
 static int finish(struct batch *b, struct job *j, struct tp_error *err)
 {
 	j->rec.phase = TP_BATCH_DONE;
 	if (stamp(&j->rec.done_at, err) < 0)
 		return -1;
-	if (tp_batch_result_save(b->run->o.out_dir, j->name, &j->rec, err) < 0 ||
-	    tp_batch_pending_remove(b->run->o.out_dir, j->name, false, err) < 0)
+	if (tp_batch_result_save(b->run->o.out_dir, j->name, &j->rec, err) < 0)
 		return -1;
+	if (tp_strv_push_copy(&b->finished, j->name) < 0)
+		return tp_error_oom(err);
+	b->unsynced = true;
 	b->written++;
 	report(b, j, NULL);
 	return 0;
@@ -331,8 +337,9 @@ static int accept(struct batch *b, struct job *j, struct tp_error *err)
 	if (tp_accept_certificate(&j->issued, j->csr.key, "ACTIVE", &cert, &why) < 0)
 		return refuse(b, j, &why, err);
 	if (tp_cert_to_pem(cert, &pem, err) < 0 || asprintf(&file, "%s.cert.pem", j->name) < 0 ||
-	    tp_write_file_atomic(b->run->o.out_dir, file, pem, strlen(pem), 0644, (uid_t)-1, (gid_t)-1, err) < 0)
+	    tp_write_file_unsynced(b->run->o.out_dir, file, pem, strlen(pem), 0644, err) < 0)
 		return -1;
+	b->unsynced = true;
 	r->phase = TP_BATCH_RECEIVED;
 	r->certificate_id = TAKE_PTR(j->issued.id);
 	r->certificate_arn = TAKE_PTR(j->issued.arn);
@@ -431,6 +438,29 @@ static int advance(struct batch *b, struct job *j, const struct tp_answer *a, co
 	}
 }
 
+/* Group commit, before any request that was just prepared goes out: one
+ * directory sync makes every NAME.pending, NAME.cert.pem and NAME.json
+ * written since the last one durable; only then do the finished CSRs'
+ * journals go (ext4 without a journal may otherwise keep the removal and
+ * lose the rename). */
+static int commit(void *user, struct tp_error *err)
+{
+	struct batch *b = user;
+	char **name;
+
+	if (!b->unsynced)
+		return 0;
+	if (tp_sync_dir(b->run->o.out_dir, err) < 0)
+		return -1;
+	b->unsynced = false;
+	for (name = b->finished; name && *name; name++)
+		if (tp_batch_pending_remove(b->run->o.out_dir, *name, false, err) < 0)
+			return -1;
+	tp_strv_free(b->finished);
+	b->finished = NULL;
+	return 0;
+}
+
 static int done(void *user, void *job, const struct tp_answer *a, const struct tp_error *e, struct tp_http_request *req,
 		struct tp_error *err)
 {
@@ -511,12 +541,15 @@ static int batch(struct tp_run *run, struct tp_error *err)
 {
 	struct batch b = { .run = run, .start = tp_now_seconds(), .tty = isatty(STDERR_FILENO) };
 	const struct tp_multi_limits limits = { .parallel = run->o.parallel, .rate = run->o.rate };
-	const struct tp_multi_ops ops = { .next = next, .done = done, .progress = progress };
+	const struct tp_multi_ops ops = { .next = next, .done = done, .commit = commit, .progress = progress };
 	int r;
 
 	r = begin(run, &b, err);
 	if (r == 0)
 		r = tp_multi_run(&run->svc, &limits, &ops, &b, err);
+	if (r < 0) /* what was finished before the stop */
+		commit(&b, &(struct tp_error){ 0 });
+	tp_strv_free(b.finished);
 	if (b.dir) {
 		closedir(b.dir);
 		summary(&b);

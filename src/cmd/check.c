@@ -18,6 +18,7 @@
 #include "src/aws/iot.h"
 #include "src/base/cleanup.h"
 #include "src/cmd/commands.h"
+#include "src/cmd/report.h"
 #include "src/cmd/run.h"
 #include "src/x509/csr.h"
 
@@ -134,7 +135,6 @@ static int check(struct tp_run *run, struct tp_error *err)
 {
 	struct checks c = { .json = run->o.json, .list = run->o.json ? cJSON_CreateArray() : NULL };
 	struct tp_error e = { 0 };
-	char *text;
 
 	if (c.json && !c.list)
 		return tp_error_oom(err);
@@ -145,12 +145,14 @@ static int check(struct tp_run *run, struct tp_error *err)
 	check_key(&c, run);
 	check_service(&c, run);
 	if (c.json) {
-		text = cJSON_PrintUnformatted(c.list);
-		cJSON_Delete(c.list);
-		if (!text)
-			return tp_error_oom(err);
-		printf("{\"ok\":%s,\"checks\":%s}\n", c.first_failure ? "false" : "true", text);
-		free(text);
+		cJSON *o = cJSON_CreateObject();
+		bool built = o && cJSON_AddBoolToObject(o, "ok", !c.first_failure) &&
+			     cJSON_AddItemToObject(o, "checks", c.list);
+
+		if (!built) /* not o's to delete */
+			cJSON_Delete(c.list);
+		if (tp_report_print(o, built, err) < 0)
+			return -1;
 	}
 	if (c.first_failure)
 		return tp_error_set(err, c.first_failure, "a check failed (see the FAIL lines)");

@@ -13,35 +13,40 @@ static bool add_optional(cJSON *o, const char *name, const char *value)
 	return !value || cJSON_AddStringToObject(o, name, value);
 }
 
-static bool add_policies(cJSON *o, char *const *policies)
+bool tp_report_add_strv(cJSON *o, const char *name, char *const *items)
 {
-	cJSON *a = cJSON_AddArrayToObject(o, "policies");
+	cJSON *a = cJSON_AddArrayToObject(o, name);
 	char *const *p;
 
-	for (p = policies; a && p && *p; p++)
+	for (p = items; a && p && *p; p++)
 		if (!cJSON_AddItemToArray(a, cJSON_CreateString(*p)))
 			return false;
 	return a != NULL;
 }
 
-int tp_report(const struct tp_report *r, struct tp_error *err)
+int tp_report_print(cJSON *o, bool built, struct tp_error *err)
 {
-	cJSON *o = cJSON_CreateObject();
-	char *text;
-	bool ok = o && cJSON_AddStringToObject(o, "command", r->command) &&
-		  cJSON_AddStringToObject(o, "result", r->result) && add_optional(o, "thing", r->thing) &&
-		  add_optional(o, "certificateId", r->certificate_id) &&
-		  add_optional(o, "certificateArn", r->certificate_arn) && add_optional(o, "outDir", r->out_dir) &&
-		  add_optional(o, "csrFile", r->csr_file) && add_optional(o, "attachedThing", r->attached_thing) &&
-		  add_policies(o, r->policies);
+	char *text = built ? cJSON_PrintUnformatted(o) : NULL;
 
-	text = ok ? cJSON_PrintUnformatted(o) : NULL;
 	cJSON_Delete(o);
 	if (!text)
 		return tp_error_oom(err);
 	printf("%s\n", text);
 	free(text);
 	return 0;
+}
+
+int tp_report(const struct tp_report *r, struct tp_error *err)
+{
+	cJSON *o = cJSON_CreateObject();
+	bool ok = o && cJSON_AddStringToObject(o, "command", r->command) &&
+		  cJSON_AddStringToObject(o, "result", r->result) && add_optional(o, "thing", r->thing) &&
+		  add_optional(o, "certificateId", r->certificate_id) &&
+		  add_optional(o, "certificateArn", r->certificate_arn) && add_optional(o, "outDir", r->out_dir) &&
+		  add_optional(o, "csrFile", r->csr_file) && add_optional(o, "attachedThing", r->attached_thing) &&
+		  tp_report_add_strv(o, "policies", r->policies);
+
+	return tp_report_print(o, ok, err);
 }
 
 void tp_report_error(const char *command, int exit_code, const char *msg)

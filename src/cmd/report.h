@@ -6,6 +6,8 @@
 #ifndef TP_REPORT_H
 #define TP_REPORT_H
 
+#include <stdbool.h>
+
 #include "src/base/err.h"
 
 struct tp_report {
@@ -21,6 +23,14 @@ struct tp_report {
 };
 
 int tp_report(const struct tp_report *r, struct tp_error *err);
+
+struct cJSON;
+/* An array named name of the strings in items (empty for NULL); false when
+ * out of memory. */
+bool tp_report_add_strv(struct cJSON *o, const char *name, char *const *items);
+/* Print o as one line on stdout and delete it (NULL is fine); built is false
+ * when building it ran out of memory. */
+int tp_report_print(struct cJSON *o, bool built, struct tp_error *err);
 void tp_report_error(const char *command, int exit_code, const char *msg);
 
 #endif

@@ -16,6 +16,7 @@
 #include "src/base/cleanup.h"
 #include "src/base/strv.h"
 #include "src/cmd/commands.h"
+#include "src/cmd/report.h"
 #include "src/cmd/run.h"
 #include "src/store/file.h"
 #include "src/x509/cert.h"
@@ -151,22 +152,10 @@ static void print_human(const struct report *r)
 	printf("since:       %s (tpm-provision %s)\n", s->provisioned_at, s->tool_version);
 }
 
-static bool add_strv(cJSON *o, const char *name, char *const *items)
-{
-	cJSON *a = cJSON_AddArrayToObject(o, name);
-	char *const *p;
-
-	for (p = items; a && p && *p; p++)
-		if (!cJSON_AddItemToArray(a, cJSON_CreateString(*p)))
-			return false;
-	return a != NULL;
-}
-
 static int print_json(const struct report *r, struct tp_error *err)
 {
 	const struct tp_state *s = &r->state;
 	cJSON *o = cJSON_CreateObject();
-	char *text;
 	bool ok = o && cJSON_AddBoolToObject(o, "provisioned", true) &&
 		  cJSON_AddBoolToObject(o, "consistent", r->problem == NULL) &&
 		  (!r->problem || cJSON_AddStringToObject(o, "problem", r->problem)) &&
@@ -182,16 +171,10 @@ static int print_json(const struct report *r, struct tp_error *err)
 		  (!r->key_checked || cJSON_AddBoolToObject(o, "keyMatches", r->problem == NULL)) &&
 		  cJSON_AddStringToObject(o, "iotEndpoint", s->iot_endpoint) &&
 		  (!s->attached_thing || cJSON_AddStringToObject(o, "attachedThing", s->attached_thing)) &&
-		  add_strv(o, "policies", s->policies) && add_strv(o, "installed", r->files) &&
+		  tp_report_add_strv(o, "policies", s->policies) && tp_report_add_strv(o, "installed", r->files) &&
 		  cJSON_AddStringToObject(o, "provisionedAt", s->provisioned_at);
 
-	text = ok ? cJSON_PrintUnformatted(o) : NULL;
-	cJSON_Delete(o);
-	if (!text)
-		return tp_error_oom(err);
-	printf("%s\n", text);
-	free(text);
-	return 0;
+	return tp_report_print(o, ok, err);
 }
 
 static int status(struct tp_run *run, struct tp_error *err)

@@ -46,13 +46,13 @@ static int save(const char *dir, const char *name, const char *suffix, mode_t mo
 		struct tp_error *err)
 {
 	_cleanup_json_ cJSON *root = record_json(rec, NULL);
-	_cleanup_free_ char *file = NULL;
+	_cleanup_free_ char *file = NULL, *json = NULL;
 
 	if (!root)
 		return tp_error_oom(err);
-	if (file_name(name, suffix, &file, err) < 0)
+	if (file_name(name, suffix, &file, err) < 0 || tp_json_print(root, &json, err) < 0)
 		return -1;
-	return tp_json_write_file(dir, file, root, mode, (uid_t)-1, (gid_t)-1, err);
+	return tp_write_file_unsynced(dir, file, json, strlen(json), mode, err);
 }
 
 int tp_batch_pending_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err)

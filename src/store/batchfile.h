@@ -1,9 +1,13 @@
 /*
  * A batch's files in its output directory, per CSR NAME.csr: NAME.pending,
- * the journal of its request (written durably before the request is sent,
- * then with the certificate once it is received and checked), and
+ * the journal of its request (durable before the request is sent, then
+ * rewritten with the certificate once it is received and checked), and
  * NAME.json, the result (written after NAME.cert.pem; its presence means
  * done).  This module alone parses, formats, reads and writes them.
+ *
+ * The saves write each file (fsync, rename) but do not sync the directory:
+ * the caller does, with tp_sync_dir(), once for all the files it wrote
+ * (group commit), before it relies on them.
  */
 #ifndef TP_BATCHFILE_H
 #define TP_BATCHFILE_H
@@ -30,7 +34,7 @@ struct tp_batch_record {
 int tp_batch_pending_load(const char *dir, const char *name, struct tp_batch_record *ret, struct tp_error *err);
 int tp_batch_pending_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err);
 /* Remove NAME.pending; durable syncs the directory, which is not needed
- * once NAME.json exists (a rerun looks at NAME.json first). */
+ * once NAME.json is durable (a rerun looks at NAME.json first). */
 int tp_batch_pending_remove(const char *dir, const char *name, bool durable, struct tp_error *err);
 
 /* Whether NAME.json exists in dir (the CSR is done). */

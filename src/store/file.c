@@ -1,6 +1,7 @@
 #include "src/store/file.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -184,7 +185,7 @@ static int fill_temp(int fd, const void *data, size_t len, mode_t mode, uid_t ui
 }
 
 static int replace_at(int dfd, const char *dir, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
-		      gid_t gid, struct tp_error *err)
+		      gid_t gid, bool sync_dir, struct tp_error *err)
 {
 	char tmp[NAME_MAX + 32];
 	uint64_t rnd;
@@ -200,7 +201,7 @@ static int replace_at(int dfd, const char *dir, const char *name, const void *da
 		tp_error_set(err, EX_IOERR, "cannot write %s/%s: %s", dir, name, strerror(errno));
 	} else if (renameat(dfd, tmp, dfd, name) < 0) {
 		tp_error_set(err, EX_IOERR, "cannot rename into %s/%s: %s", dir, name, strerror(errno));
-	} else if (fsync(dfd) < 0) {
+	} else if (sync_dir && fsync(dfd) < 0) {
 		return tp_error_set(err, EX_IOERR, "cannot sync directory %s: %s", dir, strerror(errno));
 	} else {
 		return 0;
@@ -209,14 +210,37 @@ static int replace_at(int dfd, const char *dir, const char *name, const void *da
 	return -1;
 }
 
-int tp_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
-			 gid_t gid, struct tp_error *err)
+static int write_in(const char *dir, const char *name, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
+		    bool sync_dir, struct tp_error *err)
 {
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (dfd < 0)
 		return tp_error_set(err, EX_IOERR, "cannot open directory %s: %s", dir, strerror(errno));
-	return replace_at(dfd, dir, name, data, len, mode, uid, gid, err);
+	return replace_at(dfd, dir, name, data, len, mode, uid, gid, sync_dir, err);
+}
+
+int tp_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
+			 gid_t gid, struct tp_error *err)
+{
+	return write_in(dir, name, data, len, mode, uid, gid, true, err);
+}
+
+int tp_write_file_unsynced(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
+			   struct tp_error *err)
+{
+	return write_in(dir, name, data, len, mode, (uid_t)-1, (gid_t)-1, false, err);
+}
+
+int tp_sync_dir(const char *dir, struct tp_error *err)
+{
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return tp_error_set(err, EX_IOERR, "cannot open directory %s: %s", dir, strerror(errno));
+	if (fsync(dfd) < 0)
+		return tp_error_set(err, EX_IOERR, "cannot sync directory %s: %s", dir, strerror(errno));
+	return 0;
 }
 
 int tp_remove_file(const char *dir, const char *name, struct tp_error *err)

@@ -46,6 +46,15 @@ int tp_mkdir_safe(const char *dir, struct tp_error *err);
 int tp_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
 			 gid_t gid, struct tp_error *err);
 
+/* As tp_write_file_atomic (owned by this user), but dir is not synced: the
+ * new name is durable only once tp_sync_dir(dir) returns.  For many files
+ * at once (a batch): one directory sync covers all of them. */
+int tp_write_file_unsynced(const char *dir, const char *name, const void *data, size_t len, mode_t mode,
+			   struct tp_error *err);
+
+/* fsync dir: the renames and removals made in it so far are durable. */
+int tp_sync_dir(const char *dir, struct tp_error *err);
+
 /* Remove dir/name (missing is fine) and sync dir. */
 int tp_remove_file(const char *dir, const char *name, struct tp_error *err);
 
