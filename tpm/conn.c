@@ -104,9 +104,12 @@ void tpm_obj_release(struct tpm_obj *o)
 	o->tr = ESYS_TR_NONE;
 }
 
-/* For "device:PATH" (or "device" alone, /dev/tpm0): the device node. */
+/* For "device:PATH" (or "device" alone, /dev/tpm0): the device node; the
+ * same through pcap, which records what the TCTI it wraps carries. */
 static const char *device_path(const char *tcti)
 {
+	while (strncmp(tcti, "pcap:", 5) == 0)
+		tcti += 5;
 	if (strncmp(tcti, "device", 6) != 0 || (tcti[6] != '\0' && tcti[6] != ':'))
 		return NULL;
 	return tcti[6] == ':' && tcti[7] ? tcti + 7 : "/dev/tpm0";

@@ -148,6 +148,26 @@ int tpm_probe(const char *tcti, enum tpm_key_alg alg, bool *ret_srk_present, str
 	return 0;
 }
 
+int tpm_check_lockout(const char *tcti, struct tpm_error *err)
+{
+	_cleanup_(tpm_conn_close) struct tpm_conn c = { 0 };
+	_cleanup_(tpm_esys_freep) TPMS_CAPABILITY_DATA *props = NULL;
+	TPMI_YES_NO more;
+	TSS2_RC rc;
+
+	if (tpm_conn_open(tcti, &c, err) < 0)
+		return -1;
+	TPM_RETRY(rc = Esys_GetCapability(c.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+					  TPM2_PT_PERMANENT, 1, &more, &props));
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_fail(&c, err, rc, "GetCapability (permanent attributes)");
+	if (props->data.tpmProperties.count == 1 &&
+	    props->data.tpmProperties.tpmProperty[0].property == TPM2_PT_PERMANENT &&
+	    (props->data.tpmProperties.tpmProperty[0].value & TPMA_PERMANENT_INLOCKOUT))
+		return tpm_fail(&c, err, TPM2_RC_LOCKOUT, "Sign");
+	return 0;
+}
+
 int tpm_create_key(const char *tcti, enum tpm_key_alg alg, const struct tpm_auth *auth, uint32_t handle,
 		   struct tpm_public *ret_pub, struct tpm_blob *ret_blob, struct tpm_error *err)
 {

@@ -113,6 +113,12 @@ int tpm_create_key(const char *tcti, enum tpm_key_alg alg, const struct tpm_auth
  * (it will be created). */
 int tpm_probe(const char *tcti, enum tpm_key_alg alg, bool *ret_srk_present, struct tpm_error *err);
 
+/* Whether the TPM is in dictionary-attack lockout: -1 with a
+ * TPM_ERR_LOCKOUT error when it is (or with the error that kept it from
+ * answering), 0 when it is not.  For a signature by another TPM client (the
+ * tpm2 provider) that failed without saying why. */
+int tpm_check_lockout(const char *tcti, struct tpm_error *err);
+
 /* Evict the persistent key at handle, only when its TPM name is expected's. */
 int tpm_evict_key(const char *tcti, uint32_t handle, const struct tpm_public *expected, struct tpm_error *err);
 

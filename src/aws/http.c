@@ -19,17 +19,6 @@ static void sleep_seconds(double s)
 		;
 }
 
-/* For -v: each answer's status line and request id. */
-static void note_answer(const struct tp_service *svc, const struct tp_transfer *t)
-{
-	_cleanup_free_ char *line = NULL;
-
-	if (asprintf(&line, "%s %s: HTTP %ld%s%s (request id %s)", t->method, t->url, t->resp.status,
-		     t->resp.error_type[0] ? " " : "", t->resp.error_type,
-		     t->resp.request_id[0] ? t->resp.request_id : "none") >= 0)
-		svc->note_debug(line);
-}
-
 /* One attempt: 0 with a final answer in *a, or -1 with *retryable saying
  * whether to try again (a retryable answer is kept in *a). */
 static int attempt_once(const struct tp_service *svc, const struct tp_http_request *req, long timeout_ms,
@@ -43,28 +32,9 @@ static int attempt_once(const struct tp_service *svc, const struct tp_http_reque
 	r = tp_transfer_start(&t, svc, req, timeout_ms, err);
 	if (r == 0)
 		r = tp_transfer_end(&t, curl_easy_perform(t.curl), a, retryable, err);
-	if (svc->note_debug && t.resp.status)
-		note_answer(svc, &t);
+	tp_note_answer(svc, &t);
 	tp_transfer_free(&t);
 	return r;
-}
-
-/* One short line: the request, the attempt and why it failed (without
- * the URL again), the wait, the time left. */
-static void note_retry(const struct tp_service *svc, const struct tp_http_request *req, double delay, unsigned attempt,
-		       double left, const struct tp_error *e)
-{
-	_cleanup_free_ char *line = NULL, *prefix = NULL;
-	const char *why = e->msg;
-
-	if (!svc->note_retry)
-		return;
-	if (asprintf(&prefix, "%s %s%s: ", req->method, svc->endpoint, req->path) >= 0 &&
-	    strncmp(why, prefix, strlen(prefix)) == 0)
-		why += strlen(prefix);
-	if (asprintf(&line, "%s %s: attempt %u failed (%s); retrying in %.1fs, %.0fs left", req->method, req->path,
-		     attempt, why, delay, left) >= 0)
-		svc->note_retry(line);
 }
 
 /* Why retries live here: a device on first boot meets flaky networks and a
@@ -106,7 +76,7 @@ static int call_with_retries(const struct tp_service *svc, const struct tp_http_
 			return -1;
 		}
 		tp_answer_free(&a);
-		note_retry(svc, req, delay, attempt, deadline - (tp_now_seconds() - start), &attempt_err);
+		tp_note_retry(svc, req, delay, attempt, deadline - (tp_now_seconds() - start), &attempt_err);
 		sleep_seconds(delay);
 	}
 }

@@ -30,6 +30,7 @@ struct limiter {
 
 struct slot {
 	bool used, active;
+	bool token; /* its rate token is taken (a fresh job gets one first) */
 	void *job;
 	char *method, *path, *body, *header;
 	unsigned attempt;
@@ -75,10 +76,20 @@ static void measure(struct limiter *l, double now)
 	l->bucket_count = 0;
 }
 
+/* The rate requests go out at: the smoothed measure, or before the first
+ * one is complete, what the current bucket has seen so far. */
+static double sending_rate(const struct limiter *l, double now)
+{
+	if (l->measured > 0)
+		return l->measured;
+	return (double)l->bucket_count / fmax(now - l->bucket_start, MEASURE_SECONDS / 5);
+}
+
 /* Throttled: note the rate it happened at, go down to beta of it. */
 static void on_throttle(struct limiter *l, double now)
 {
-	double rate = l->enabled ? fmin(l->measured > 0 ? l->measured : l->fill_rate, l->fill_rate) : l->measured;
+	double sending = sending_rate(l, now);
+	double rate = l->enabled ? fmin(sending > 0 ? sending : l->fill_rate, l->fill_rate) : sending;
 
 	if (rate <= 0)
 		rate = MIN_RATE;
@@ -118,6 +129,12 @@ static double take_token(struct limiter *l, double now)
 	return (1 - l->tokens) / l->fill_rate;
 }
 
+static void give_back_token(struct limiter *l)
+{
+	if (l->enabled)
+		l->tokens += 1;
+}
+
 static void slot_clear(struct slot *s)
 {
 	tp_transfer_free(&s->t);
@@ -149,10 +166,14 @@ static int slot_set(struct slot *s, void *job, const struct tp_http_request *req
 	return 0;
 }
 
-/* Fill free slots from next(). */
-static int fill(struct engine *e, double now, struct tp_error *err)
+/* Fill free slots from next(), only as far as rate tokens allow: a job
+ * is taken (and journaled by next()) when its request can go now, so an
+ * interrupted batch never has journaled requests that were never sent.
+ * *wait: lowered to the seconds until the next token. */
+static int fill(struct engine *e, double now, double *wait, struct tp_error *err)
 {
 	struct tp_http_request req;
+	double token;
 	void *job;
 	unsigned i;
 	int r;
@@ -160,25 +181,30 @@ static int fill(struct engine *e, double now, struct tp_error *err)
 	for (i = 0; e->more && i < e->n; i++) {
 		if (e->slots[i].used)
 			continue;
-		r = e->ops->next(e->user, &req, &job, err);
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			e->more = false;
+		token = take_token(&e->lim, now);
+		if (token > 0) {
+			*wait = fmin(*wait, token);
 			break;
+		}
+		r = e->ops->next(e->user, &req, &job, err);
+		if (r <= 0) {
+			give_back_token(&e->lim);
+			e->more = r == 0 ? false : e->more;
+			return r;
 		}
 		if (slot_set(&e->slots[i], job, &req, now, err) < 0)
 			return -1;
+		e->slots[i].token = true;
 	}
 	return 0;
 }
 
 /* Send what is due and has a token; *ret_wait: seconds until the next
  * waiting request could go. */
-static int start_due(struct engine *e, double now, double *ret_wait, struct tp_error *err)
+static int start_due(struct engine *e, double now, double *wait, struct tp_error *err)
 {
 	const struct tp_service *svc = e->svc;
-	double wait = 1, left, token;
+	double left, token;
 	unsigned i;
 
 	for (i = 0; i < e->n; i++) {
@@ -187,14 +213,15 @@ static int start_due(struct engine *e, double now, double *ret_wait, struct tp_e
 		if (!s->used || s->active)
 			continue;
 		if (s->not_before > now) {
-			wait = fmin(wait, s->not_before - now);
+			*wait = fmin(*wait, s->not_before - now);
 			continue;
 		}
-		token = take_token(&e->lim, now);
-		if (token > 0) {
-			wait = fmin(wait, token);
-			break;
+		token = s->token ? 0 : take_token(&e->lim, now);
+		if (token > 0) { /* slots holding their token still go */
+			*wait = fmin(*wait, token);
+			continue;
 		}
+		s->token = false;
 		left = svc->deadline - (now - s->op_start);
 		tp_transfer_free(&s->t);
 		if (tp_transfer_start(
@@ -212,22 +239,24 @@ static int start_due(struct engine *e, double now, double *ret_wait, struct tp_e
 		e->st.sent++;
 		measure(&e->lim, now);
 	}
-	*ret_wait = wait;
 	return 0;
 }
 
 /* Whether a failed attempt is tried again: retryable, and time left in
  * the operation's deadline after the backoff (Retry-After honoured). */
-static bool retry_later(struct engine *e, struct slot *s, const struct tp_answer *a, double now)
+static bool retry_later(struct engine *e, struct slot *s, const struct tp_answer *a, const struct tp_error *why,
+			double now)
 {
-	double delay = tp_backoff_seconds(s->attempt - 1);
+	double delay = tp_backoff_seconds(s->attempt - 1), left = e->svc->deadline - (now - s->op_start);
 
 	if (a->retry_after >= 0 && (double)a->retry_after > delay)
 		delay = (double)a->retry_after;
-	if (delay >= e->svc->deadline - (now - s->op_start))
+	if (delay >= left)
 		return false;
 	s->not_before = now + delay;
 	e->st.retried++;
+	tp_note_retry(e->svc, &(struct tp_http_request){ .method = s->method, .path = s->path }, delay, s->attempt,
+		      left - delay, why);
 	return true;
 }
 
@@ -265,13 +294,14 @@ static int finished(struct engine *e, struct slot *s, CURLcode c, double now, st
 	curl_multi_remove_handle(e->multi, s->t.curl);
 	s->active = false;
 	r = tp_transfer_end(&s->t, c, &a, &retryable, &attempt_err);
+	tp_note_answer(e->svc, &s->t);
 	tp_transfer_free(&s->t);
 	if (r < 0 && a.failed && throttling(&a)) {
 		e->st.throttled++;
 		on_throttle(&e->lim, now);
 	} else if (r == 0 && !a.failed)
 		on_success(&e->lim, now);
-	if (r < 0 && retryable && retry_later(e, s, &a, now)) {
+	if (r < 0 && retryable && retry_later(e, s, &a, &attempt_err, now)) {
 		tp_answer_free(&a);
 		return 0;
 	}
@@ -330,11 +360,12 @@ static int loop(struct engine *e, struct tp_error *err)
 
 	while (true) {
 		now = tp_now_seconds();
+		wait = 1;
 		/* One commit for the answers just handled and the requests
 		 * just prepared, before any of those goes out. */
-		if (fill(e, now, err) < 0 || commit(e, err) < 0 || start_due(e, now, &wait, err) < 0)
+		if (fill(e, now, &wait, err) < 0 || commit(e, err) < 0 || start_due(e, now, &wait, err) < 0)
 			return -1;
-		if (!busy(e))
+		if (!busy(e) && !e->more) /* jobs may still wait for a token */
 			return 0;
 		if (curl_multi_poll(e->multi, NULL, 0, (int)(wait * 1000) + 1, NULL) != CURLM_OK ||
 		    curl_multi_perform(e->multi, &running) != CURLM_OK)

@@ -297,6 +297,34 @@ void tp_transfer_free(struct tp_transfer *t)
 	*t = (struct tp_transfer){ 0 };
 }
 
+void tp_note_answer(const struct tp_service *svc, const struct tp_transfer *t)
+{
+	_cleanup_free_ char *line = NULL;
+
+	if (!svc->note_debug || !t->resp.status)
+		return;
+	if (asprintf(&line, "%s %s: HTTP %ld%s%s (request id %s)", t->method, t->url, t->resp.status,
+		     t->resp.error_type[0] ? " " : "", t->resp.error_type,
+		     t->resp.request_id[0] ? t->resp.request_id : "none") >= 0)
+		svc->note_debug(line);
+}
+
+void tp_note_retry(const struct tp_service *svc, const struct tp_http_request *req, double delay, unsigned attempt,
+		   double left, const struct tp_error *e)
+{
+	_cleanup_free_ char *line = NULL, *prefix = NULL;
+	const char *why = e->msg;
+
+	if (!svc->note_retry)
+		return;
+	if (asprintf(&prefix, "%s %s%s: ", req->method, svc->endpoint, req->path) >= 0 &&
+	    strncmp(why, prefix, strlen(prefix)) == 0)
+		why += strlen(prefix);
+	if (asprintf(&line, "%s %s: attempt %u failed (%s); retrying in %.1fs, %.0fs left", req->method, req->path,
+		     attempt, why, delay, left) >= 0)
+		svc->note_retry(line);
+}
+
 /* Full jitter: uniformly random in [0, min(cap, base * 2^attempt)]. */
 double tp_backoff_seconds(unsigned attempt)
 {

@@ -34,6 +34,14 @@ int tp_transfer_end(struct tp_transfer *t, CURLcode c, struct tp_answer *a, bool
 
 void tp_transfer_free(struct tp_transfer *t);
 
+/* For -v (svc->note_debug): the answer's status line and request id. */
+void tp_note_answer(const struct tp_service *svc, const struct tp_transfer *t);
+
+/* To svc->note_retry: one short line, the request, the attempt and why it
+ * failed (without the URL again), the wait, the time left. */
+void tp_note_retry(const struct tp_service *svc, const struct tp_http_request *req, double delay, unsigned attempt,
+		   double left, const struct tp_error *e);
+
 /* Full-jitter backoff before attempt+1. */
 double tp_backoff_seconds(unsigned attempt);
 

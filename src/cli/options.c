@@ -12,6 +12,7 @@
 #include "src/base/spell.h"
 #include "src/base/strv.h"
 #include "src/store/file.h"
+#include "src/store/json.h"
 
 /* Which commands take what: the device's key (a TPM), the service, the
  * install for the agent. */
@@ -70,7 +71,7 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_POLICY] = { "policy", "NAME", KIND_LIST, SERVICE, false,
 			    "attach this IoT policy to the certificate (repeatable)" },
 	[TP_OPT_CERT] = { "cert", "FILE", KIND_STRING, TP_CMD_REGISTER | TP_CMD_INSTALL, false,
-			  "the device certificate to register" },
+			  "the device certificate (PEM) for the TPM key" },
 	[TP_OPT_CA_CERT] = { "ca-cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false,
 			     "the CA certificate that issued it" },
 	[TP_OPT_NO_CA] = { "no-ca", "", KIND_FLAG, TP_CMD_REGISTER, false,
@@ -169,13 +170,39 @@ static const char *closest_option(enum tp_cmd cmd, const char *name)
 	return best;
 }
 
+/* The options of cmd (and --config, --help) that name starts, as
+ * ", --a, --b" into list (of size n); how many there are.  *exact: one of
+ * them is name. */
+static int prefix_of(enum tp_cmd cmd, const char *name, char *list, size_t n, bool *exact)
+{
+	const char *candidate;
+	size_t len = strlen(name), used = 0;
+	int i, count = 0;
+
+	list[0] = '\0';
+	*exact = false;
+	for (i = 0; i <= TP_OPT__COUNT + 1; i++) {
+		candidate = i < TP_OPT__COUNT ? tp_opt_defs[i].name : i == TP_OPT__COUNT ? "config" : "help";
+		if ((i < TP_OPT__COUNT && !(tp_opt_defs[i].cmds & cmd)) || strncmp(candidate, name, len) != 0)
+			continue;
+		count++;
+		*exact = *exact || !candidate[len];
+		if (used < n)
+			used += (size_t)snprintf(list + used, n - used, ", --%s", candidate);
+	}
+	return count;
+}
+
 /* "--name[=value]" as typed: an unknown option, with the closest one; one
  * of another command's; or an abbreviation, which is not accepted (a
- * script that works today must not break when an option is added). */
+ * script that works today must not break when an option is added): of one
+ * option, named; of several, all listed. */
 static int bad_option(const struct tp_raw_options *raw, const char *token, struct tp_error *err)
 {
 	_cleanup_free_ char *name = strndup(token + 2, strcspn(token + 2, "="));
+	char list[512];
 	const char *hint;
+	bool exact = false;
 	int i;
 
 	if (!name || strncmp(token, "--", 2) != 0)
@@ -184,9 +211,15 @@ static int bad_option(const struct tp_raw_options *raw, const char *token, struc
 		if (strcmp(tp_opt_defs[i].name, name) == 0 && !(tp_opt_defs[i].cmds & raw->cmd))
 			return tp_error_set(err, EX_USAGE, "option \"--%s\" is not one of this command's (see --help)",
 					    name);
+	i = *name ? prefix_of(raw->cmd, name, list, sizeof(list), &exact) : 0;
+	/* Written out, and still refused: a flag given a value. */
+	if (exact && strchr(token, '='))
+		return tp_error_set(err, EX_USAGE, "option \"--%s\" takes no value", name);
+	if (i > 1)
+		return tp_error_set(err, EX_USAGE, "option \"--%s\" is ambiguous (%s): write one out", name, list + 2);
+	if (i == 1)
+		return tp_error_set(err, EX_USAGE, "option \"--%s\" is abbreviated: write it out, %s", name, list + 2);
 	hint = closest_option(raw->cmd, name);
-	if (hint && strcmp(hint, name) != 0 && strncmp(hint, name, strlen(name)) == 0)
-		return tp_error_set(err, EX_USAGE, "option \"--%s\" is abbreviated: write it out, --%s", name, hint);
 	if (hint)
 		return tp_error_set(err, EX_USAGE, "unknown option \"--%s\": did you mean --%s?", name, hint);
 	return tp_error_set(err, EX_USAGE, "unknown option \"--%s\"", name);
@@ -391,17 +424,23 @@ int tp_raw_parse_config(struct tp_raw_options *raw, const char *json, size_t len
 			struct tp_error *err)
 {
 	struct tp_raw_value values[TP_OPT__COUNT] = { 0 };
+	_cleanup_free_ char *what = NULL;
 	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+	cJSON *root = NULL;
 	int i, r = -1;
 
+	if (asprintf(&what, "config %s", path) < 0)
+		return tp_error_oom(err);
+	/* Before parsing: cJSON takes what JSON forbids (a raw NUL cuts a
+	 * string short). */
+	if (tp_json_check_text(json, len, what, EX_CONFIG, err) < 0)
+		return -1;
+	root = cJSON_ParseWithLengthOpts(json, len, &end, false);
 	if (!root)
 		tp_error_set(err, EX_CONFIG, "config %s: not valid JSON", path);
 	else if (end && !only_space(end, len - (size_t)(end - json)))
 		tp_error_set(err, EX_CONFIG, "config %s: text after the JSON object (at byte %zu)", path,
 			     (size_t)(end - json));
-	else if (memmem(json, len, "\\u0000", 6) || memmem(json, len, "\\U0000", 6))
-		tp_error_set(err, EX_CONFIG, "config %s: a string holds a NUL character (\\u0000)", path);
 	else if (!cJSON_IsObject(root))
 		tp_error_set(err, EX_CONFIG, "config %s: the top level must be a JSON object", path);
 	else if (config_values(root, raw->cmd, path, values, err) == 0)

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <grp.h>
 #include <pwd.h>
@@ -18,6 +19,10 @@
 #include "src/base/cleanup.h"
 #include "src/base/spell.h"
 #include "src/base/strv.h"
+#include "src/store/file.h"
+
+/* pcap:pcap:...: more is no use, and the recursion stays bounded. */
+#define TCTI_NESTING_MAX 4
 
 static const char *val(const struct tp_raw_options *raw, enum tp_opt opt)
 {
@@ -113,43 +118,70 @@ static int nonempty(const struct tp_raw_options *raw, enum tp_opt opt, struct tp
 	return val(raw, opt) && !*val(raw, opt) ? bad_value(raw, opt, "is empty", err) : 0;
 }
 
+/* The TCTI part (all or part of --tcti) is bad: the whole value is quoted,
+ * and the part, when it is a wrapped TCTI's configuration. */
+static int bad_tcti(const struct tp_raw_options *raw, const char *part, const char *why, struct tp_error *err)
+{
+	_cleanup_free_ char *msg = NULL;
+
+	if (part == val(raw, TP_OPT_TCTI))
+		return bad_value(raw, TP_OPT_TCTI, why, err);
+	if (asprintf(&msg, "wraps the TCTI \"%s\", which %s", part, why) < 0)
+		return tp_error_oom(err);
+	return bad_value(raw, TP_OPT_TCTI, msg, err);
+}
+
+/* device[:PATH]: a character device, never a file the TCTI would write a
+ * TPM command into; and one this user may open. */
+static int check_tcti_device(const struct tp_raw_options *raw, const char *part, const char *path, struct tp_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && !S_ISCHR(st.st_mode))
+		return bad_tcti(raw, part, "names a device that is not a character device", err);
+	/* The usual first-boot mistake: a user that may not open the TPM. */
+	if (access(path, R_OK | W_OK) < 0 && errno == EACCES)
+		return tp_error_set(err, EX_NOPERM,
+				    "the TPM device %s is not readable and writable by this user: run as root or as a "
+				    "member of group tss (as the unit's user is)",
+				    path);
+	return 0;
+}
+
 /*
  * --tcti NAME[:CONF]: tpm2-tss loads libtss2-tcti-NAME (or any library
  * path it is given) and runs it as this process, root under the unit.  Only
  * the modules tpm2-tss installed are accepted, by name, and not "cmd"
- * (which runs a command); a device must be a character device, never a
- * file the TCTI would write a TPM command into.
+ * (which runs a command); a device must be a character device.  pcap's
+ * CONF is a whole TCTI configuration of its own, which tpm2-tss loads the
+ * same way: the same rules apply to it (an empty one is tpm2-tss's
+ * default search, which is fine).  tcti is the part checked: the value, or
+ * the configuration a pcap wraps, depth levels down.
  */
-static int check_tcti(const struct tp_raw_options *raw, struct tp_error *err)
+static int check_tcti(const struct tp_raw_options *raw, const char *tcti, unsigned depth, struct tp_error *err)
 {
-	const char *v = val(raw, TP_OPT_TCTI), *conf = strchr(v, ':');
-	_cleanup_free_ char *name = strndup(v, conf ? (size_t)(conf - v) : strlen(v)), *lib = NULL;
-	struct stat st;
+	const char *conf = strchr(tcti, ':');
+	_cleanup_free_ char *name = strndup(tcti, conf ? (size_t)(conf - tcti) : strlen(tcti)), *lib = NULL;
 
 	if (!name)
 		return tp_error_oom(err);
 	if (!*name || !all_chars(name, "-_", false) || strcmp(name, "cmd") == 0)
-		return bad_value(raw, TP_OPT_TCTI,
-				 "does not name a TCTI module of tpm2-tss (device, tabrmd, swtpm, "
-				 "mssim, ...)",
-				 err);
+		return bad_tcti(raw, tcti,
+				"does not name a TCTI module of tpm2-tss (device, tabrmd, swtpm, mssim, pcap, ...)",
+				err);
 	if (asprintf(&lib, "%s/libtss2-tcti-%s.so.0", TP_TCTI_LIBDIR, name) < 0)
 		return tp_error_oom(err);
 	if (access(lib, F_OK) < 0)
-		return bad_value(raw, TP_OPT_TCTI,
-				 "names a TCTI that tpm2-tss did not install (no libtss2-tcti-NAME "
-				 "in " TP_TCTI_LIBDIR ")",
-				 err);
-	if (strcmp(name, "device") == 0 && conf && conf[1] && stat(conf + 1, &st) == 0 && !S_ISCHR(st.st_mode))
-		return bad_value(raw, TP_OPT_TCTI, "names a device that is not a character device", err);
-	/* The usual first-boot mistake: a user that may not open the TPM. */
-	if (strcmp(name, "device") == 0 && access(conf && conf[1] ? conf + 1 : "/dev/tpm0", R_OK | W_OK) < 0 &&
-	    errno == EACCES)
-		return tp_error_set(err, EX_NOPERM,
-				    "the TPM device %s is not readable and writable by this user: run as root or as a "
-				    "member of group tss (as the unit's user is)",
-				    conf && conf[1] ? conf + 1 : "/dev/tpm0");
-	return 0;
+		return bad_tcti(
+			raw, tcti,
+			"names a TCTI that tpm2-tss did not install (no libtss2-tcti-NAME in " TP_TCTI_LIBDIR ")", err);
+	if (strcmp(name, "device") == 0)
+		return check_tcti_device(raw, tcti, conf && conf[1] ? conf + 1 : "/dev/tpm0", err);
+	if (strcmp(name, "pcap") != 0 || !conf || !conf[1])
+		return 0;
+	if (depth >= TCTI_NESTING_MAX)
+		return bad_tcti(raw, tcti, "nests pcap TCTIs too deeply", err);
+	return check_tcti(raw, conf + 1, depth + 1, err);
 }
 
 static int check_identity(const struct tp_raw_options *raw, struct tp_error *err)
@@ -160,14 +192,16 @@ static int check_identity(const struct tp_raw_options *raw, struct tp_error *err
 	if (raw->cmd == TP_CMD_BATCH)
 		return 0; /* no device: each CSR names its thing */
 	if (raw->cmd == TP_CMD_STATUS)
-		return nonempty(raw, TP_OPT_TCTI, err) < 0 ? -1 : check_tcti(raw, err); /* the record names it */
+		return nonempty(raw, TP_OPT_TCTI, err) < 0
+			       ? -1
+			       : check_tcti(raw, val(raw, TP_OPT_TCTI), 0, err); /* the record names it */
 	if (!v)
 		return tp_error_set(err, EX_USAGE,
 				    "no thing name: give --thing-name or \"thing-name\" in the config file");
 	n = strlen(v);
 	if (n == 0 || n > 128 || !all_chars(v, ":_-", true))
 		return bad_value(raw, TP_OPT_THING_NAME, "is not a valid thing name (1-128 of A-Z a-z 0-9 : _ -)", err);
-	return nonempty(raw, TP_OPT_TCTI, err) < 0 ? -1 : check_tcti(raw, err);
+	return nonempty(raw, TP_OPT_TCTI, err) < 0 ? -1 : check_tcti(raw, val(raw, TP_OPT_TCTI), 0, err);
 }
 
 static int parse_key(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
@@ -295,6 +329,54 @@ static int check_region(const struct tp_raw_options *raw, struct tp_error *err)
 	return bad(raw, TP_OPT_REGION, v, "is not an AWS region (us-east-1, eu-west-1, ...; see the README)", err);
 }
 
+/* Where the value of opt came from, for a message: "--NAME", ENV (the
+ * variable it was read from) or "config PATH". */
+static int origin_of(const struct tp_raw_options *raw, enum tp_opt opt, const char *env, char **ret,
+		     struct tp_error *err)
+{
+	int n;
+
+	switch (raw->v[opt].origin) {
+	case TP_FROM_CONFIG:
+		n = asprintf(ret, "config %s", raw->config_path ? raw->config_path : TP_DEFAULT_CONFIG);
+		break;
+	case TP_FROM_ENV:
+		n = asprintf(ret, "%s", env);
+		break;
+	default:
+		n = asprintf(ret, "--%s", tp_opt_defs[opt].name);
+		break;
+	}
+	return n < 0 ? tp_error_oom(err) : 0;
+}
+
+/* The input file opt names (what it is, env the variable it may come
+ * from), by the one rule for input files (README, exit codes): opened
+ * without blocking, so a FIFO fails at once, and a regular file; missing,
+ * not openable or anything else is EX_CONFIG naming it.  Checked here, before
+ * the TPM or the service is touched, for a file only a library reads much
+ * later. */
+static int check_input_file(const struct tp_raw_options *raw, enum tp_opt opt, const char *what, const char *env,
+			    struct tp_error *err)
+{
+	_cleanup_free_ char *from = NULL, *label = NULL;
+	_cleanup_close_ int fd = -1;
+	const char *path = val(raw, opt);
+
+	if (!path)
+		return 0;
+	if (origin_of(raw, opt, env, &from, err) < 0)
+		return -1;
+	if (asprintf(&label, "%s %s (from %s)", what, path, from) < 0)
+		return tp_error_oom(err);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT)
+		return tp_error_set(err, EX_CONFIG, "%s does not exist", label);
+	if (fd < 0)
+		return tp_error_set(err, EX_CONFIG, "cannot open %s: %s", label, strerror(errno));
+	return tp_check_regular(fd, label, err);
+}
+
 static int parse_service(struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
 {
 	const char *v = val(raw, TP_OPT_REGION);
@@ -320,6 +402,9 @@ static int parse_service(struct tp_raw_options *raw, struct tp_options *o, struc
 			return -1;
 		tp_raw_set(&raw->v[TP_OPT_ENDPOINT_URL], TP_FROM_DEFAULT, url, NULL);
 	}
+	if (nonempty(raw, TP_OPT_CA_BUNDLE, err) < 0 ||
+	    check_input_file(raw, TP_OPT_CA_BUNDLE, "CA bundle", "AWS_CA_BUNDLE", err) < 0)
+		return -1;
 	return parse_deadline(raw, o, err);
 }
 
@@ -384,14 +469,20 @@ static int parse_owner(const struct tp_raw_options *raw, struct tp_options *o, s
 static int check_env_values(const struct tp_raw_options *raw, const struct tp_options *o, struct tp_error *err)
 {
 	static const enum tp_opt written[] = { TP_OPT_OUT_DIR, TP_OPT_TCTI, TP_OPT_KEY_FILE };
+	_cleanup_free_ char *why = NULL;
+	const char *problem;
 	size_t i;
 
 	if (!(o->agents & (TP_AGENT_ENV | TP_AGENT_PKCS11)))
 		return 0;
-	for (i = 0; i < sizeof(written) / sizeof(written[0]); i++)
-		if (val(raw, written[i]) && !tp_env_value_ok(val(raw, written[i])))
-			return bad_value(raw, written[i], "contains a control character, which agent.env cannot hold",
-					 err);
+	for (i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+		problem = val(raw, written[i]) ? tp_env_value_problem(val(raw, written[i])) : NULL;
+		if (!problem)
+			continue;
+		if (asprintf(&why, "%s, which agent.env cannot hold", problem) < 0)
+			return tp_error_oom(err);
+		return bad_value(raw, written[i], why, err);
+	}
 	return 0;
 }
 
@@ -417,9 +508,7 @@ static int parse_install(const struct tp_raw_options *raw, struct tp_options *o,
 		return -1;
 	if (v && (!*v || strlen(v) > 253 || !all_chars(v, ".-", true)))
 		return bad_value(raw, TP_OPT_IOT_ENDPOINT, "is not a host name", err);
-	if (nonempty(raw, TP_OPT_OUT_DIR, err) < 0 || nonempty(raw, TP_OPT_CA_BUNDLE, err) < 0)
-		return -1;
-	return 0;
+	return nonempty(raw, TP_OPT_OUT_DIR, err);
 }
 
 /* Names that go into a URL path: libcurl signs the path exactly as written,
@@ -488,6 +577,8 @@ static int parse_factory(const struct tp_raw_options *raw, struct tp_options *o,
 	char *end;
 
 	o->json = flag(raw, TP_OPT_JSON);
+	if (flag(raw, TP_OPT_VERBOSE) && flag(raw, TP_OPT_QUIET))
+		return tp_error_set(err, EX_USAGE, "-v (--verbose) and -q (--quiet) exclude each other: give one");
 	o->verbosity = flag(raw, TP_OPT_VERBOSE) ? 1 : flag(raw, TP_OPT_QUIET) ? -1 : 0;
 	o->resend_unanswered = flag(raw, TP_OPT_RESEND_UNANSWERED);
 	if (raw->cmd == TP_CMD_CSR && (!val(raw, TP_OPT_OUT) || !*val(raw, TP_OPT_OUT)))

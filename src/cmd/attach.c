@@ -66,7 +66,8 @@ int tp_attach_missing(struct tp_run *run, const char *cert_id, const char *cert_
 	return 0;
 }
 
-int tp_attach_describe(const struct tp_attached *done, char **ret, struct tp_error *err)
+/* "; attached to ..." when done has something, else unattached. */
+static int describe(const struct tp_attached *done, const char *unattached, char **ret, struct tp_error *err)
 {
 	_cleanup_free_ char *policies = tp_strv_join(done->policies, ", ");
 	int n;
@@ -74,13 +75,32 @@ int tp_attach_describe(const struct tp_attached *done, char **ret, struct tp_err
 	if (!policies)
 		return tp_error_oom(err);
 	if (!done->thing && !*policies)
-		n = asprintf(ret, "; the certificate is not attached to a thing or policy yet, so the device cannot "
-				  "connect: run again with --attach-thing and --policy NAME");
+		n = asprintf(ret, "; %s", unattached);
 	else
 		n = asprintf(ret, "; attached to %s%s%s%s%s", done->thing ? "thing " : "",
 			     done->thing ? done->thing : "", done->thing && *policies ? " and " : "",
 			     *policies ? "policies " : "", policies);
 	return n < 0 ? tp_error_oom(err) : 0;
+}
+
+int tp_attach_describe(const struct tp_attached *done, char **ret, struct tp_error *err)
+{
+	return describe(done,
+			"the certificate is not attached to a thing or policy yet, so the device cannot connect: "
+			"run again with --attach-thing and --policy NAME",
+			ret, err);
+}
+
+/* Offline, whether anything else attached the certificate is unknown: a
+ * factory's batch --attach-thing --policy may well have. */
+int tp_attach_describe_offline(const struct tp_attached *done, char **ret, struct tp_error *err)
+{
+	return describe(done,
+			"this run attached nothing: unless the certificate is attached to a thing and a policy "
+			"elsewhere (as batch --attach-thing --policy NAME does), the device cannot connect until it "
+			"is; to attach it from here, run again with --attach-thing and --policy NAME (with AWS "
+			"credentials)",
+			ret, err);
 }
 
 /* A certificate installed with no ARN (by install, offline): the service

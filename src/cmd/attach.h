@@ -28,6 +28,11 @@ bool tp_attach_wanted(const struct tp_run *run, const struct tp_attached *done);
  * attached yet, for the success line (allocated). */
 int tp_attach_describe(const struct tp_attached *done, char **ret, struct tp_error *err);
 
+/* The same for a run that did not ask the service (install offline): when
+ * it attached nothing, it says so, and what the device needs if nothing
+ * else attached the certificate, which it cannot know. */
+int tp_attach_describe_offline(const struct tp_attached *done, char **ret, struct tp_error *err);
+
 /* A provisioned device asked for attachments it does not have: make just
  * those, and record them in state.json. */
 int tp_attach_provisioned(struct tp_run *run, struct tp_error *err);

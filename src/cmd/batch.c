@@ -65,8 +65,9 @@ struct batch {
 	int worst; /* the exit code for the CSRs that failed */
 	double start;
 	bool tty;
-	bool unsynced;	 /* files written since the last directory sync */
-	char **finished; /* NAMEs whose NAME.pending goes after that sync */
+	struct tp_multi_stats st; /* the client's, as of the last progress */
+	bool unsynced;		  /* files written since the last directory sync */
+	char **finished;	  /* NAMEs whose NAME.pending goes after that sync */
 };
 
 static void job_free(struct job *j)
@@ -482,6 +483,7 @@ static void progress(void *user, const struct tp_multi_stats *st)
 	unsigned long total = b->total - b->done_before, finished = b->written + b->failed;
 	double secs = tp_now_seconds() - b->start, rate = secs > 0 ? (double)b->written / secs : 0;
 
+	b->st = *st;
 	if (!b->tty)
 		return;
 	fprintf(stderr, "\r\033[K%lu written, %lu failed of %lu; %.1f/s", b->written, b->failed, total, rate);
@@ -518,18 +520,30 @@ static void summary(const struct batch *b)
 	       "unanswered) in %.1fs, %.1f certificates/s",
 	       b->written + b->done_before, b->total, b->written, b->done_before, b->failed, b->unanswered, secs,
 	       secs > 0 ? (double)b->written / secs : 0.0);
+	if (b->st.retried)
+		tp_log(TP_PRIO_NOTICE, "batch: %lu attempts retried; the service throttled %lu (-v shows each retry)",
+		       b->st.retried, b->st.throttled);
 }
 
 /* Why a lock: two batches on one output directory would send the same
  * CSRs twice. */
+/* A batch retries many requests at once: one line each only with -v; the
+ * summary counts them. */
+static void note_retry(const char *line)
+{
+	tp_log(TP_PRIO_DEBUG, "%s", line);
+}
+
 static int begin(struct tp_run *run, struct batch *b, struct tp_error *err)
 {
 	const struct tp_options *o = &run->o;
 
 	if (tp_mkdir_safe(o->out_dir, err) < 0 ||
-	    tp_lock_file(o->out_dir, LOCK_FILE, o->deadline, NULL, &run->lock, err) < 0 ||
-	    tp_run_load_creds(run, err) < 0)
+	    tp_lock_file(o->out_dir, LOCK_FILE, o->deadline, NULL, &run->lock, err) < 0)
+		return tp_run_hint_out_dir(err);
+	if (tp_run_load_creds(run, err) < 0)
 		return -1;
+	run->svc.note_retry = note_retry;
 	b->dir = opendir(o->csr_dir);
 	if (!b->dir)
 		return tp_error_set(err, EX_CONFIG, "--csr-dir %s: %m", o->csr_dir);

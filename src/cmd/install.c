@@ -78,7 +78,7 @@ static int install(struct tp_run *run, struct tp_error *err)
 		return -1;
 	/* Step 3: the files for the agent, state.json last. */
 	if (tp_run_install(run, cert, &pub, &issued, &attached, err) < 0 ||
-	    tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe(&attached, &what, err) < 0)
+	    tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe_offline(&attached, &what, err) < 0)
 		return -1;
 	tp_log(TP_PRIO_NOTICE,
 	       "installed thing %s: certificate %s in %s%s; inspect it with: tpm-provision status --out-dir %s",

@@ -8,6 +8,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "src/base/cleanup.h"
+
 static int verbosity;
 
 void tp_log_set_verbosity(int v)
@@ -32,12 +34,32 @@ const char *tp_prio(enum tp_priority p)
 	return stderr_is_journal() ? prefixes[p] : "";
 }
 
+void tp_log_escaped(FILE *f, const char *text)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)text; *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
 static void vlog(enum tp_priority p, const char *fmt, va_list ap)
 {
+	_cleanup_free_ char *line = NULL;
+
 	if ((p == TP_PRIO_DEBUG && verbosity < 1) || (p > TP_PRIO_ERR && verbosity < 0))
 		return;
+	if (vasprintf(&line, fmt, ap) < 0)
+		return;
 	fprintf(stderr, "%stpm-provision: ", tp_prio(p));
-	vfprintf(stderr, fmt, ap);
+	tp_log_escaped(stderr, line);
 	fputc('\n', stderr);
 }
 
@@ -50,9 +72,25 @@ void tp_log(enum tp_priority p, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The unit's status line: escaped as the lines on stderr are, so a value
+ * cannot add a newline and with it another assignment (READY=1,
+ * MAINPID=...) to the message. */
+static void notify_status(const char *line)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	FILE *f;
+
+	if (!getenv("NOTIFY_SOCKET") || !(f = open_memstream(&text, &len)))
+		return;
+	tp_log_escaped(f, line);
+	if (fclose(f) == 0)
+		sd_notifyf(0, "STATUS=%s", text);
+}
+
 void tp_step(const char *fmt, ...)
 {
-	char *line;
+	_cleanup_free_ char *line = NULL;
 	va_list ap;
 	int n;
 
@@ -62,6 +100,5 @@ void tp_step(const char *fmt, ...)
 	if (n < 0)
 		return;
 	tp_log(TP_PRIO_INFO, "%s", line);
-	sd_notifyf(0, "STATUS=%s", line);
-	free(line);
+	notify_status(line);
 }

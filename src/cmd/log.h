@@ -12,6 +12,7 @@
 #define TP_LOG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 enum tp_priority { TP_PRIO_ERR = 3, TP_PRIO_WARNING = 4, TP_PRIO_NOTICE = 5, TP_PRIO_INFO = 6, TP_PRIO_DEBUG = 7 };
 
@@ -21,11 +22,18 @@ void tp_log_set_verbosity(int verbosity);
 /* "<N>" when stderr is the journal, "" elsewhere. */
 const char *tp_prio(enum tp_priority p);
 
-/* "tpm-provision: MESSAGE" on stderr at priority p (if not filtered). */
+/* text on f with its control characters escaped (\n, \t, \xNN, DEL
+ * too), so a line stays one line: a value cannot forge another line (with
+ * its own priority, under the journal) nor drive a terminal.  The one
+ * escape of every human line, the status line and the error line. */
+void tp_log_escaped(FILE *f, const char *text);
+
+/* "tpm-provision: MESSAGE" on stderr at priority p (if not filtered),
+ * MESSAGE escaped. */
 void tp_log(enum tp_priority p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A step as it starts: logged (info) and, under systemd, the unit's
- * status line. */
+ * status line (escaped the same way). */
 void tp_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -66,27 +66,61 @@ static void usage(FILE *f)
  * are escaped, so the line stays one line and cannot drive a terminal. */
 static void print_error(const char *command, const char *msg)
 {
-	const unsigned char *p;
-
 	fprintf(stderr, "%stpm-provision%s%s: ", tp_prio(TP_PRIO_ERR), *command ? " " : "", command);
-	for (p = (const unsigned char *)msg; *p; p++) {
-		if (*p == '\n')
-			fputs("\\n", stderr);
-		else if (*p == '\t')
-			fputs("\\t", stderr);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(stderr, "\\x%02x", *p);
-		else
-			fputc(*p, stderr);
-	}
+	tp_log_escaped(stderr, msg);
 	fputc('\n', stderr);
+}
+
+/* The command closest to a misspelt name, or NULL. */
+static const struct subcommand *closest(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (tp_close_enough(name, subcommands[i].name))
+			return &subcommands[i];
+	return NULL;
+}
+
+/* An unknown command (after "help", for help): a usage error, with the
+ * closest command. */
+static int unknown_command(const char *help, const char *name)
+{
+	const struct subcommand *near = closest(name);
+	struct tp_error err = { 0 };
+
+	if (near)
+		tp_error_record(&err, EX_USAGE, "unknown command \"%.200s\": did you mean %s?", name, near->name);
+	else
+		tp_error_record(&err, EX_USAGE, "unknown command \"%.200s\" (tpm-provision --help lists them)", name);
+	print_error(help, err.msg);
+	return EX_USAGE;
+}
+
+/* "help COMMAND" is "COMMAND --help"; "help" alone lists the commands. */
+static int help(int argc, char **argv)
+{
+	const struct subcommand *sub;
+	struct tp_error err = { 0 };
+
+	if (argc < 3) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 3) {
+		print_error("help", "one command at a time: tpm-provision help COMMAND");
+		return EX_USAGE;
+	}
+	sub = find(argv[2]);
+	if (!sub)
+		return unknown_command("help", argv[2]);
+	return sub->run(2, (char *[]){ argv[2], (char *)"--help", NULL }, &err) == 0 ? 0 : EX_SOFTWARE;
 }
 
 int main(int argc, char **argv)
 {
 	const struct subcommand *sub;
 	struct tp_error err = { 0 };
-	size_t i;
 
 	/* Files get explicit modes; anything else is private.  No core dump:
 	 * it could hold the AWS secret. */
@@ -99,14 +133,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	/* "help COMMAND" is "COMMAND --help". */
-	sub = strcmp(argv[1], "help") == 0 && argc == 3 ? find(argv[2]) : NULL;
-	if (sub) {
-		char *help_argv[] = { argv[2], (char *)"--help", NULL };
-
-		return sub->run(2, help_argv, &err) == 0 ? 0 : EX_SOFTWARE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[1], "help") == 0)
+		return help(argc, argv);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;
 	}
@@ -123,15 +152,5 @@ int main(int argc, char **argv)
 			tp_report_error(argv[1], err.exit_code ? err.exit_code : EX_SOFTWARE, err.msg);
 		return err.exit_code ? err.exit_code : EX_SOFTWARE;
 	}
-	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]) && !tp_close_enough(argv[1], subcommands[i].name);
-	     i++)
-		;
-	if (i < sizeof(subcommands) / sizeof(subcommands[0]))
-		snprintf(err.msg, sizeof(err.msg), "unknown command \"%.200s\": did you mean %s?", argv[1],
-			 subcommands[i].name);
-	else
-		snprintf(err.msg, sizeof(err.msg), "unknown command \"%.200s\" (tpm-provision --help lists them)",
-			 argv[1]);
-	print_error("", err.msg);
-	return EX_USAGE;
+	return unknown_command("", argv[1]);
 }

@@ -1,6 +1,7 @@
 /* The run every command shares; see run.h. */
 #include "src/cmd/run.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,13 @@ static void note_retry(const char *line)
 static void note_debug(const char *line)
 {
 	tp_log(TP_PRIO_DEBUG, "%s", line);
+}
+
+int tp_run_hint_out_dir(struct tp_error *err)
+{
+	if (strstr(err->msg, strerror(EACCES)) || strstr(err->msg, strerror(EPERM)))
+		tp_error_append(err, "run as root, or give --out-dir a directory this user may write");
+	return -1;
 }
 
 static void waiting_for_lock(const char *path, long pid)
@@ -211,7 +219,9 @@ static int say_provisioned(const struct tp_run *run, const struct tp_state *stat
 
 	/* A run killed after installing may have left its request journal:
 	 * the state now says everything. */
-	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_keyloc_describe(&run->o.key, &where, err) < 0)
+	if (tp_reqjournal_remove(run->o.out_dir, err) < 0)
+		return tp_run_hint_out_dir(err);
+	if (tp_keyloc_describe(&run->o.key, &where, err) < 0)
 		return -1;
 	tp_log(TP_PRIO_NOTICE,
 	       "already provisioned: thing %s, certificate %s, key at %s (%s); inspect it with: tpm-provision status "
@@ -269,13 +279,10 @@ int tp_run_begin(struct tp_run *run, struct tp_error *err)
 
 	if (wait_for_clock(run->o.deadline, err) < 0)
 		return -1;
-	if (tp_mkdir_safe(run->o.out_dir, err) < 0) {
-		if (strstr(err->msg, "Permission denied"))
-			tp_error_append(err, "run as root, or give --out-dir a directory this user may write");
-		return -1;
-	}
-	if (tp_lock_file(run->o.out_dir, LOCK_FILE, run->o.deadline, waiting_for_lock, &run->lock, err) < 0)
-		return -1;
+	/* The run's first writes into the output directory. */
+	if (tp_mkdir_safe(run->o.out_dir, err) < 0 ||
+	    tp_lock_file(run->o.out_dir, LOCK_FILE, run->o.deadline, waiting_for_lock, &run->lock, err) < 0)
+		return tp_run_hint_out_dir(err);
 	/* --force-new-key asks for a new key even on a provisioned device. */
 	if (run->o.force_new_key)
 		return 0;
@@ -366,8 +373,15 @@ int tp_run_build_csr(struct tp_run *run, EVP_PKEY *key, char **ret_pem, struct t
 	};
 
 	tp_step("signing the CSR for thing %s in the TPM", run->o.thing_name);
-	if (tp_csr_build(run->o.tcti, &ck, run->o.thing_name, key, ret_pem, err) < 0)
+	if (tp_csr_build(run->o.tcti, &ck, run->o.thing_name, key, ret_pem, err) < 0) {
+		struct tp_error lockout = { 0 };
+
+		/* The provider's error does not say why the TPM refused: a
+		 * lockout is temporary (75), and says so. */
+		if (tp_devkey_check_lockout(&run->key, &lockout) < 0 && lockout.exit_code == EX_TEMPFAIL)
+			*err = lockout;
 		return -1;
+	}
 	tp_test_crash_point("csr-built");
 	return 0;
 }

@@ -49,6 +49,11 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
  * device disagree. */
 int tp_run_begin(struct tp_run *run, struct tp_error *err);
 
+/* An error from a write into the output directory (err set): when this
+ * user may not write there (EACCES, EPERM), add the way out, --out-dir or
+ * root.  Always -1. */
+int tp_run_hint_out_dir(struct tp_error *err);
+
 /* Step 1 of enroll and csr: the key is made inside the TPM and never
  * leaves it; a key made by an earlier, interrupted run is reused.  Says
  * which on stdout. */

@@ -3,7 +3,9 @@
  * region): state.json, the installed certificate, whether the key in the
  * TPM is still the certificate's, what is attached and installed.  Exit 0
  * provisioned and consistent, 1 not provisioned, 65 inconsistent (the
- * error line says how), as the README documents.
+ * error line says how), the TPM failure's code (74 unreachable) when the
+ * key could not be read, after everything else is shown, as the README
+ * documents.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/core_names.h>
 
 #include "src/base/cleanup.h"
 #include "src/base/strv.h"
@@ -19,6 +22,7 @@
 #include "src/cmd/report.h"
 #include "src/cmd/run.h"
 #include "src/store/file.h"
+#include "src/store/keyjournal.h"
 #include "src/x509/cert.h"
 #include "src/x509/ossl.h"
 #include "src/x509/pkey.h"
@@ -32,7 +36,8 @@ static void status_usage(void)
 	printf("usage: tpm-provision status [--out-dir DIR] [--tcti CONF] [--json]\n\n"
 	       "Show what this device is provisioned as, offline: thing, certificate, validity,\n"
 	       "whether the TPM key still matches, what is attached and installed.\n"
-	       "Exit 0 provisioned, 1 not provisioned, 65 inconsistent.\n\n"
+	       "Exit 0 provisioned, 1 not provisioned, 65 inconsistent, 74 the TPM unreachable\n"
+	       "(the key not checked; everything else is shown).\n\n"
 	       "options:\n");
 	tp_options_usage(stdout, TP_CMD_STATUS);
 }
@@ -41,9 +46,11 @@ struct report {
 	struct tp_state state;
 	struct tp_cert_info cert;
 	char *key_where;
-	char **files;	  /* the installed files present */
-	char *problem;	  /* why the device is inconsistent, or NULL */
-	bool key_checked; /* the TPM key was compared with the certificate */
+	char *key_alg;		 /* as recorded, or the certificate's; NULL if unknown */
+	char **files;		 /* the installed files present */
+	char *problem;		 /* why the device is inconsistent, or NULL */
+	char *key_not_checked;	 /* why the key was not compared with the certificate */
+	struct tp_error tpm_err; /* the TPM failure that kept it from being compared */
 };
 
 static void report_free(struct report *r)
@@ -51,8 +58,10 @@ static void report_free(struct report *r)
 	tp_state_free(&r->state);
 	tp_cert_info_free(&r->cert);
 	free(r->key_where);
+	free(r->key_alg);
 	tp_strv_free(r->files);
 	free(r->problem);
+	free(r->key_not_checked);
 }
 
 /* Record why the device is inconsistent; 0 (the report goes on). */
@@ -73,33 +82,101 @@ static __attribute__((format(printf, 3, 4))) int inconsistent(struct report *r, 
 	return 0;
 }
 
-/* The certificate installed, and the TPM key it must be for. */
-static int check_cert_and_key(struct tp_run *run, struct report *r, struct tp_error *err)
+/* Record why the key was not compared with the certificate; 0. */
+static int not_checked(struct report *r, const char *why, struct tp_error *err)
+{
+	free(r->key_not_checked);
+	r->key_not_checked = strdup(why);
+	return r->key_not_checked ? 0 : tp_error_oom(err);
+}
+
+/* The algorithm of the certificate's key, in --key-alg's names where one
+ * fits ("ecc-p256", "rsa-2048"); NULL when it is unknown. */
+static char *cert_key_alg(X509 *cert)
+{
+	EVP_PKEY *key = X509_get0_pubkey(cert);
+	char group[64] = "", *s = NULL;
+
+	if (!key)
+		return NULL;
+	if (EVP_PKEY_is_a(key, "RSA"))
+		return asprintf(&s, "rsa-%d", EVP_PKEY_get_bits(key)) < 0 ? NULL : s;
+	if (!EVP_PKEY_is_a(key, "EC"))
+		return strdup(EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "unknown");
+	EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL);
+	if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
+		return strdup("ecc-p256");
+	if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
+		return strdup("ecc-p384");
+	return asprintf(&s, "ecc %s", *group ? group : "(unknown curve)") < 0 ? NULL : s;
+}
+
+/* The key's algorithm: as journal.json recorded it when the key was made,
+ * if it names this very key; else the certificate's (cert may be NULL). */
+static int key_algorithm(const char *dir, struct report *r, X509 *cert, struct tp_error *err)
+{
+	struct tp_keyjournal j = { 0 };
+	struct tp_error ignored = { 0 };
+	bool recorded;
+
+	/* The journal only adds to what is shown: a broken one is passed
+	 * over, as when there is none. */
+	recorded = tp_keyjournal_read(dir, &j, &ignored) == 0 && j.phase == TP_KEY_CREATED && j.key_name &&
+		   strcmp(j.key_name, r->state.key_name) == 0 && tp_keyloc_equal(&j.key, &r->state.key);
+	if (recorded)
+		r->key_alg = strdup(tpm_key_alg_name(j.alg));
+	else if (cert)
+		r->key_alg = cert_key_alg(cert);
+	tp_keyjournal_free(&j);
+	return (recorded || cert) && !r->key_alg ? tp_error_oom(err) : 0;
+}
+
+/* The key the certificate must be for: compared, gone, or not readable
+ * now (the TPM unreachable: kept in tpm_err, the report goes on). */
+static int check_key(struct tp_run *run, struct report *r, X509 *cert, const char *path, struct tp_error *err)
 {
 	const struct tp_devkey k = { .tcti = run->o.tcti, .out_dir = run->o.out_dir, .loc = &r->state.key };
-	_cleanup_free_ char *path = NULL;
-	_cleanup_x509_ X509 *cert = NULL;
 	_cleanup_pkey_ EVP_PKEY *key = NULL;
 	struct tpm_public pub;
 	struct tp_error e = { 0 };
 	int c;
 
-	if (tp_path_join(run->o.out_dir, TP_CERT_FILE, &path, err) < 0)
-		return -1;
-	c = tp_cert_read_file(path, &cert, err);
+	c = tp_devkey_read(&k, &pub, &r->tpm_err);
+	if (c == TP_MISSING && r->state.key.file)
+		return not_checked(r, "the key file is missing", err) < 0
+			       ? -1
+			       : inconsistent(r, err, "the key file %s is missing", r->state.key.file);
 	if (c == TP_MISSING)
-		return inconsistent(r, err, "%s is missing", path);
-	if (c < 0 || tp_cert_describe(cert, &r->cert, err) < 0)
+		return not_checked(r, "not in the TPM", err) < 0
+			       ? -1
+			       : inconsistent(r, err, "the key at %s is no longer in the TPM", r->key_where);
+	if (c < 0)
+		return not_checked(r, r->tpm_err.msg, err);
+	if (tp_pkey_from_tpm(&pub, &key, err) < 0)
 		return -1;
-	c = tp_devkey_read(&k, &pub, err);
-	if (c == TP_MISSING)
-		return inconsistent(r, err, "the key at %s is no longer in the TPM", r->key_where);
-	if (c < 0 || tp_pkey_from_tpm(&pub, &key, err) < 0)
-		return -1;
-	r->key_checked = true;
 	if (tp_cert_check_key(cert, key, path, &e) < 0)
 		return inconsistent(r, err, "%s is not for the key in the TPM", path);
 	return 0;
+}
+
+/* The certificate installed, and the TPM key it must be for. */
+static int check_cert_and_key(struct tp_run *run, struct report *r, struct tp_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_x509_ X509 *cert = NULL;
+	int c;
+
+	if (tp_path_join(run->o.out_dir, TP_CERT_FILE, &path, err) < 0)
+		return -1;
+	c = tp_cert_read_file(path, &cert, err);
+	if (c == TP_MISSING) {
+		if (key_algorithm(run->o.out_dir, r, NULL, err) < 0 || not_checked(r, "no " TP_CERT_FILE, err) < 0)
+			return -1;
+		return inconsistent(r, err, "%s is missing", path);
+	}
+	if (c < 0 || tp_cert_describe(cert, &r->cert, err) < 0 || key_algorithm(run->o.out_dir, r, cert, err) < 0)
+		return -1;
+	return check_key(run, r, cert, path, err);
 }
 
 static int find_files(const char *dir, struct report *r, struct tp_error *err)
@@ -117,21 +194,30 @@ static int find_files(const char *dir, struct report *r, struct tp_error *err)
 	return 0;
 }
 
-static void print_list(const char *label, char *const *items)
+static void print_list(const char *label, char *const *items, const char *none)
 {
 	char *const *p;
 
 	printf("%-13s", label);
 	for (p = items; p && *p; p++)
 		printf("%s%s", p == items ? "" : ", ", *p);
-	printf("%s\n", items && *items ? "" : "none");
+	printf("%s\n", items && *items ? "" : none);
+}
+
+static const char *key_verdict(const struct report *r)
+{
+	if (r->key_not_checked)
+		return "not checked: ";
+	return r->problem ? "does NOT match the certificate" : "matches the certificate";
 }
 
 static void print_human(const struct report *r)
 {
 	const struct tp_state *s = &r->state;
 
-	printf("provisioned: %s\n", r->problem ? "yes, but inconsistent" : "yes");
+	printf("provisioned: %s\n", r->problem		   ? "yes, but inconsistent"
+				    : r->tpm_err.exit_code ? "yes (the key could not be checked)"
+							   : "yes");
 	printf("thing:       %s\n", s->thing_name);
 	printf("certificate: %s\n", s->certificate_id);
 	printf("arn:         %s\n", s->certificate_arn ? s->certificate_arn : "unknown (installed offline)");
@@ -141,15 +227,24 @@ static void print_human(const struct report *r)
 		printf("valid:       %s to %s (%d days left)\n", r->cert.not_before, r->cert.not_after,
 		       r->cert.days_left);
 	}
-	printf("key:         %s, %s\n", r->key_where,
-	       !r->key_checked ? "not checked"
-	       : r->problem    ? "does NOT match the certificate"
-			       : "matches the certificate");
+	printf("key:         %s%s%s, %s%s\n", r->key_where, r->key_alg ? ", " : "", r->key_alg ? r->key_alg : "",
+	       key_verdict(r), r->key_not_checked ? r->key_not_checked : "");
 	printf("endpoint:    %s\n", s->iot_endpoint);
-	printf("thing attached: %s\n", s->attached_thing ? s->attached_thing : "none");
-	print_list("policies:", s->policies);
-	print_list("installed:", r->files);
+	/* Attachments made elsewhere (batch) are not known offline. */
+	printf("thing attached: %s\n", s->attached_thing ? s->attached_thing : "none recorded");
+	print_list("policies:", s->policies, "none recorded");
+	print_list("installed:", r->files, "none");
 	printf("since:       %s (tpm-provision %s)\n", s->provisioned_at, s->tool_version);
+}
+
+/* The key's members: where, its algorithm, and whether it matches (or
+ * why that is not known); consistent is unknown when the TPM failed. */
+static bool add_key(cJSON *o, const struct report *r)
+{
+	return cJSON_AddStringToObject(o, "key", r->key_where) &&
+	       (!r->key_alg || cJSON_AddStringToObject(o, "keyAlgorithm", r->key_alg)) &&
+	       (r->key_not_checked ? cJSON_AddStringToObject(o, "keyNotChecked", r->key_not_checked) != NULL
+				   : cJSON_AddBoolToObject(o, "keyMatches", r->problem == NULL) != NULL);
 }
 
 static int print_json(const struct report *r, struct tp_error *err)
@@ -157,7 +252,7 @@ static int print_json(const struct report *r, struct tp_error *err)
 	const struct tp_state *s = &r->state;
 	cJSON *o = cJSON_CreateObject();
 	bool ok = o && cJSON_AddBoolToObject(o, "provisioned", true) &&
-		  cJSON_AddBoolToObject(o, "consistent", r->problem == NULL) &&
+		  (r->tpm_err.exit_code || cJSON_AddBoolToObject(o, "consistent", r->problem == NULL)) &&
 		  (!r->problem || cJSON_AddStringToObject(o, "problem", r->problem)) &&
 		  cJSON_AddStringToObject(o, "thing", s->thing_name) &&
 		  cJSON_AddStringToObject(o, "certificateId", s->certificate_id) &&
@@ -167,9 +262,7 @@ static int print_json(const struct report *r, struct tp_error *err)
 					cJSON_AddStringToObject(o, "notBefore", r->cert.not_before) &&
 					cJSON_AddStringToObject(o, "notAfter", r->cert.not_after) &&
 					cJSON_AddNumberToObject(o, "daysLeft", r->cert.days_left))) &&
-		  cJSON_AddStringToObject(o, "key", r->key_where) &&
-		  (!r->key_checked || cJSON_AddBoolToObject(o, "keyMatches", r->problem == NULL)) &&
-		  cJSON_AddStringToObject(o, "iotEndpoint", s->iot_endpoint) &&
+		  add_key(o, r) && cJSON_AddStringToObject(o, "iotEndpoint", s->iot_endpoint) &&
 		  (!s->attached_thing || cJSON_AddStringToObject(o, "attachedThing", s->attached_thing)) &&
 		  tp_report_add_strv(o, "policies", s->policies) && tp_report_add_strv(o, "installed", r->files) &&
 		  cJSON_AddStringToObject(o, "provisionedAt", s->provisioned_at);
@@ -196,6 +289,9 @@ static int status(struct tp_run *run, struct tp_error *err)
 		return -1;
 	if (r.problem)
 		return tp_error_set(err, EX_DATAERR, "inconsistent: %s", r.problem);
+	if (r.tpm_err.exit_code)
+		return tp_error_set(err, r.tpm_err.exit_code, "the key at %s could not be checked: %s", r.key_where,
+				    r.tpm_err.msg);
 	return 0;
 }
 

@@ -124,6 +124,15 @@ int tp_devkey_probe(const struct tp_devkey *k, bool *ret_srk_present, struct tp_
 	return 0;
 }
 
+int tp_devkey_check_lockout(const struct tp_devkey *k, struct tp_error *err)
+{
+	struct tpm_error e = { 0 };
+
+	if (tpm_check_lockout(k->tcti, &e) < 0)
+		return tpm_failed(&e, err);
+	return 0;
+}
+
 int tp_devkey_read(const struct tp_devkey *k, struct tpm_public *ret_pub, struct tp_error *err)
 {
 	return with_keyref(k, read_key, ret_pub, err);

@@ -46,6 +46,10 @@ int tp_devkey_create(const struct tp_devkey *k, struct tpm_public *ret_pub, stru
  * has a storage root key (*ret_srk_present) or room to make one. */
 int tp_devkey_probe(const struct tp_devkey *k, bool *ret_srk_present, struct tp_error *err);
 
+/* -1 with the lockout error (exit 75) when the TPM is in dictionary-attack
+ * lockout, or with the error that kept it from answering; 0 otherwise. */
+int tp_devkey_check_lockout(const struct tp_devkey *k, struct tp_error *err);
+
 /* Read the key's public part; TP_MISSING when there is none. */
 int tp_devkey_read(const struct tp_devkey *k, struct tpm_public *ret_pub, struct tp_error *err);
 

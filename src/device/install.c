@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,19 +60,53 @@ static int key_reference(const struct tp_install_plan *p, const struct tp_state 
 	return tp_keyloc_uri(&installed, false, ret, err);
 }
 
-bool tp_env_value_ok(const char *value)
+/* The length of the valid UTF-8 character at s (1 to 4), or 0: a stray
+ * or missing continuation byte, an overlong form, a surrogate, or beyond
+ * U+10FFFF, which systemd's UTF-8 check refuses too. */
+static size_t utf8_char(const unsigned char *s)
 {
-	for (; *value; value++)
-		if ((unsigned char)*value < 0x20 || *value == 0x7f)
-			return false;
-	return true;
+	uint32_t cp;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	if (n == 0)
+		return 0;
+	/* The lead byte's payload: 5, 4 or 3 bits. */
+	cp = s[0] & (0x7fu >> n);
+	/* A NUL ends the string before a continuation byte would. */
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+const char *tp_env_value_problem(const char *value)
+{
+	const unsigned char *s = (const unsigned char *)value;
+	size_t n;
+
+	for (; *s; s += n) {
+		if (*s < 0x20 || *s == 0x7f)
+			return "contains a control character";
+		n = utf8_char(s);
+		if (n == 0)
+			return "is not valid UTF-8 (systemd's EnvironmentFile= refuses it)";
+	}
+	return NULL;
 }
 
 /* Append NAME="value" and a newline to *text.  Inside double quotes a POSIX
  * shell and systemd's EnvironmentFile= both take \" \\ \` \$ as the
  * character itself and everything else literally, so with those four
  * escaped both read the value back exactly; control characters (a newline
- * would start a new variable) cannot be represented and are refused. */
+ * would start a new variable) cannot be represented and are refused, and so
+ * is what is not UTF-8, which systemd refuses. */
 static int env_line(char **text, const char *name, const char *value, struct tp_error *err)
 {
 	size_t len = strlen(*text), n = len + strlen(name) + 2 * strlen(value) + 5;
@@ -80,11 +115,9 @@ static int env_line(char **text, const char *name, const char *value, struct tp_
 	if (!out)
 		return tp_error_oom(err);
 	*text = out;
-	if (!tp_env_value_ok(value))
-		return tp_error_set(err, EX_CONFIG,
-				    "%s for agent.env contains a control character: it cannot be "
-				    "written to an environment file",
-				    name);
+	if (tp_env_value_problem(value))
+		return tp_error_set(err, EX_CONFIG, "%s for agent.env %s: it cannot be written to an environment file",
+				    name, tp_env_value_problem(value));
 	p = out + len + sprintf(out + len, "%s=\"", name);
 	for (; *value; value++) {
 		if (strchr("\"\\`$", *value))
@@ -226,7 +259,7 @@ static int read_device_client(const struct tp_install_plan *p, cJSON **ret, stru
 	int r;
 
 	r = tp_read_file(p->agent_config, AGENT_CONFIG_MAX, &buf, &len, err);
-	if (r < 0)
+	if (r < 0 || (r == 0 && tp_json_check_text(buf, len, p->agent_config, EX_CONFIG, err) < 0))
 		return -1;
 	root = r == TP_MISSING ? cJSON_CreateObject() : cJSON_ParseWithLength(buf, len);
 	if (!cJSON_IsObject(root)) {

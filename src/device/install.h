@@ -47,8 +47,9 @@ struct tp_install_plan {
  * in a directory only its owner can write. */
 int tp_install_check(const struct tp_install_plan *plan, struct tp_error *err);
 
-/* Whether value can be written to agent.env (no control character). */
-bool tp_env_value_ok(const char *value);
+/* Why value cannot be written to agent.env ("contains a control
+ * character", "is not valid UTF-8 ..."), or NULL when it can. */
+const char *tp_env_value_problem(const char *value);
 
 /* root-ca.pem (0644), key.tss2.pem (0640, key-file mode), certificate.pem
  * (0644; cert already checked against the TPM key), the agents'

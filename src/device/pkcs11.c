@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -200,15 +202,35 @@ static void free_env(char **env)
 	free(env);
 }
 
-/* In the child: stdin and stdout /dev/null, stderr the pipe; exec. */
-static void ptool_child(char *const argv[], char *const env[], int errfd)
+/* In the child: tied to parent, stdin and stdout /dev/null, stderr
+ * errfd; exec. */
+static void spawned_child(char *const argv[], char *const env[], int errfd, pid_t parent)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int null;
 
+	/* Killed with its parent: a tpm2_ptool left running when this program
+	 * is killed would go on writing next to the store, under a rerun.  A
+	 * parent already gone before the prctl() is no longer the parent. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(errfd, STDERR_FILENO) < 0)
 		_exit(127);
 	execve(argv[0], argv, env);
 	_exit(127);
+}
+
+int tp_pkcs11_spawn(char *const argv[], char *const env[], int errfd, pid_t *ret_pid, struct tp_error *err)
+{
+	pid_t parent = getpid(), pid;
+
+	pid = fork();
+	if (pid < 0)
+		return tp_error_set(err, EX_IOERR, "cannot run %s: %s", argv[0], strerror(errno));
+	if (pid == 0)
+		spawned_child(argv, env, errfd, parent);
+	*ret_pid = pid;
+	return 0;
 }
 
 /* Read fd to its end, keeping the last STDERR_KEEP bytes in buf. */
@@ -253,8 +275,8 @@ static int run_ptool(char *const argv[], const char *tcti, const char *const sec
 {
 	char **env = ptool_env(tcti);
 	char out[STDERR_KEEP + 1];
-	int fds[2], status;
-	pid_t pid;
+	int fds[2], status, r;
+	pid_t pid = 0;
 
 	if (!env)
 		return tp_error_oom(err);
@@ -262,17 +284,13 @@ static int run_ptool(char *const argv[], const char *tcti, const char *const sec
 		free_env(env);
 		return tp_error_set(err, EX_IOERR, "cannot run %s: %s", TP_PKCS11_PTOOL, strerror(errno));
 	}
-	pid = fork();
-	if (pid < 0) {
-		free_env(env);
-		close(fds[0]);
-		close(fds[1]);
-		return tp_error_set(err, EX_IOERR, "cannot run %s: %s", TP_PKCS11_PTOOL, strerror(errno));
-	}
-	if (pid == 0)
-		ptool_child(argv, env, fds[1]);
+	r = tp_pkcs11_spawn(argv, env, fds[1], &pid, err);
 	free_env(env);
 	close(fds[1]);
+	if (r < 0) {
+		close(fds[0]);
+		return -1;
+	}
 	read_tail(fds[0], out);
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) < 0)

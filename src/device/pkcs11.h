@@ -65,6 +65,12 @@ int tp_pkcs11_store(const char *dir, char **ret, struct tp_error *err);
  * token).  The caller wipes it. */
 int tp_pkcs11_read_pin(const char *dir, char **ret_pin, struct tp_error *err);
 
+/* Start argv[0] (never through a shell; tpm2_ptool) with env, stdin and
+ * stdout /dev/null, stderr errfd: *ret_pid.  The child is killed (SIGKILL)
+ * when this process dies (when it died before the child could ask for
+ * that, the child exits 127 at once). */
+int tp_pkcs11_spawn(char *const argv[], char *const env[], int errfd, pid_t *ret_pid, struct tp_error *err);
+
 /* "pkcs11:token=...;object=...;type=private" (RFC 7512). */
 int tp_pkcs11_uri(char **ret, struct tp_error *err);
 

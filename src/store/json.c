@@ -1,5 +1,6 @@
 #include "src/store/json.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,10 +18,60 @@ int tp_json_print(const cJSON *root, char **ret_json, struct tp_error *err)
 	return 0;
 }
 
+/* The first byte of json that breaks the rule, or len: a NUL byte or a
+ * control character (below 0x20) anywhere, but JSON's whitespace (tab,
+ * newline, carriage return) between tokens; or a \u0000 escape.  JSON
+ * forbids the first, and cJSON would take them, cutting a string short at
+ * a NUL. */
+static size_t find_control(const char *json, size_t len)
+{
+	bool in_string = false;
+	unsigned char c;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)json[i];
+		if (c == '\0' || (c < 0x20 && (in_string || (c != '\t' && c != '\n' && c != '\r'))))
+			return i;
+		if (!in_string || c != '\\') {
+			in_string = in_string ? c != '"' : c == '"';
+			continue;
+		}
+		if (i + 5 < len && memcmp(json + i + 1, "u0000", 5) == 0)
+			return i;
+		/* The escaped character, which must not be a control one either. */
+		if (++i < len && (unsigned char)json[i] < 0x20)
+			return i;
+	}
+	return len;
+}
+
+int tp_json_check_text(const char *json, size_t len, const char *what, int exit_code, struct tp_error *err)
+{
+	size_t at = find_control(json, len);
+	unsigned char c;
+
+	if (at == len)
+		return 0;
+	c = (unsigned char)json[at];
+	if (c == '\\')
+		return tp_error_set(err, exit_code, "%s: a string holds a NUL character (\\u0000) at byte %zu", what,
+				    at);
+	if (c == '\0')
+		return tp_error_set(err, exit_code, "%s: a NUL byte at byte %zu", what, at);
+	return tp_error_set(err, exit_code,
+			    "%s: a control character (0x%02x) at byte %zu: JSON allows one only escaped (\\u%04x) "
+			    "inside a string",
+			    what, c, at, c);
+}
+
 cJSON *tp_json_parse_object(const char *json, size_t len, const char *path, struct tp_error *err)
 {
-	cJSON *root = cJSON_ParseWithLength(json, len);
+	cJSON *root;
 
+	if (tp_json_check_text(json, len, path, EX_DATAERR, err) < 0)
+		return NULL;
+	root = cJSON_ParseWithLength(json, len);
 	if (cJSON_IsObject(root))
 		return root;
 	cJSON_Delete(root);

@@ -16,8 +16,14 @@ TP_DEFINE_POINTER_CLEANUP(cJSON, cJSON_Delete)
 /* Pretty JSON with a final newline. */
 int tp_json_print(const cJSON *root, char **ret_json, struct tp_error *err);
 
+/* The rule for every JSON file read: no NUL byte, no control character
+ * (below 0x20) but whitespace between tokens (JSON forbids them raw in a
+ * string), no \u0000 escape (a C string would end there).  A breach is
+ * exit_code, naming what (the file) and the byte offset. */
+int tp_json_check_text(const char *json, size_t len, const char *what, int exit_code, struct tp_error *err);
+
 /* The document as a JSON object, or NULL with err set (EX_DATAERR naming
- * path). */
+ * path): a text tp_json_check_text refuses, or anything else. */
 cJSON *tp_json_parse_object(const char *json, size_t len, const char *path, struct tp_error *err);
 
 /* A string member, copied; missing or not a string is EX_DATAERR naming it

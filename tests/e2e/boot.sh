@@ -272,8 +272,10 @@ case ${UNIT_PATH%/*} in
 esac
 sd systemctl daemon-reload
 fragment=$(sd systemctl show -p FragmentPath --value tpm-provision.service)
-check "systemd loads the unit from the installed file ($UNIT_PATH)" \
+loaded_from_installed() {
 	[ -n "$fragment" ] && [ "$(sd realpath -m "$fragment")" = "$UNIT_PATH" ]
+}
+check "systemd loads the unit from the installed file ($UNIT_PATH)" loaded_from_installed
 [ -n "$fragment" ] || bail "systemd does not find tpm-provision.service"
 
 # --- the user ------------------------------------------------------------------------
@@ -405,6 +407,36 @@ since() {
 	sd journalctl -q --no-pager -o json | "$PY" "$TEST_DIR/since.py" "$@"
 }
 
+# kinds MARK: the kinds of line the first run after MARK wrote, each with
+# the priority the journal filed it at (PRIORITY in journalctl -o json),
+# sorted, each pair once: "error:3 result:5 step:6 warning:4".  The error
+# line is "tpm-provision COMMAND: ..."; warnings are retry notes and
+# "warning: ..."; results are "enrolled ..." and "already provisioned ...";
+# any other "tpm-provision: ..." line is a step; anything else is stdout.
+cat >"$TEST_DIR/kinds.py" <<'EOF'
+import json, re, sys
+seen = set()
+for line in sys.stdin:
+    e = json.loads(line)
+    m = e.get("MESSAGE")
+    m = m if isinstance(m, str) else ""
+    if re.match(r"tpm-provision [a-z-]+: ", m):
+        kind = "error"
+    elif re.match(r"tpm-provision: (warning: |.*: attempt [0-9]+ failed .*; retrying in )", m):
+        kind = "warning"
+    elif re.match(r"tpm-provision: (enrolled|already provisioned) ", m):
+        kind = "result"
+    elif m.startswith("tpm-provision: "):
+        kind = "step"
+    else:
+        kind = "stdout"
+    seen.add(kind + ":" + e.get("PRIORITY", "none"))
+print(" ".join(sorted(seen)))
+EOF
+kinds() {
+	since "$1" first json | "$PY" "$TEST_DIR/kinds.py"
+}
+
 # exits MARK: the exit status of each run since MARK, one a line.
 exits() {
 	since "$1" unit | sed -n 's/.*Main process exited, code=exited, status=\([0-9]*\)\/.*/\1/p'
@@ -473,6 +505,9 @@ uids=$(since "$m0" program json | "$PY" -c 'import json,sys; print(" ".join(sort
 check "the program ran as tpm-provision (uid $uids)" [ "$uids" = "$(sd id -u tpm-provision)" ]
 check "its result line reaches the journal" \
 	has "$(since "$m0" program)" "^tpm-provision: enrolled thing gw-0042: certificate [0-9a-f]\{64\} installed in /var/lib/tpm-provision"
+k0=$(kinds "$m0")
+check "the journal files its steps at priority 6 (info), its result line at 5 (notice) ($k0)" \
+	[ "$k0" = "result:5 step:6" ]
 check "the unit's status line is the run's last step (sd_notify STATUS=)" \
 	has "$(sd systemctl show -p StatusText --value tpm-provision.service)" "^installing the certificate"
 check "output directory is tpm-provision's, mode 0755" \
@@ -709,9 +744,13 @@ check "the error line is the run's last line (stdout's lines come before it)" \
 	has "$(tail -n 1 "$TEST_DIR/run75")" "^tpm-provision enroll: "
 
 # Priority: journald files a stderr line at the priority of its "<N>"
-# prefix, info without one.
-prio=$(since "$m78" first json | "$PY" -c 'import json,sys; print(" ".join(json.loads(l).get("PRIORITY") for l in sys.stdin))')
-diag "priority of the error line in the journal: $prio"
+# prefix, info without one.  (The first boot's are checked above.)
+k78=$(kinds "$m78")
+check "the journal files the 78 run's one line, its error line, at priority 3 (err) ($k78)" \
+	[ "$k78" = "error:3" ]
+k75=$(kinds "$m75")
+check "the journal files the 75 run's steps at 6 (info), retry notes at 4 (warning), error line at 3 (err) ($k75)" \
+	[ "$k75" = "error:3 step:6 warning:4" ]
 check "journalctl -u tpm-provision -p err shows the error line" \
 	has_line "$(sd journalctl -q --no-pager -u tpm-provision.service -p err -o cat)" "$by_hand"
 

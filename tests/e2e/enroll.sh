@@ -108,13 +108,22 @@ run AWS_SECRET_ACCESS_KEY=wrong-secret-value -- enroll $(enroll_args) --key-hand
 expect_failure 77 'HTTP 403 InvalidSignatureException' "a wrong secret is a rejected signature"
 check "nothing but the key journal written after a rejected signature" nothing_installed "$TEST_DIR/out4"
 check "nothing left loaded after a failed run" [ "$(tpm_transient_count)" -eq 0 ]
+# shellcheck disable=SC2046
+run -- enroll $(enroll_args) --key-handle 0x81000020 --out-dir "$TEST_DIR/out4"
+check "with the right secret the rerun provisions the device" provisioned_with_key "$TEST_DIR/out4" 0x81000020
 
 # shellcheck disable=SC2046
-run -- enroll $(enroll_args | sed 's/--ca-bundle [^ ]*//') --key-handle 0x81000020 --out-dir "$TEST_DIR/out4"
-expect_failure 78 'certificate' "a server certificate from an untrusted CA is refused"
+run -- enroll $(enroll_args | sed 's/--ca-bundle [^ ]*//') --key-handle 0x81000021 --out-dir "$TEST_DIR/out5"
+expect_failure 78 "$EMU_URL/certificates?setAsActive=true: SSL certificate problem: .*: the endpoint's certificate is not trusted: give its CA with --ca-bundle FILE or AWS_CA_BUNDLE" \
+	"a server certificate from an untrusted CA is refused"
+check "nothing but the key journal written after an untrusted certificate" nothing_installed "$TEST_DIR/out5"
+check "nothing left loaded after an untrusted certificate" [ "$(tpm_transient_count)" -eq 0 ]
+# shellcheck disable=SC2046
+run -- enroll $(enroll_args) --key-handle 0x81000021 --out-dir "$TEST_DIR/out5"
+check "with the CA given the rerun provisions the device" provisioned_with_key "$TEST_DIR/out5" 0x81000021
 
 # shellcheck disable=SC2046
-run AWS_ACCESS_KEY_ID= -- enroll $(enroll_args) --key-handle 0x81000020 --out-dir "$TEST_DIR/out4"
+run AWS_ACCESS_KEY_ID= -- enroll $(enroll_args) --key-handle 0x81000022 --out-dir "$TEST_DIR/out6"
 expect_failure 77 'AWS_ACCESS_KEY_ID is missing' "incomplete credentials"
 
 # A key this program did not make stays untouched at its handle.
@@ -126,9 +135,16 @@ foreign_before=$(tpm2_readpublic -c 0x81000030 | sed -n 's/^name: //p')
 run -- enroll $(enroll_args) --key-handle 0x81000030 --out-dir "$TEST_DIR/out7"
 expect_failure 78 'handle 0x81000030 already holds a key that tpm-provision did not create' "foreign key at the handle refused"
 check "foreign key left untouched" [ "$(tpm2_readpublic -c 0x81000030 | sed -n 's/^name: //p')" = "$foreign_before" ]
+check "nothing installed beside a foreign key" nothing_installed "$TEST_DIR/out7"
+check "nothing left loaded after refusing a foreign key" [ "$(tpm_transient_count)" -eq 0 ]
+# The operator evicts the foreign key: the handle is free for ours.
+tpm2_evictcontrol -C o -c 0x81000030 >/dev/null
+# shellcheck disable=SC2046
+run -- enroll $(enroll_args) --key-handle 0x81000030 --out-dir "$TEST_DIR/out7"
+check "with the foreign key evicted the rerun provisions the device" provisioned_with_key "$TEST_DIR/out7" 0x81000030
 
 # shellcheck disable=SC2046
-run -- enroll $(enroll_args | sed 's/--region eu-west-1/--region us-east-1/') --key-handle 0x81000020 --out-dir "$TEST_DIR/out4"
+run -- enroll $(enroll_args | sed 's/--region eu-west-1/--region us-east-1/') --key-handle 0x81000022 --out-dir "$TEST_DIR/out6"
 expect_failure 77 'InvalidSignatureException' "a signature for the wrong region is rejected"
 
 run -- enroll --thing-name 'gw 1' --region eu-west-1
@@ -139,7 +155,14 @@ check "no secret in any output" no_secret_in_output
 
 swtpm_stop
 # shellcheck disable=SC2046
-run -- enroll $(enroll_args) --key-handle 0x81000020 --out-dir "$TEST_DIR/out9"
+run -- enroll $(enroll_args) --key-handle 0x81000023 --out-dir "$TEST_DIR/out9"
 expect_failure 74 'TPM' "an unreachable TPM is a TPM failure"
+check "nothing installed without a TPM" nothing_installed "$TEST_DIR/out9"
+# The same TPM (its state kept) running again.
+swtpm_start
+# shellcheck disable=SC2046
+run -- enroll $(enroll_args) --key-handle 0x81000023 --out-dir "$TEST_DIR/out9"
+check "with the TPM running again the rerun provisions the device" provisioned_with_key "$TEST_DIR/out9" 0x81000023
+check "nothing left loaded after the rerun" [ "$(tpm_transient_count)" -eq 0 ]
 
 done_testing

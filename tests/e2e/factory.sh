@@ -84,7 +84,8 @@ check "the installed certificate is the one obtained elsewhere" cmp -s \
 check "the installed certificate is for the TPM key" same_key "$DEV/certificate.pem" "$TEST_DIR/tpm-key.pem"
 check "state.json records the id the service gave (aws CLI)" \
 	[ "$(json_field "$DEV/state.json" certificate-id)" = "$cert_id" ]
-check "agent.env and openssl.cnf are installed" [ -s "$DEV/agent.env" ] && [ -s "$DEV/openssl.cnf" ]
+check "agent.env and openssl.cnf are installed" \
+	bash -c '[ -s "$1" ] && [ -s "$2" ]' _ "$DEV/agent.env" "$DEV/openssl.cnf"
 check "the csr record is gone: state.json says everything" [ ! -e "$DEV/request.json" ]
 check "install sent nothing to the service" [ "$(emulator_requests)" -eq "$requests_before" ]
 # shellcheck disable=SC2046
@@ -113,21 +114,24 @@ check "the policy targets the certificate" \
 
 run -- status --out-dir "$DEV" --tcti "$TCTI"
 check "status of the provisioned device exits 0, the key matching" \
-	[ "$RC" -eq 0 ] && grep -q "^key: .*matches the certificate" "$RUN_OUT" && grep -q "^thing: *gw-f1" "$RUN_OUT"
+	bash -c '[ "$1" -eq 0 ] && grep -q "^key: .*matches the certificate" "$2" && grep -q "^thing: *gw-f1" "$2"' \
+	_ "$RC" "$RUN_OUT"
 run -- status --out-dir "$DEV" --tcti "$TCTI" --json
 echo "$(cat "$RUN_OUT")" >"$TEST_DIR/status.json"
-check "status --json: thing, certificate id, key match, attachments" \
+status_json_fields() {
 	[ "$(json_field "$TEST_DIR/status.json" thing)" = gw-f1 ] &&
-	[ "$(json_field "$TEST_DIR/status.json" certificateId)" = "$cert_id" ] &&
-	[ "$(json_field "$TEST_DIR/status.json" keyMatches)" = true ] &&
-	[ "$(json_field "$TEST_DIR/status.json" attachedThing)" = gw-f1 ] &&
-	[ "$(json_field "$TEST_DIR/status.json" policies.0)" = factory ]
+		[ "$(json_field "$TEST_DIR/status.json" certificateId)" = "$cert_id" ] &&
+		[ "$(json_field "$TEST_DIR/status.json" keyMatches)" = true ] &&
+		[ "$(json_field "$TEST_DIR/status.json" attachedThing)" = gw-f1 ] &&
+		[ "$(json_field "$TEST_DIR/status.json" policies.0)" = factory ]
+}
+check "status --json: thing, certificate id, key match, attachments" status_json_fields
 check "status --json: the certificate's notAfter as openssl reads it" \
 	[ "$(date -u -d "$(openssl x509 -in "$DEV/certificate.pem" -enddate -noout | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)" = \
 		"$(json_field "$TEST_DIR/status.json" notAfter)" ]
 run -- status --out-dir "$TEST_DIR/empty" --json
 check "status of a device not provisioned exits 1, JSON says so" \
-	[ "$RC" -eq 1 ] && [ "$(cat "$RUN_OUT")" = '{"provisioned":false}' ]
+	bash -c '[ "$1" -eq 1 ] && [ "$(cat "$2")" = "$3" ]' _ "$RC" "$RUN_OUT" '{"provisioned":false}'
 cp -r "$DEV" "$TEST_DIR/dev-other" && cp "$TEST_DIR/other.pem" "$TEST_DIR/dev-other/certificate.pem"
 run -- status --out-dir "$TEST_DIR/dev-other" --tcti "$TCTI"
 expect_failure 65 "inconsistent: .*certificate.pem is not for the key in the TPM" \
@@ -161,6 +165,10 @@ all_match() {
 		n=$((n + 1))
 	done
 	[ "$n" -eq "$3" ]
+}
+# completed DIR OUT N: the last run exited 0 and all_match DIR OUT N.
+completed() {
+	[ "$RC" -eq 0 ] && all_match "$@"
 }
 batch_args() {
 	echo --region eu-west-1 --endpoint-url "$EMU_URL" --ca-bundle "$EMU_CA"
@@ -224,18 +232,19 @@ wait "$batch_pid" 2>/dev/null
 emulator_clear_faults
 sleep 0.5 # the requests in flight complete at the service
 first=$(ls "$TEST_DIR/o2" | grep -c '\.json$')
-check "the killed batch had written some results, not all ($first)" [ "$first" -ge 8 ] && [ "$first" -lt 40 ]
+check "the killed batch had written some results, not all ($first)" \
+	bash -c '[ "$1" -ge 8 ] && [ "$1" -lt 40 ]' _ "$first"
 check "no temporary file is left" [ -z "$(ls -A "$TEST_DIR/o2" | grep -v -e '\.json$' -e '\.cert\.pem$' -e '\.pending$' -e '^batch.lock$')" ]
 # shellcheck disable=SC2046
 run -- batch $(batch_args) --csr-dir "$B2" --out-dir "$TEST_DIR/o2"
 unanswered=$(ls "$TEST_DIR/o2" | grep -c '\.pending$')
 check "the rerun reports the CSRs sent without an answer ($unanswered), exit 65" \
-	[ "$RC" -eq 65 ] && [ "$(grep -c 'got no answer' "$RUN_ERR")" -eq "$unanswered" ]
+	bash -c '[ "$1" -eq 65 ] && [ "$2" -eq "$3" ]' _ "$RC" "$(grep -c 'got no answer' "$RUN_ERR")" "$unanswered"
 check "the rerun completes the rest" all_match "$B2" "$TEST_DIR/o2" $((40 - unanswered))
 check "no CSR reached the service twice (counted at the service)" [ "$(duplicates)" -eq 0 ]
 # shellcheck disable=SC2046
 run -- batch $(batch_args) --csr-dir "$B2" --out-dir "$TEST_DIR/o2" --resend-unanswered
-check "--resend-unanswered completes the batch, exit 0" [ "$RC" -eq 0 ] && all_match "$B2" "$TEST_DIR/o2" 40
+check "--resend-unanswered completes the batch, exit 0" completed "$B2" "$TEST_DIR/o2" 40
 check "no journal is left" [ -z "$(ls "$TEST_DIR/o2" | grep '\.pending$')" ]
 
 # Throttled: a service that allows 15 requests a second; the batch slows
@@ -248,15 +257,51 @@ make_csrs "$B3" 60 thr
 run -- batch $(batch_args) --csr-dir "$B3" --out-dir "$TEST_DIR/o3" --parallel 10
 throttled=$("$PY" -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["errorType"] == "ThrottlingException"))' "$EMU_DIR/requests.jsonl")
 check "the service throttled the batch ($throttled times)" [ "$throttled" -gt 0 ]
-check "the throttled batch completes, exit 0" [ "$RC" -eq 0 ] && all_match "$B3" "$TEST_DIR/o3" 60
+check "the throttled batch completes, exit 0" completed "$B3" "$TEST_DIR/o3" 60
 check "throttling cost at most a few retries per CSR" [ "$throttled" -lt 120 ]
+check "the summary counts the throttled answers" grep -q "the service throttled $throttled " "$RUN_ERR"
+check "without -v, no line per retry" not grep -q "attempt [0-9]* failed" "$RUN_ERR"
+B3V="$TEST_DIR/b3v"
+make_csrs "$B3V" 30 thv
+# shellcheck disable=SC2046
+run -- batch $(batch_args) -v --csr-dir "$B3V" --out-dir "$TEST_DIR/o3v" --parallel 10
+check "-v: a short line per retry: request, attempt, reason, wait, time left" \
+	grep -q "^tpm-provision: POST /certificates?setAsActive=true: attempt [0-9]* failed (HTTP 400 ThrottlingException); retrying in [0-9.]*s, [0-9]*s left$" "$RUN_ERR"
+check "-v: each answer's status line and request id" grep -q "HTTP 200 (request id [^)]*)$" "$RUN_ERR"
 
 # --rate caps the rate: 60 requests at 30/s take at least about 2 seconds.
 start=$(date +%s.%N)
 # shellcheck disable=SC2046
 run -- batch $(batch_args) --csr-dir "$B3" --out-dir "$TEST_DIR/o4" --rate 30
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
-check "--rate 30 keeps 60 requests to 30 a second ($elapsed s)" [ "$RC" -eq 0 ] && [ "$(echo "$elapsed > 1.8" | bc)" -eq 1 ]
+check "--rate 30 keeps 60 requests to 30 a second ($elapsed s)" \
+	bash -c '[ "$1" -eq 0 ] && [ "$(echo "$2 > 1.8" | bc)" -eq 1 ]' _ "$RC" "$elapsed"
+check "--rate 30: every CSR got its certificate" completed "$B3" "$TEST_DIR/o4" 60
+
+# Under --rate a CSR is journaled only when its request goes: a batch
+# killed while CSRs wait for their turn has a journal or a result for
+# exactly the CSRs the service accepted (each kept by the emulator), and
+# the rerun sends the rest, each once.
+B6="$TEST_DIR/b6"
+make_csrs "$B6" 60 rk
+accepted_before=$(ls "$EMU_DIR/csr" | wc -l)
+env HOME="$TEST_DIR" AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" \
+	AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" "$TPM_PROVISION" batch $(batch_args) --csr-dir "$B6" \
+	--out-dir "$TEST_DIR/o6" --rate 10 >/dev/null 2>&1 &
+batch_pid=$!
+sleep 2
+kill -KILL "$batch_pid" 2>/dev/null
+wait "$batch_pid" 2>/dev/null
+sleep 0.5 # a request in flight completes at the service
+received=$(($(ls "$EMU_DIR/csr" | wc -l) - accepted_before))
+journaled=$(ls "$TEST_DIR/o6" | sed -n 's/\.\(pending\|json\)$//p' | sort -u | wc -l)
+check "killed under --rate: journaled $journaled CSRs, the service accepted $received" \
+	bash -c '[ "$1" -gt 0 ] && [ "$1" -lt 60 ] && [ "$1" -eq "$2" ]' _ "$journaled" "$received"
+accepted_before=$(ls "$EMU_DIR/csr" | wc -l)
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B6" --out-dir "$TEST_DIR/o6"
+check "the rerun sends exactly the $((60 - received)) CSRs never sent" \
+	[ "$(($(ls "$EMU_DIR/csr" | wc -l) - accepted_before))" -eq $((60 - received)) ]
 
 # Attachments per certificate: the thing is the CSR's CN.
 emulator_aws create-policy --policy-name line --policy-document '{"Version":"2012-10-17","Statement":[]}' \
@@ -284,7 +329,7 @@ run -- batch --region eu-west-1 --endpoint-url "$EMU_URL/$long" --ca-bundle "$EM
 check "a 2,500-character endpoint path reaches the service whole" \
 	grep -q "\"path\": \"/$long/certificates\"" "$EMU_DIR/requests.jsonl"
 run -- batch $(batch_args) --csr-dir "$B5" --out-dir "$deep"
-check "a ${#deep}-character output directory is used whole" [ "$RC" -eq 0 ] && [ -s "$deep/att-1.cert.pem" ]
+check "a ${#deep}-character output directory is used whole" succeeded_with "$deep/att-1.cert.pem"
 
 # shellcheck disable=SC2046
 run -- batch $(batch_args) --csr-dir "$B5"

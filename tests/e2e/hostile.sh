@@ -1,8 +1,11 @@
 #!/bin/bash
 # End to end: hostile and sloppy input is refused with one line, a
 # documented exit code, and nothing done: FIFOs where files are expected
-# (which would block forever), JSON with trailing text or hidden NULs, an
-# octal-looking handle, empty names, options a command does not use.
+# (which would block forever; the CA bundle too), JSON with trailing text,
+# hidden NULs or raw control characters, an octal-looking handle, empty
+# names, options a command does not use or abbreviated, TCTIs hidden inside
+# pcap:, values agent.env cannot hold; values with newlines stay on their
+# line on stderr and in the sd_notify status.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 
 EMU_ACCESS_KEY_ID=AKIAHOSTILETEST EMU_SECRET_ACCESS_KEY=not-used
@@ -82,6 +85,125 @@ run -- enroll "${base[@]}" --tcti "$TCTI" --out-dir "$TEST_DIR/o7" --insecure-ht
 	--endpoint-url "http://127.0.0.1:$port"
 expect_failure 65 "a malformed answer: .*header over 100 KB" "a header over 100 KB is a malformed answer, not out of memory"
 
+# --- TCTIs that wrap another: pcap:CHILD -------------------------------------------------
+
+# A library that says when it is loaded, and a file a TCTI must never write.
+cat >"$TEST_DIR/evil.c" <<EOS
+#include <fcntl.h>
+#include <unistd.h>
+__attribute__((constructor)) static void loaded(void)
+{
+	close(open("$TEST_DIR/evil-loaded", O_WRONLY | O_CREAT, 0600));
+}
+EOS
+"${CC:-cc}" -shared -fPIC -o "$TEST_DIR/evil.so" "$TEST_DIR/evil.c" || bail "cannot build the test library"
+printf 'keep\n' >"$TEST_DIR/regular"
+pcap=(TCTI_PCAP_FILE="$TEST_DIR/capture.pcap")
+run "${pcap[@]}" -- enroll "${base[@]}" --tcti "pcap:$TEST_DIR/evil.so" --out-dir "$TEST_DIR/o30"
+expect_failure 64 "\"pcap:$TEST_DIR/evil.so\" wraps the TCTI \"$TEST_DIR/evil.so\", which does not name a TCTI module" \
+	"pcap:LIBRARY is refused as any library path is"
+check "the library was not loaded" [ ! -e "$TEST_DIR/evil-loaded" ]
+run "${pcap[@]}" -- enroll "${base[@]}" --tcti "pcap:device:$TEST_DIR/regular" --out-dir "$TEST_DIR/o31"
+expect_failure 64 "wraps the TCTI \"device:$TEST_DIR/regular\", which names a device that is not a character device" \
+	"pcap:device:FILE is refused as device:FILE is"
+check "the file was not written" [ "$(cat "$TEST_DIR/regular")" = keep ]
+run "${pcap[@]}" -- enroll "${base[@]}" --tcti "pcap:pcap:cmd:touch $TEST_DIR/cmd-ran" --out-dir "$TEST_DIR/o32"
+expect_failure 64 "wraps the TCTI \"cmd:touch $TEST_DIR/cmd-ran\", which does not name" \
+	"a TCTI wrapped twice is checked all the way down (no cmd)"
+check "nothing was opened or run for any of them" \
+	bash -c '[ ! -e "$1/cmd-ran" ] && [ ! -e "$1/capture.pcap" ] && [ ! -e "$1/o30" ] && [ ! -e "$1/o31" ]' _ "$TEST_DIR"
+run "${pcap[@]}" -- enroll "${base[@]}" --tcti "pcap:swtpm:host=127.0.0.1,port=1" --out-dir "$TEST_DIR/o33"
+expect_failure 74 "TPM not reachable at TCTI \"pcap:swtpm:" "pcap wrapping an allowed TCTI is accepted"
+
+# --- the CA bundle: an input file, checked before anything is done ------------------
+
+# A handle of their own: a key made there would show.
+svc=(--endpoint-url https://127.0.0.1:1 --key-handle 0x81000060)
+no_key_made() { # OUT-DIR
+	[ ! -e "$1/journal.json" ] && ! tpm2_readpublic -c 0x81000060 >/dev/null 2>&1
+}
+run -- enroll "${base[@]}" --tcti "$TCTI" "${svc[@]}" --out-dir "$TEST_DIR/o34" --ca-bundle "$TEST_DIR/fifo"
+expect_failure 78 "CA bundle $TEST_DIR/fifo (from --ca-bundle) is not a regular file" "a FIFO as --ca-bundle is refused at once"
+check "no key was made for it" no_key_made "$TEST_DIR/o34"
+run AWS_CA_BUNDLE="$TEST_DIR/fifo" -- enroll "${base[@]}" --tcti "$TCTI" "${svc[@]}" --out-dir "$TEST_DIR/o35"
+expect_failure 78 "fifo (from AWS_CA_BUNDLE) is not a regular file" "a FIFO as AWS_CA_BUNDLE is refused at once"
+check "no key was made for it" no_key_made "$TEST_DIR/o35"
+run -- enroll "${base[@]}" --tcti "$TCTI" "${svc[@]}" --out-dir "$TEST_DIR/o36" --ca-bundle "$TEST_DIR/no-such-bundle.pem"
+expect_failure 78 "CA bundle $TEST_DIR/no-such-bundle.pem (from --ca-bundle) does not exist" \
+	"a missing --ca-bundle is named before anything is done"
+check "no key was made for it" no_key_made "$TEST_DIR/o36"
+run -- enroll "${base[@]}" "${svc[@]}" --out-dir "$TEST_DIR/o37" --ca-bundle "$TEST_DIR"
+expect_failure 78 "(from --ca-bundle) is a directory, not a file" "a directory as --ca-bundle is refused"
+run AWS_CA_BUNDLE="$TEST_DIR/fifo" -- csr --thing-name gw-0042 --tcti swtpm:host=127.0.0.1,port=1 --deadline 2 \
+	--out "$TEST_DIR/o38.csr"
+expect_failure 74 "TPM" "AWS_CA_BUNDLE is not looked at by a command that does not use the service"
+
+# --- raw control characters in the config file --------------------------------------
+
+printf '{"thing-name": "gw\0,O=evil"}' >"$TEST_DIR/rawnul.json"
+run -- enroll --region eu-west-1 --tcti swtpm:host=127.0.0.1,port=1 --deadline 2 --out-dir "$TEST_DIR/o39" \
+	--config "$TEST_DIR/rawnul.json"
+expect_failure 78 "config $TEST_DIR/rawnul.json: a NUL byte at byte 18" "a raw NUL in a config string is refused, not cut short"
+printf '{"thing-name": "gw\n"}' >"$TEST_DIR/rawnl.json"
+run -- enroll --region eu-west-1 --tcti swtpm:host=127.0.0.1,port=1 --deadline 2 --out-dir "$TEST_DIR/o39" \
+	--config "$TEST_DIR/rawnl.json"
+expect_failure 78 "rawnl.json: a control character (0x0a) at byte 18" "a raw newline in a config string is refused"
+printf '{\001"thing-name": "gw"}' >"$TEST_DIR/rawctl.json"
+run -- enroll --region eu-west-1 --tcti swtpm:host=127.0.0.1,port=1 --deadline 2 --out-dir "$TEST_DIR/o39" \
+	--config "$TEST_DIR/rawctl.json"
+expect_failure 78 "rawctl.json: a control character (0x01) at byte 1" "a control character between tokens is refused"
+
+# --- values on the human lines and in the unit's status --------------------------------
+
+# An output directory whose name holds a newline and an sd_notify assignment,
+# its lock held, so that the step "waiting for the lock DIR/..." shows it.
+odir="$TEST_DIR/o40"$'\n''READY=1'
+mkdir -m 0755 "$odir"
+flock "$odir/tpm-provision.lock" sleep 8 &
+register_pid $!
+for _ in $(seq 1 100); do
+	flock -n "$odir/tpm-provision.lock" true || break
+	sleep 0.05
+done
+"$PY" - "$TEST_DIR/notify.sock" "$TEST_DIR/notify.log" <<'PYEOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536) + b"\0")
+PYEOF
+register_pid $!
+for _ in $(seq 1 100); do
+	[ -S "$TEST_DIR/notify.sock" ] && break
+	sleep 0.05
+done
+run NOTIFY_SOCKET="$TEST_DIR/notify.sock" -- enroll "${base[@]}" --out-dir "$odir"
+expect_failure 75 "lock" "a held lock: the run gives up at the deadline, with one error line"
+check "the step line shows the newline escaped, on one line" grep -qF 'o40\nREADY=1/tpm-provision.lock' "$RUN_ERR"
+check "no line of stderr was forged" not grep -q '^READY' "$RUN_ERR"
+sleep 0.2
+notified() {
+	"$PY" - "$TEST_DIR/notify.log" <<'PYEOF'
+import sys
+msgs = [m for m in open(sys.argv[1], "rb").read().split(b"\0") if m]
+lines = [l for m in msgs for l in m.split(b"\n")]
+sys.exit(0 if any(l.startswith(b"STATUS=waiting for the lock") and b"o40\\nREADY=1" in l for l in lines)
+         and not any(l.startswith(b"READY=") for l in lines) else 1)
+PYEOF
+}
+check "sd_notify: the status names the directory escaped, and sends no READY=1" notified
+
+# --- agent.env holds UTF-8 only ---------------------------------------------------------
+
+run -- enroll "${base[@]}" --agent env --out-dir "$TEST_DIR/o41"$'\xff'
+# (grep -a: the error line quotes the value, byte for byte)
+check "a value agent.env would hold that is not UTF-8 is refused (exit 64)" \
+	bash -c '[ "$1" -eq 64 ] && [ "$(wc -l <"$2")" -eq 1 ] && LC_ALL=C grep -aq -- "--out-dir \".*\" is not valid UTF-8" "$2"' \
+	_ "$RC" "$RUN_ERR"
+run -- enroll "${base[@]}" --agent env --out-dir "$TEST_DIR/o41"$'\xc3\xa9'
+expect_failure 74 "TPM" "a UTF-8 value is accepted"
+
 # --- directories others can write, problems found only at install time ------------------
 
 mkdir -m 0777 "$TEST_DIR/shared"
@@ -118,6 +240,11 @@ run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o20" --regoin eu-west-1
 expect_failure 64 'unknown option "--regoin": did you mean --region?' "a misspelt option gets a suggestion"
 run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o20" --thing gw
 expect_failure 64 'option "--thing" is abbreviated: write it out, --thing-name' "an abbreviated option is refused"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o20" --key x
+expect_failure 64 'option "--key" is ambiguous (--key-handle, --key-alg, --key-file, --key-auth-file)' \
+	"an abbreviation of several options lists them"
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o20" -v -q
+expect_failure 64 '-v (--verbose) and -q (--quiet) exclude each other' "-v and -q together are refused"
 run -- enroll "${base[@]}" --out-dir "$TEST_DIR/o20" --cert x.pem
 expect_failure 64 'option "--cert" is not one of this command' "another command's option says so"
 run -- help batch

@@ -121,6 +121,12 @@ check "the control character is not echoed" not grep -q $'\e' "$RUN_ERR"
 answer_with "$TEST_DIR/current.pem" "arn:aws:iot:eu-west-1:123456789012:cert/$(printf 'cd%.0s' $(seq 32))"
 enroll_in certs
 expect_failure 65 "ARN is not" "an ARN naming another certificate is refused"
+check "nothing installed after the refused certificates and ARNs" nothing_installed "$TEST_DIR/certs"
+check "nothing left loaded in the TPM after the refused certificates and ARNs" [ "$(tpm_transient_count)" -eq 0 ]
+emulator_clear_faults
+enroll_in certs
+check "with the service answering right again the rerun provisions the device" \
+	provisioned_with_key "$TEST_DIR/certs" "$HANDLE"
 
 # --- the gateway's own ids -------------------------------------------------------------
 
@@ -157,13 +163,18 @@ before=$(creates)
 enroll_in quota
 expect_failure 65 "HTTP 410 LimitExceededException: certificate quota reached" "a quota fails at once with its message"
 check "a quota is not retried" [ "$(creates)" -eq $((before + 1)) ]
+check "nothing installed after a quota" nothing_installed "$TEST_DIR/quota"
+check "nothing left loaded in the TPM after a quota" [ "$(tpm_transient_count)" -eq 0 ]
 emulator_clear_faults
+enroll_in quota
+check "with the quota raised the rerun provisions the device" provisioned_with_key "$TEST_DIR/quota" "$HANDLE"
 
 fresh_key
 emulator_fault '{"operation": "CreateCertificateFromCsr", "errorType": "InvalidRequestException", "message": "no"}'
 enroll_in client-error
 expect_failure 65 "HTTP 400 InvalidRequestException: no" "a client error fails"
 check "a client error leaves no request journal" [ ! -e "$TEST_DIR/client-error/request.json" ]
+check "nothing installed after a client error" nothing_installed "$TEST_DIR/client-error"
 enroll_in client-error
 check "the run after a client error provisions the device" installed_matches_tpm client-error
 check "and does not warn about a lost request" not grep -q "got no answer" "$RUN_ERR"
@@ -177,6 +188,7 @@ before=$(creates)
 enroll_in attach --attach-thing --policy gw-connect --policy gw-telemetry
 expect_failure 65 'policy "gw-telemetry" does not exist' "a missing policy is an error naming it"
 check "the device is not counted as provisioned" [ ! -e "$TEST_DIR/attach/state.json" ]
+check "nothing installed while a policy is missing" nothing_installed "$TEST_DIR/attach"
 journaled_attach() {
 	[ "$(json_field "$1" phase)" = certificate-received ] && [ "$(json_field "$1" attached-thing)" = gw-0042 ]
 }
@@ -233,6 +245,7 @@ before=$(creates)
 RUN_ENV=(TPM_PROVISION_TEST_CRASH_AT=attached)
 enroll_in crash --attach-thing --policy gw-connect
 check "killed right after attaching" [ "$RC" -eq 137 ]
+check "killed right after attaching: nothing installed" nothing_installed "$TEST_DIR/crash"
 RUN_ENV=()
 enroll_in crash --attach-thing --policy gw-connect
 check "after a kill once attached the rerun provisions the device" installed_matches_tpm crash

@@ -79,6 +79,13 @@ check() {
 	fi
 }
 
+# skip REASON: a test point that cannot run here: counted, and reported as
+# a skip, neither a pass nor a failure.
+skip() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n # SKIP $1"
+}
+
 # not COMMAND...: succeeds when COMMAND fails (for check).
 not() {
 	! "$@"
@@ -255,6 +262,16 @@ expect_failure() {
 # succeeded_with FILE: the last run exited 0 and FILE is not empty.
 succeeded_with() {
 	[ "$RC" -eq 0 ] && [ -s "$1" ]
+}
+
+# provisioned_with_key DIR HANDLE: the last run exited 0, DIR has its
+# state.json, and DIR's certificate is for the key persisted at HANDLE
+# (openssl against tpm2-tools).
+provisioned_with_key() {
+	[ "$RC" -eq 0 ] && [ -s "$1/state.json" ] || return 1
+	tpm2_readpublic -c "$2" -f pem -o "$TEST_DIR/provisioned-key.pem" >/dev/null &&
+		cmp -s <(openssl x509 -in "$1/certificate.pem" -pubkey -noout | openssl pkey -pubin -outform der) \
+			<(openssl pkey -pubin -in "$TEST_DIR/provisioned-key.pem" -outform der)
 }
 
 # nothing_installed DIR: no certificate, no state and no temporary file in

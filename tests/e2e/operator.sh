@@ -23,34 +23,42 @@ json_of() {
 check_line() {
 	grep -q "^$2 $1 " "$RUN_OUT"
 }
+# check_failed CODE NAME PATTERN: the last check run exited CODE, failed
+# the NAME line, and printed a line matching PATTERN.
+check_failed() {
+	[ "$RC" -eq "$1" ] && check_line "$2" FAIL && grep -q -- "$3" "$RUN_OUT"
+}
 
 # --- check -----------------------------------------------------------------------
 
 # shellcheck disable=SC2046
 run -- check $(args) --out-dir "$TEST_DIR/dev"
-check "check passes on a healthy setup, exit 0" [ "$RC" -eq 0 ] && [ "$(grep -c '^PASS ' "$RUN_OUT")" -eq 9 ]
-check "check changed nothing: no output directory, no key, no certificate" \
+check "check passes on a healthy setup, exit 0" \
+	bash -c '[ "$1" -eq 0 ] && [ "$2" -eq 9 ]' _ "$RC" "$(grep -c '^PASS ' "$RUN_OUT")"
+changed_nothing() {
 	[ ! -e "$TEST_DIR/dev" ] && ! tpm2_readpublic -c "$HANDLE" >/dev/null 2>&1 &&
-	[ "$(emulator_requests CreateCertificateFromCsr)" -eq 0 ]
+		[ "$(emulator_requests CreateCertificateFromCsr)" -eq 0 ]
+}
+check "check changed nothing: no output directory, no key, no certificate" changed_nothing
 check "check made one signed read-only call" [ "$(emulator_requests DescribeEndpoint)" -eq 1 ]
 check "check never prints the credentials" no_secret_in_output
 # shellcheck disable=SC2046
 run -- check $(args) --out-dir "$TEST_DIR/dev" --json
-check "check --json: ok, and one entry per check" \
-	[ "$(json_of ok)" = True ] && [ "$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["checks"]))' "$RUN_OUT")" -eq 9 ]
+check "check --json: ok, and one entry per check" bash -c '[ "$1" = True ] && [ "$2" -eq 9 ]' _ "$(json_of ok)" \
+	"$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["checks"]))' "$RUN_OUT")"
 
 run -- check --thing-name gw-op --region eu-west-1 --tcti "swtpm:host=127.0.0.1,port=1" --endpoint-url "$EMU_URL" \
 	--ca-bundle "$EMU_CA" --iot-endpoint data.example --root-ca "$EMU_CA" --out-dir "$TEST_DIR/dev"
 check "no TPM: check fails the tpm line, exit 74, and still checks the service" \
-	[ "$RC" -eq 74 ] && check_line tpm FAIL && check_line endpoint PASS
+	check_failed 74 tpm "^PASS endpoint "
 # shellcheck disable=SC2046
 run AWS_SECRET_ACCESS_KEY=wrong-secret -- check $(args) --out-dir "$TEST_DIR/dev"
 check "a wrong secret: the endpoint line fails with the service's reason, exit 77" \
-	[ "$RC" -eq 77 ] && check_line endpoint FAIL && grep -q "InvalidSignatureException" "$RUN_OUT"
+	check_failed 77 endpoint "InvalidSignatureException"
 # shellcheck disable=SC2046
 run -- check $(args) --out-dir "$TEST_DIR/dev" --ca-bundle /etc/ssl/certs/ca-certificates.crt
 check "an untrusted endpoint: FAIL with the hint to --ca-bundle, exit 78" \
-	[ "$RC" -eq 78 ] && check_line endpoint FAIL && grep -q -- "--ca-bundle FILE or AWS_CA_BUNDLE" "$RUN_OUT"
+	check_failed 78 endpoint "--ca-bundle FILE or AWS_CA_BUNDLE"
 
 # --- enroll: lines, order, --json ----------------------------------------------
 
@@ -70,24 +78,28 @@ check "the success line says how to inspect the device" \
 # shellcheck disable=SC2046
 run -- enroll $(args) --out-dir "$TEST_DIR/dev3" --key-handle 0x81000052 --json
 check "enroll --json: stdout is one JSON object" "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$RUN_OUT"
-check "enroll --json: result, thing and the certificate id of the installed certificate" \
+enrolled_json() {
 	[ "$(json_of result)" = enrolled ] && [ "$(json_of thing)" = gw-op ] &&
-	[ "$(json_of certificateId)" = "$(openssl x509 -in "$TEST_DIR/dev3/certificate.pem" -outform der | sha256sum | cut -d' ' -f1)" ]
+		[ "$(json_of certificateId)" = "$(openssl x509 -in "$TEST_DIR/dev3/certificate.pem" -outform der | sha256sum | cut -d' ' -f1)" ]
+}
+check "enroll --json: result, thing and the certificate id of the installed certificate" enrolled_json
 check "enroll --json: the human lines went to stderr" grep -q "^tpm-provision: enrolled thing gw-op" "$RUN_ERR"
 # shellcheck disable=SC2046
 run -- enroll $(args) --out-dir "$TEST_DIR/dev3" --key-handle 0x81000052 --json
 check "a rerun with --json: already-provisioned" [ "$(json_of result)" = already-provisioned ]
 # shellcheck disable=SC2046
 run -- enroll $(args) --out-dir "$TEST_DIR/dev3" --key-handle 0x81000052 --json --thing-name other
-check "a failure with --json: result error, its exit code, its message" \
+error_json() {
 	[ "$RC" -eq 65 ] && [ "$(json_of result)" = error ] && [ "$(json_of exitCode)" = 65 ] &&
-	grep -q "another --out-dir" <(json_of error)
+		grep -q "another --out-dir" <(json_of error)
+}
+check "a failure with --json: result error, its exit code, its message" error_json
 
 # --- -q and -v -------------------------------------------------------------------
 
 # shellcheck disable=SC2046
 run -- enroll $(args) --out-dir "$TEST_DIR/dev3" --key-handle 0x81000052 -q
-check "-q: nothing on stderr when all is well" [ "$RC" -eq 0 ] && [ ! -s "$RUN_ERR" ]
+check "-q: nothing on stderr when all is well" bash -c '[ "$1" -eq 0 ] && [ ! -s "$2" ]' _ "$RC" "$RUN_ERR"
 # shellcheck disable=SC2046
 run -- enroll $(args) --out-dir "$TEST_DIR/dev4" --key-handle 0x81000053 -v
 check "-v: each answer's HTTP status and request id" \

@@ -36,6 +36,24 @@ installed_matches_tpm() {
 			<(openssl pkey -pubin -in "$TEST_DIR/key.pem" -outform der)
 }
 
+# rerun_provisions NAME: with the fault cleared, a rerun into
+# $TEST_DIR/NAME, with the key the failed run made, ends provisioned.
+rerun_provisions() {
+	# shellcheck disable=SC2046
+	run -- enroll $(common_args) --key-handle "$ENROLL_HANDLE" --out-dir "$TEST_DIR/$1"
+	provisioned_with_key "$TEST_DIR/$1" "$ENROLL_HANDLE"
+}
+
+# recovers NAME WHAT: after WHAT failed the run into $TEST_DIR/NAME,
+# nothing is installed and nothing is left loaded in the TPM, and once the
+# fault is cleared the rerun provisions the device.
+recovers() {
+	check "nothing installed after $2" nothing_installed "$TEST_DIR/$1"
+	check "nothing left loaded in the TPM after $2" [ "$(tpm_transient_count)" -eq 0 ]
+	emulator_clear_faults
+	check "with the fault cleared the rerun after $2 provisions the device" rerun_provisions "$1"
+}
+
 retry_lines() {
 	grep -c '^tpm-provision: POST .*: attempt [0-9]* failed' "$RUN_ERR"
 }
@@ -166,13 +184,15 @@ emulator_fault '{"count": 1000, "operation": "CreateCertificateFromCsr", "errorT
 enroll_fresh fail-deadline --deadline 3
 expect_failure 75 "HTTP 503 ServiceUnavailableException" "a service that stays unavailable is a temporary failure at the deadline"
 check "it was retried before the deadline" [ "$(retry_lines)" -ge 1 ]
-emulator_clear_faults
+recovers fail-deadline "503 until the deadline"
 
 # An answer slower than the time left: the attempt times out at the deadline.
 emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "slow", "delay": 6}'
 enroll_fresh fail-slow --deadline 2
 expect_failure 69 "timed out" "an answer slower than the deadline times out"
+check "nothing installed after a timeout" nothing_installed "$TEST_DIR/fail-slow"
 emulator_clear_faults
+check "with the service answering in time again the rerun provisions the device" rerun_provisions fail-slow
 
 # An endpoint nobody listens on: retried, then unavailable.
 port=$(free_port_pair)
@@ -181,6 +201,8 @@ tpm2_evictcontrol -C o -c "$ENROLL_HANDLE" >/dev/null 2>&1
 run -- enroll $(common_args | sed "s|$EMU_URL|https://127.0.0.1:$port|") --key-handle "$ENROLL_HANDLE" \
 	--out-dir "$TEST_DIR/fail-unreachable" --deadline 2
 expect_failure 69 "gave up after [0-9]* attempts within the 2s deadline" "an unreachable service is unavailable after retries"
+check "nothing installed after an unreachable service" nothing_installed "$TEST_DIR/fail-unreachable"
+check "with the service reachable the rerun provisions the device" rerun_provisions fail-unreachable
 
 # --- answers -------------------------------------------------------------------
 
@@ -194,21 +216,24 @@ check "the PEM was fetched with DescribeCertificate" [ "$(emulator_requests Desc
 emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "envelope", "body": "{\"success\": false, \"error\": {\"code\": \"InvalidRequestException\", \"message\": \"gateway says no\"}}"}'
 enroll_fresh gateway-error
 expect_failure 65 "InvalidRequestException: gateway says no" "a gateway's error envelope is an error"
+recovers gateway-error "a gateway's error envelope"
 
 emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "malformed"}'
 enroll_fresh malformed
 expect_failure 65 "not a JSON object" "malformed JSON is refused"
-check "nothing installed after malformed JSON" nothing_installed "$TEST_DIR/malformed"
+recovers malformed "malformed JSON"
 
 emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "envelope", "body": "{\"certificateArn\": \"arn:x\"}"}'
 enroll_fresh missing-member
 expect_failure 65 'no "certificateId" string' "an answer without certificateId is refused"
+recovers missing-member "an answer without certificateId"
 
 "$PY" -c 'import json; print(json.dumps({"operation": "CreateCertificateFromCsr", "mode": "malformed", "body": "x" * 300000}))' \
 	>"$TEST_DIR/big.json"
 emulator_fault "@$TEST_DIR/big.json"
 enroll_fresh oversized
 expect_failure 65 "answer larger than 262144 bytes" "an oversized answer is refused"
+recovers oversized "an oversized answer"
 
 "$PY" - "$TEST_DIR/other.pem" >"$TEST_DIR/wrong-key.json" <<'EOF'
 import json, sys

@@ -140,6 +140,12 @@ expect_failure 78 'handle 0x81000020 already holds a key that tpm-provision did 
 	"--force-new-key does not replace a foreign key"
 check "the foreign key is untouched" [ "$(tpm_name 0x81000020)" = "$foreign" ]
 no_leaks "a collision"
+check "a foreign key at the handle: nothing installed" nothing_installed "$TEST_DIR/out-foreign"
+# The operator evicts the foreign key: the handle is free for ours.
+tpm2_evictcontrol -C o -c 0x81000020 >/dev/null
+enroll --key-handle 0x81000020 --out-dir "$TEST_DIR/out-foreign"
+check "with the foreign key evicted the rerun provisions the device" \
+	provisioned_with_key "$TEST_DIR/out-foreign" 0x81000020
 # Our key at another out-dir's handle is foreign to that out-dir's journal.
 enroll --key-handle 0x81000002 --out-dir "$TEST_DIR/out-other"
 expect_failure 78 'handle 0x81000002 already holds a key' "a key recorded in another journal is not reused"
@@ -203,12 +209,26 @@ tpm2_dictionarylockout -s -n 1 -t 60 -l 60 >/dev/null
 enroll --key-handle 0x81000030 --key-auth-file "$TEST_DIR/wrong-auth" --out-dir "$OUT"
 expect_failure 77 'wrong authorization value for the key' "a wrong key auth value is refused"
 no_leaks "an auth failure"
+check "a wrong key auth value: nothing installed" nothing_installed "$OUT"
 enroll --key-handle 0x81000030 --key-auth-file "$TEST_DIR/auth" --out-dir "$OUT"
 expect_failure 75 'dictionary-attack lockout' "a TPM in lockout is a temporary failure"
 no_leaks "a lockout"
+check "a lockout: nothing installed" nothing_installed "$OUT"
+# A fresh key, made while the TPM is locked out (making it needs no
+# authorization), fails at its first use, the CSR's signature by the tpm2
+# provider: the same temporary failure, not an I/O error.
+enroll --key-handle 0x81000032 --out-dir "$TEST_DIR/out-lock2"
+expect_failure 75 'Sign refused: the TPM is in dictionary-attack lockout' \
+	"locked out when the CSR is signed: a temporary failure, named"
+no_leaks "a lockout at the signature"
 tpm2_dictionarylockout -c >/dev/null
 enroll --key-handle 0x81000030 --key-auth-file "$TEST_DIR/auth" --out-dir "$OUT"
 expect_success "with the right auth value after the lockout is cleared, the run completes (handle mode)"
+check "... and provisions the device with the key at 0x81000030" provisioned_with_key "$OUT" 0x81000030
+enroll --key-handle 0x81000032 --out-dir "$TEST_DIR/out-lock2"
+check "after the lockout, the key made during it provisions the device" \
+	provisioned_with_key "$TEST_DIR/out-lock2" 0x81000032
+tpm2_evictcontrol -C o -c 0x81000032 >/dev/null 2>&1
 check "no auth value in any output" bash -c '! grep -q -e "correct horse" -e "wrong value" "$1"' _ "$TEST_DIR/all-output"
 
 # The auth value never travels to the TPM in clear: every command of the
@@ -238,6 +258,13 @@ tpm2_flushcontext -t >/dev/null 2>&1
 check "(control: a password session's value is visible in the same kind of capture)" \
 	grep -qa "correct horse" "$TEST_DIR/control.pcap"
 tpm2_evictcontrol -C o -c 0x81000031 >/dev/null 2>&1
+# The wrong value under the pcap TCTI locked the TPM out again (one try,
+# set above): clear it, or every later use of a key fails.
+tpm2_dictionarylockout -c >/dev/null
+# Back to swtpm's own parameters (3 tries): a TPM stopped without an
+# orderly shutdown counts one failed try when it starts again, which with
+# one try allowed would lock it out (the stopped TPM below).
+tpm2_dictionarylockout -s -n 3 -t 1000 -l 1000 >/dev/null
 
 # --- TPM errors -------------------------------------------------------------------
 
@@ -259,12 +286,21 @@ diag "${#fillers[@]} filler objects until the TPM's NV was full"
 enroll --key-handle 0x81000040 --out-dir "$TEST_DIR/out-nv"
 expect_failure 74 'no room for another persistent object' "a full TPM NV is its own error"
 no_leaks "NV full"
+nv_full_left_nothing() {
+	nothing_installed "$TEST_DIR/out-nv" && [ -z "$(tpm_name 0x81000040)" ]
+}
+check "NV full: nothing installed, no key at the handle" nv_full_left_nothing
 for h in "${fillers[@]}"; do
 	tpm2_evictcontrol -C o -c "$h" >/dev/null
 done
+enroll --key-handle 0x81000040 --out-dir "$TEST_DIR/out-nv"
+check "with NV freed the rerun provisions the device" provisioned_with_key "$TEST_DIR/out-nv" 0x81000040
 
-enroll --tcti device:/dev/no-such-tpm --out-dir "$TEST_DIR/out-nodev"
+enroll --key-handle 0x81000041 --tcti device:/dev/no-such-tpm --out-dir "$TEST_DIR/out-nodev"
 expect_failure 74 'no TPM device /dev/no-such-tpm' "a missing TPM device"
+check "a missing TPM device: nothing installed" nothing_installed "$TEST_DIR/out-nodev"
+enroll --key-handle 0x81000041 --out-dir "$TEST_DIR/out-nodev"
+check "with the TPM's TCTI the rerun provisions the device" provisioned_with_key "$TEST_DIR/out-nodev" 0x81000041
 
 # A regular file as the TPM device: tpm2-tss would write a TPM command
 # into it.
@@ -291,9 +327,20 @@ tpm2_flushcontext -t
 enroll --key-handle 0x81000050 --out-dir "$TEST_DIR/out-srk"
 expect_failure 78 'the object at 0x81000001 is not a storage root key' "a signing key at the SRK handle is refused"
 no_leaks "refusing a wrong SRK"
+# The operator clears the SRK handle: the next run makes a storage root key
+# there again.
+tpm2_evictcontrol -C o -c 0x81000001 >/dev/null
+enroll --key-handle 0x81000050 --out-dir "$TEST_DIR/out-srk"
+check "with the SRK handle cleared the rerun provisions the device" provisioned_with_key "$TEST_DIR/out-srk" 0x81000050
 
 swtpm_stop
-enroll --key-handle 0x81000050 --out-dir "$TEST_DIR/out-down"
+enroll --key-handle 0x81000051 --out-dir "$TEST_DIR/out-down"
 expect_failure 74 'TPM not reachable at TCTI' "a stopped TPM is not reachable"
+check "a stopped TPM: nothing installed" nothing_installed "$TEST_DIR/out-down"
+# The same TPM (its state kept) running again.
+swtpm_start
+enroll --key-handle 0x81000051 --out-dir "$TEST_DIR/out-down"
+check "with the TPM running again the rerun provisions the device" provisioned_with_key "$TEST_DIR/out-down" 0x81000051
+no_leaks "the rerun with the TPM back"
 
 done_testing

@@ -75,6 +75,32 @@ static void test_config(void)
 	tp_raw_options_free(&raw);
 }
 
+/* What JSON forbids in a string, raw, and cJSON would take. */
+static void test_config_control(void)
+{
+	static const char nul[] = "{\"thing-name\": \"gw\0,O=evil\"}";
+	struct tp_raw_options raw = { .cmd = TP_CMD_ENROLL };
+	struct tp_error err = { 0 };
+
+	tap_ok(tp_raw_parse_config(&raw, nul, sizeof(nul) - 1, "c.json", &err) < 0 && err.exit_code == EX_CONFIG &&
+		       strstr(err.msg, "config c.json: a NUL byte at byte 18") && !raw.v[TP_OPT_THING_NAME].set,
+	       "a raw NUL in a string is refused, not cut short: %s", err.msg);
+	tap_ok(parse_config(&raw, "{\"thing-name\": \"gw\r\"}", &err) < 0 &&
+		       strstr(err.msg, "control character (0x0d) at byte 18"),
+	       "a raw carriage return in a string is refused: %s", err.msg);
+	tap_ok(parse_config(&raw, "{\"thing-name\": \"gw\\\t\"}", &err) < 0 && strstr(err.msg, "(0x09) at byte 19"),
+	       "a raw tab after a backslash is refused: %s", err.msg);
+	tap_ok(parse_config(&raw, "{\"region\":\x7f\"eu\x01\"}", &err) < 0 && strstr(err.msg, "(0x01) at byte 14"),
+	       "DEL is no control character; 0x01 is: %s", err.msg);
+	tap_ok(parse_config(&raw, "{\"thing-name\": \"gw\\u0000\"}", &err) < 0 &&
+		       strstr(err.msg, "a string holds a NUL character (\\u0000) at byte 18"),
+	       "the \\u0000 escape is refused: %s", err.msg);
+	tap_ok(parse_config(&raw, "{\r\n\t\"thing-name\": \"gw\\n\\\\u0000\"\n}\n", &err) == 0 &&
+		       raw.v[TP_OPT_THING_NAME].str && strcmp(raw.v[TP_OPT_THING_NAME].str, "gw\n\\u0000") == 0,
+	       "whitespace between tokens, escapes and an escaped backslash are fine");
+	tp_raw_options_free(&raw);
+}
+
 static int parse_argv(char **argv, int argc, struct tp_raw_options *raw, struct tp_error *err)
 {
 	*raw = (struct tp_raw_options){ .cmd = TP_CMD_ENROLL };
@@ -92,6 +118,8 @@ static void test_argv_errors(void)
 	char *flag_value[] = { "enroll", "--rsa-pss=yes", NULL };
 	char *flag[] = { "enroll", "--rsa-pss", NULL };
 	char *help[] = { "enroll", "--help", NULL };
+	char *ambiguous[] = { "enroll", "--key", "x", NULL };
+	char *abbreviated[] = { "enroll", "--key-h", "0x81000002", NULL };
 
 	tap_ok(parse_argv(bad_opt, 2, &raw, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"--no-such\""),
 	       "unknown option quoted: %s", err.msg);
@@ -108,6 +136,17 @@ static void test_argv_errors(void)
 	tap_ok(parse_argv(flag, 2, &raw, &err) == 0 && raw.v[TP_OPT_RSA_PSS].set, "a flag on the command line");
 	tp_raw_options_free(&raw);
 	tap_ok(parse_argv(help, 2, &raw, &err) == TP_HELP, "--help is its own outcome");
+	tp_raw_options_free(&raw);
+	tap_ok(parse_argv(ambiguous, 3, &raw, &err) < 0 && err.exit_code == EX_USAGE &&
+		       strstr(err.msg, "\"--key\" is ambiguous (--key-handle, --key-alg, --key-file, --key-auth-file)"),
+	       "an abbreviation of several options lists them: %s", err.msg);
+	tp_raw_options_free(&raw);
+	tap_ok(parse_argv(abbreviated, 3, &raw, &err) < 0 &&
+		       strstr(err.msg, "\"--key-h\" is abbreviated: write it out, --key-handle"),
+	       "an abbreviation of one option names it: %s", err.msg);
+	tp_raw_options_free(&raw);
+	tap_ok(parse_argv(flag_value, 2, &raw, &err) < 0 && strstr(err.msg, "\"--rsa-pss\" takes no value"),
+	       "a flag given a value says so: %s", err.msg);
 	tp_raw_options_free(&raw);
 }
 
@@ -142,6 +181,7 @@ static void test_finish(void)
 	char *srk[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--key-handle", "0x81000001", NULL };
 	char *name[] = { "enroll", "--thing-name", "gw 42", "--region", "eu-west-1", NULL };
 	char *sig[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--signing-name", "s3", NULL };
+	char *vq[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "-v", "-q", NULL };
 
 	unsetenv("AWS_REGION");
 	unsetenv("AWS_DEFAULT_REGION");
@@ -172,6 +212,10 @@ static void test_finish(void)
 	tap_ok(finish(name, 5, &o, &err) < 0 && strstr(err.msg, "\"gw 42\""), "bad thing name: %s", err.msg);
 	tp_options_free(&o);
 	tap_ok(finish(sig, 7, &o, &err) < 0 && strstr(err.msg, "\"s3\""), "bad signing name: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(vq, 7, &o, &err) < 0 && err.exit_code == EX_USAGE &&
+		       strstr(err.msg, "-v (--verbose) and -q (--quiet) exclude each other"),
+	       "-v and -q together are refused: %s", err.msg);
 	tp_options_free(&o);
 
 	setenv("AWS_DEFAULT_REGION", "us-east-2", 1);
@@ -230,6 +274,83 @@ static void test_key_options(void)
 	tp_options_free(&o);
 }
 
+/* enroll --tcti conf, typed. */
+static int tcti(const char *conf, struct tp_options *o, struct tp_error *err)
+{
+	char *argv[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--tcti", (char *)conf, NULL };
+
+	return finish(argv, 7, o, err);
+}
+
+static void test_tcti(void)
+{
+	struct tp_options o;
+	struct tp_error err;
+
+	tap_ok(tcti("pcap:swtpm:host=127.0.0.1,port=2321", &o, &err) == 0, "pcap wrapping swtpm");
+	tp_options_free(&o);
+	tap_ok(tcti("pcap:", &o, &err) == 0, "pcap with tpm2-tss's default");
+	tp_options_free(&o);
+	tap_ok(tcti("pcap:/tmp/evil.so", &o, &err) < 0 && err.exit_code == EX_USAGE &&
+		       strstr(err.msg,
+			      "--tcti \"pcap:/tmp/evil.so\" wraps the TCTI \"/tmp/evil.so\", which does not name"),
+	       "pcap wrapping a library path: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(tcti("pcap:device:/etc/passwd", &o, &err) < 0 &&
+		       strstr(err.msg, "\"device:/etc/passwd\", which names a device that is not a character device"),
+	       "pcap wrapping a device that is a file: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(tcti("pcap:cmd:true", &o, &err) < 0 && strstr(err.msg, "\"cmd:true\", which does not name"),
+	       "pcap wrapping cmd: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(tcti("pcap:pcap:nosuch", &o, &err) < 0 &&
+		       strstr(err.msg, "\"nosuch\", which names a TCTI that tpm2-tss"),
+	       "pcap wrapping pcap wrapping a TCTI not installed: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(tcti("pcap:pcap:pcap:pcap:pcap:device", &o, &err) < 0 && strstr(err.msg, "too deeply"),
+	       "pcaps nested without end: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(tcti("device:/etc/passwd", &o, &err) < 0 &&
+		       strstr(err.msg, "--tcti \"device:/etc/passwd\" names a device"),
+	       "a device that is a file: %s", err.msg);
+	tp_options_free(&o);
+}
+
+static void test_ca_bundle(void)
+{
+	struct tp_options o;
+	struct tp_error err;
+	char *missing[] = { "enroll",	   "--thing-name",     "gw", "--region", "eu-west-1",
+			    "--ca-bundle", "/nonexistent.pem", NULL };
+	char *dir[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", "--ca-bundle", "/", NULL };
+	char *dev[] = { "enroll", "--thing-name", "gw", "--region", "eu-west-1", NULL };
+	char *csr[] = { "csr", "--thing-name", "gw", "--out", "-", NULL };
+	struct tp_raw_options raw;
+	int r;
+
+	tap_ok(finish(missing, 7, &o, &err) < 0 && err.exit_code == EX_CONFIG &&
+		       strstr(err.msg, "CA bundle /nonexistent.pem (from --ca-bundle) does not exist"),
+	       "a missing --ca-bundle: %s", err.msg);
+	tp_options_free(&o);
+	tap_ok(finish(dir, 7, &o, &err) < 0 && err.exit_code == EX_CONFIG && strstr(err.msg, "is a directory"),
+	       "a directory as --ca-bundle: %s", err.msg);
+	tp_options_free(&o);
+	setenv("AWS_CA_BUNDLE", "/dev/null", 1);
+	tap_ok(finish(dev, 5, &o, &err) < 0 && err.exit_code == EX_CONFIG &&
+		       strstr(err.msg, "CA bundle /dev/null (from AWS_CA_BUNDLE) is not a regular file"),
+	       "a device as AWS_CA_BUNDLE: %s", err.msg);
+	tp_options_free(&o);
+	raw = (struct tp_raw_options){ .cmd = TP_CMD_CSR };
+	memset(&err, 0, sizeof(err));
+	r = tp_raw_parse_argv(&raw, 5, csr, &err);
+	if (r == 0)
+		r = tp_options_from_raw(&raw, &o, &err);
+	tap_ok(r == 0, "AWS_CA_BUNDLE is not looked at by csr, which does not use the service: %s", err.msg);
+	tp_raw_options_free(&raw);
+	tp_options_free(&o);
+	unsetenv("AWS_CA_BUNDLE");
+}
+
 static void test_handles(void)
 {
 	uint32_t h = 0;
@@ -285,9 +406,12 @@ static void test_install_options(void)
 int main(void)
 {
 	test_config();
+	test_config_control();
 	test_argv_errors();
 	test_finish();
 	test_key_options();
+	test_tcti();
+	test_ca_bundle();
 	test_handles();
 	test_install_options();
 	return tap_done();

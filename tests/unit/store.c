@@ -47,6 +47,30 @@ int main(void)
 	       "\"a\"}";
 	tap_ok(tp_state_parse(json, strlen(json), "s", &out, &err) < 0 && strstr(err.msg, "key-handle"),
 	       "bad handle refused: %s", err.msg);
+	{
+		/* What JSON forbids, and cJSON would take: a raw NUL cutting a
+		 * string short, a raw control character; and \u0000. */
+		static const char nul[] = "{\"thing-name\":\"gw\0,O=evil\"}";
+		const char *ctl = "{\"thing-name\":\"gw\x1b[2J\"}", *esc = "{\"thing-name\":\"gw\\u0000x\"}";
+		const char *escaped = "{\"thing-name\":\"gw\\\\u0000\"}";
+
+		memset(&err, 0, sizeof(err));
+		tap_ok(tp_state_parse(nul, sizeof(nul) - 1, "s", &out, &err) < 0 && err.exit_code == EX_DATAERR &&
+			       strstr(err.msg, "s: a NUL byte at byte 17"),
+		       "a raw NUL in a store file is refused: %s", err.msg);
+		memset(&err, 0, sizeof(err));
+		tap_ok(tp_state_parse(ctl, strlen(ctl), "s", &out, &err) < 0 &&
+			       strstr(err.msg, "control character (0x1b) at byte 17"),
+		       "a raw control character in a store file is refused: %s", err.msg);
+		memset(&err, 0, sizeof(err));
+		tap_ok(tp_state_parse(esc, strlen(esc), "s", &out, &err) < 0 && strstr(err.msg, "\\u0000) at byte 17"),
+		       "a \\u0000 escape in a store file is refused: %s", err.msg);
+		memset(&err, 0, sizeof(err));
+		tap_ok(tp_state_parse(escaped, strlen(escaped), "s", &out, &err) < 0 &&
+			       strstr(err.msg, "certificate-id"),
+		       "an escaped backslash before u0000 is no NUL: %s", err.msg);
+		tap_ok(out.thing_name == NULL, "nothing returned on failure");
+	}
 
 	{
 		struct tp_keyjournal j = { .phase = TP_KEY_CREATING,
