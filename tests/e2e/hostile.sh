@@ -263,4 +263,30 @@ expect_failure 74 "TPM" "\"deadline\": 2 (a JSON number) is accepted"
 
 check "nothing was created by any of these runs" \
 	bash -c 'for d in "$1"/o1 "$1"/o2 "$1"/o4 "$1"/o5 "$1"/o6; do [ ! -e "$d/journal.json" ] || exit 1; done' _ "$TEST_DIR"
+
+# --- the special files replaced by regular ones: the device provisions --------------
+
+# The runs refused for a FIFO, a device or a directory left nothing behind
+# (not even a key journal), nothing loaded in the TPM, and with regular
+# files in their place the same output directories provision.
+left_nothing() { # OUT-DIR...
+	local d
+	for d in "$@"; do
+		[ -z "$(ls -A "$d" 2>/dev/null | grep -vx tpm-provision.lock)" ] || return 1
+	done
+}
+check "the runs given a FIFO, a device or a directory wrote nothing" \
+	left_nothing "$TEST_DIR"/o1 "$TEST_DIR"/o2 "$TEST_DIR"/o3 "$TEST_DIR"/o4 "$TEST_DIR"/o5 "$TEST_DIR"/o6 \
+	"$TEST_DIR"/o34 "$TEST_DIR"/o35 "$TEST_DIR"/o36 "$TEST_DIR"/o37
+check "nothing left loaded in the TPM" [ "$(tpm_transient_count)" -eq 0 ]
+emulator_start --region eu-west-1
+printf '{"thing-name": "gw-0042", "region": "eu-west-1"}\n' >"$TEST_DIR/regular.json"
+printf 'correct horse\n' >"$TEST_DIR/regular-auth"
+cp "$EMU_CA" "$TEST_DIR/regular-bundle.pem"
+run -- enroll --config "$TEST_DIR/regular.json" --tcti "$TCTI" --key-handle 0x81000062 \
+	--key-auth-file "$TEST_DIR/regular-auth" --endpoint-url "$EMU_URL" --ca-bundle "$TEST_DIR/regular-bundle.pem" \
+	--out-dir "$TEST_DIR/o3"
+check "with a regular config, key auth file and CA bundle, the rerun provisions the device" \
+	provisioned_with_key "$TEST_DIR/o3" 0x81000062
+check "... and leaves nothing loaded in the TPM" [ "$(tpm_transient_count)" -eq 0 ]
 done_testing
