@@ -7,19 +7,8 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 : "${TPM_PROVISION:=$top_builddir/tpm-provision}"
 
-n=0 failed=0
-check() {
-	local desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $desc"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $desc"
-	fi
-}
-bail() { echo "Bail out! $*"; exit 99; }
+# shellcheck source=tap.sh
+. "$top_srcdir/tests/unit/tap.sh"
 
 [ -x "$TPM_PROVISION" ] || bail "no $TPM_PROVISION (make first)"
 # shellcheck source=/dev/null
@@ -76,5 +65,4 @@ for c in $commands; do
 	check "$c --<TAB> offers exactly the options of its --help" offers "$want" "$c" --
 done
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

@@ -4,20 +4,9 @@
 # library per module, and no function is 60 lines or longer.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# shellcheck source=tap.sh
+. "$top_srcdir/tests/unit/tap.sh"
 cd "$top_srcdir" || exit 1
-
-n=0 failed=0
-check() {
-	local desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $desc"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $desc"
-	fi
-}
 
 # includes FILES...: the quoted and bracketed includes, one per line.
 includes() {
@@ -80,5 +69,4 @@ long_functions() {
 check "no function is 60 lines or longer" [ -z "$(long_functions)" ]
 long_functions | sed 's/^/# /'
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

@@ -15,15 +15,8 @@ if ! command -v man >/dev/null; then
 	exit 0
 fi
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() {
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-bail() { echo "Bail out! $*"; exit 99; }
+# shellcheck source=tap.sh
+. "$top_srcdir/tests/unit/tap.sh"
 
 [ -f "$PAGE" ] || bail "no $PAGE"
 [ -x "$TPM_PROVISION" ] || bail "no $TPM_PROVISION (make first)"
@@ -101,5 +94,4 @@ check "the synopsis names every command" \
 check "Makefile.am installs it" grep -Eq '^(dist_)?man8_MANS *[+]?= *doc/tpm-provision\.8' "$top_srcdir/Makefile.am"
 check "the unit points to it" grep -qx 'Documentation=man:tpm-provision(8)' "$top_srcdir/systemd/tpm-provision.service.in"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing
