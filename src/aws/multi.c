@@ -189,7 +189,7 @@ static int fill(struct engine *e, double now, double *wait, struct tp_error *err
 		r = e->ops->next(e->user, &req, &job, err);
 		if (r <= 0) {
 			give_back_token(&e->lim);
-			e->more = r == 0 ? false : e->more;
+			e->more = false; /* no more jobs, or stopping */
 			return r;
 		}
 		if (slot_set(&e->slots[i], job, &req, now, err) < 0)

@@ -527,13 +527,6 @@ static void summary(const struct batch *b)
 
 /* Why a lock: two batches on one output directory would send the same
  * CSRs twice. */
-/* A batch retries many requests at once: one line each only with -v; the
- * summary counts them. */
-static void note_retry(const char *line)
-{
-	tp_log(TP_PRIO_DEBUG, "%s", line);
-}
-
 static int begin(struct tp_run *run, struct batch *b, struct tp_error *err)
 {
 	const struct tp_options *o = &run->o;
@@ -543,7 +536,9 @@ static int begin(struct tp_run *run, struct batch *b, struct tp_error *err)
 		return tp_run_hint_out_dir(err);
 	if (tp_run_load_creds(run, err) < 0)
 		return -1;
-	run->svc.note_retry = note_retry;
+	/* A batch retries many requests at once: a line each only with -v
+	 * (as debug), the summary counts them. */
+	run->svc.note_retry = run->svc.note_debug;
 	b->dir = opendir(o->csr_dir);
 	if (!b->dir)
 		return tp_error_set(err, EX_CONFIG, "--csr-dir %s: %m", o->csr_dir);
@@ -576,14 +571,5 @@ static int batch(struct tp_run *run, struct tp_error *err)
 
 int cmd_batch(int argc, char **argv, struct tp_error *err)
 {
-	struct tp_run run;
-	int r;
-
-	r = tp_run_setup(&run, TP_CMD_BATCH, argc, argv, err);
-	if (r == TP_HELP)
-		batch_usage();
-	else if (r == 0)
-		r = batch(&run, err);
-	tp_run_free(&run);
-	return r < 0 ? -1 : 0;
+	return tp_run_plain(TP_CMD_BATCH, argc, argv, batch_usage, batch, err);
 }

@@ -161,14 +161,5 @@ static int check(struct tp_run *run, struct tp_error *err)
 
 int cmd_check(int argc, char **argv, struct tp_error *err)
 {
-	struct tp_run run;
-	int r;
-
-	r = tp_run_setup(&run, TP_CMD_CHECK, argc, argv, err);
-	if (r == TP_HELP)
-		check_usage();
-	else if (r == 0)
-		r = check(&run, err);
-	tp_run_free(&run);
-	return r < 0 ? -1 : 0;
+	return tp_run_plain(TP_CMD_CHECK, argc, argv, check_usage, check, err);
 }

@@ -488,6 +488,21 @@ void tp_run_free(struct tp_run *run)
 	run->lock = -1;
 }
 
+int tp_run_plain(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
+		 int (*body)(struct tp_run *run, struct tp_error *err), struct tp_error *err)
+{
+	struct tp_run run;
+	int r;
+
+	r = tp_run_setup(&run, cmd, argc, argv, err);
+	if (r == TP_HELP)
+		usage();
+	else if (r == 0)
+		r = body(&run, err);
+	tp_run_free(&run);
+	return r < 0 ? -1 : 0;
+}
+
 int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
 		   int (*steps)(struct tp_run *run, struct tp_error *err), struct tp_error *err)
 {

@@ -37,6 +37,12 @@ struct tp_attached;
 int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
 		   int (*steps)(struct tp_run *run, struct tp_error *err), struct tp_error *err);
 
+/* For the commands that do not provision this device (status, check,
+ * batch): set up the run from argv (usage for --help), then body; no
+ * begin, no lock, no provisioned check.  0 or -1 with err set. */
+int tp_run_plain(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
+		 int (*body)(struct tp_run *run, struct tp_error *err), struct tp_error *err);
+
 /* Parse the options of cmd into run (which must not move afterwards):
  * 0, or TP_HELP when --help was asked for. */
 int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err);

@@ -297,14 +297,5 @@ static int status(struct tp_run *run, struct tp_error *err)
 
 int cmd_status(int argc, char **argv, struct tp_error *err)
 {
-	struct tp_run run;
-	int r;
-
-	r = tp_run_setup(&run, TP_CMD_STATUS, argc, argv, err);
-	if (r == TP_HELP)
-		status_usage();
-	else if (r == 0)
-		r = status(&run, err);
-	tp_run_free(&run);
-	return r < 0 ? -1 : 0;
+	return tp_run_plain(TP_CMD_STATUS, argc, argv, status_usage, status, err);
 }

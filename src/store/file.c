@@ -184,6 +184,23 @@ static int fill_temp(int fd, const void *data, size_t len, mode_t mode, uid_t ui
 	return r;
 }
 
+/* dir opened for *at() calls and fsync: the fd, or -1 with err set. */
+static int open_dir(const char *dir, struct tp_error *err)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		tp_error_set(err, EX_IOERR, "cannot open directory %s: %s", dir, strerror(errno));
+	return dfd;
+}
+
+static int sync_dir_fd(int dfd, const char *dir, struct tp_error *err)
+{
+	if (fsync(dfd) < 0)
+		return tp_error_set(err, EX_IOERR, "cannot sync directory %s: %s", dir, strerror(errno));
+	return 0;
+}
+
 static int replace_at(int dfd, const char *dir, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
 		      gid_t gid, bool sync_dir, struct tp_error *err)
 {
@@ -201,10 +218,8 @@ static int replace_at(int dfd, const char *dir, const char *name, const void *da
 		tp_error_set(err, EX_IOERR, "cannot write %s/%s: %s", dir, name, strerror(errno));
 	} else if (renameat(dfd, tmp, dfd, name) < 0) {
 		tp_error_set(err, EX_IOERR, "cannot rename into %s/%s: %s", dir, name, strerror(errno));
-	} else if (sync_dir && fsync(dfd) < 0) {
-		return tp_error_set(err, EX_IOERR, "cannot sync directory %s: %s", dir, strerror(errno));
 	} else {
-		return 0;
+		return sync_dir ? sync_dir_fd(dfd, dir, err) : 0;
 	}
 	unlinkat(dfd, tmp, 0);
 	return -1;
@@ -213,11 +228,9 @@ static int replace_at(int dfd, const char *dir, const char *name, const void *da
 static int write_in(const char *dir, const char *name, const void *data, size_t len, mode_t mode, uid_t uid, gid_t gid,
 		    bool sync_dir, struct tp_error *err)
 {
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dfd = open_dir(dir, err);
 
-	if (dfd < 0)
-		return tp_error_set(err, EX_IOERR, "cannot open directory %s: %s", dir, strerror(errno));
-	return replace_at(dfd, dir, name, data, len, mode, uid, gid, sync_dir, err);
+	return dfd < 0 ? -1 : replace_at(dfd, dir, name, data, len, mode, uid, gid, sync_dir, err);
 }
 
 int tp_write_file_atomic(const char *dir, const char *name, const void *data, size_t len, mode_t mode, uid_t uid,
@@ -234,26 +247,20 @@ int tp_write_file_unsynced(const char *dir, const char *name, const void *data, 
 
 int tp_sync_dir(const char *dir, struct tp_error *err)
 {
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dfd = open_dir(dir, err);
 
-	if (dfd < 0)
-		return tp_error_set(err, EX_IOERR, "cannot open directory %s: %s", dir, strerror(errno));
-	if (fsync(dfd) < 0)
-		return tp_error_set(err, EX_IOERR, "cannot sync directory %s: %s", dir, strerror(errno));
-	return 0;
+	return dfd < 0 ? -1 : sync_dir_fd(dfd, dir, err);
 }
 
 int tp_remove_file(const char *dir, const char *name, struct tp_error *err)
 {
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dfd = open_dir(dir, err);
 
 	if (dfd < 0)
-		return tp_error_set(err, EX_IOERR, "cannot open directory %s: %s", dir, strerror(errno));
+		return -1;
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 		return tp_error_set(err, EX_IOERR, "cannot remove %s/%s: %s", dir, name, strerror(errno));
-	if (fsync(dfd) < 0)
-		return tp_error_set(err, EX_IOERR, "cannot sync directory %s: %s", dir, strerror(errno));
-	return 0;
+	return sync_dir_fd(dfd, dir, err);
 }
 
 /* The PID holding a flock on fd's file, from /proc/locks ("1: FLOCK

@@ -90,6 +90,19 @@ mutual_tls() {
 		grep -q "CN = AWS IoT Certificate" "$name.server.log" && grep -q "Handshake was completed" "$name.client.log"
 }
 
+# tls_as_agent_env NAME AGENT_ENV: mutual TLS as an agent configured by
+# AGENT_ENV would do it: its key URI and PIN file, its certificate, its
+# token store and TCTI.
+tls_as_agent_env() {
+	(
+		set -a
+		. "$2"
+		set +a
+		mutual_tls "$1" "$IOT_PKCS11_URI;pin-value=$(cat "$IOT_PKCS11_PIN_FILE")" "$IOT_CERT" \
+			TPM2_PKCS11_STORE="$TPM2_PKCS11_STORE" TPM2_PKCS11_TCTI="$TPM2_PKCS11_TCTI"
+	)
+}
+
 # --- the Device Client ------------------------------------------------------------
 
 OUT="$TEST_DIR/var/lib/tpm-provision"
@@ -212,13 +225,7 @@ check "agent.env has only NAME=\"value\" lines and comments" \
 	not_ok "agent.env: the key's URI, the module, the PIN file, the store and the TPM"
 check "the PIN file is 0600" [ "$(stat -c %a "$OUT3/pkcs11/user-pin")" = 600 ]
 check "no PIN in agent.env" not grep -qF -- "$(cat "$OUT3/pkcs11/user-pin")" "$OUT3/agent.env"
-(
-	set -a
-	. "$OUT3/agent.env"
-	set +a
-	mutual_tls p11 "$IOT_PKCS11_URI;pin-value=$(cat "$IOT_PKCS11_PIN_FILE")" "$IOT_CERT" \
-		TPM2_PKCS11_STORE="$TPM2_PKCS11_STORE" TPM2_PKCS11_TCTI="$TPM2_PKCS11_TCTI"
-) && ok "gnutls-cli through IOT_PKCS11_URI: mutual TLS" || not_ok "gnutls-cli through IOT_PKCS11_URI: mutual TLS"
+check "gnutls-cli through IOT_PKCS11_URI: mutual TLS" tls_as_agent_env p11 "$OUT3/agent.env"
 check "one token, one private key object" \
 	bash -c '[ "$1" -eq 1 ] && [ "$2" -eq 1 ]' _ "$(tokens "$OUT3/pkcs11")" \
 	"$(private_keys "$OUT3/pkcs11" "$(cat "$OUT3/pkcs11/user-pin")")"
@@ -232,13 +239,7 @@ check "enroll --agent pkcs11 with a persistent key exits 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || diag "$(cat "$RUN_ERR")"
 check "the persistent key's blob is kept, 0600" [ "$(stat -c %a "$OUT4/key-blob.tss2.pem" 2>/dev/null)" = 600 ]
 check "the key is persisted at its handle" tpm2_readpublic -c 0x81000003 -Q
-(
-	set -a
-	. "$OUT4/agent.env"
-	set +a
-	mutual_tls handle "$IOT_PKCS11_URI;pin-value=$(cat "$IOT_PKCS11_PIN_FILE")" "$IOT_CERT" \
-		TPM2_PKCS11_STORE="$TPM2_PKCS11_STORE" TPM2_PKCS11_TCTI="$TPM2_PKCS11_TCTI"
-) && ok "the persistent key through its token: mutual TLS" || not_ok "the persistent key through its token: mutual TLS"
+check "the persistent key through its token: mutual TLS" tls_as_agent_env handle "$OUT4/agent.env"
 
 # A persistent key made without its blob (here by csr) cannot be linked:
 # said before a certificate is asked for.
