@@ -25,6 +25,7 @@
 #include "src/cmd/commands.h"
 #include "src/cmd/log.h"
 #include "src/cmd/run.h"
+#include "src/cmd/testhook.h"
 #include "src/store/batchfile.h"
 #include "src/store/file.h"
 #include "src/x509/cert.h"
@@ -160,6 +161,21 @@ static int start_fresh(struct batch *b, struct job *j, struct tp_error *err)
 	return tp_iot_request_create(j->csr.pem, &j->req, err);
 }
 
+/* A done CSR whose NAME.pending is still there: the batch before was
+ * stopped after writing NAME.json and before the directory sync after
+ * which the journal goes (commit()).  The journal goes now, the same way,
+ * so that it is neither left behind nor taken for a request that got no
+ * answer. */
+static int forget_journal_of_done(struct batch *b, const char *name, struct tp_error *err)
+{
+	if (!tp_batch_pending_exists(b->run->o.out_dir, name))
+		return 0;
+	if (tp_strv_push_copy(&b->finished, name) < 0)
+		return tp_error_oom(err);
+	b->unsynced = true;
+	return 0;
+}
+
 /* A job for NAME: 1 with its first request, 0 when it needs none (done
  * before, or counted as failed and reported here), -1 to stop. */
 static int prepare_job(struct batch *b, char *name, struct job **ret, struct tp_error *err)
@@ -181,7 +197,7 @@ static int prepare_job(struct batch *b, char *name, struct job **ret, struct tp_
 	}
 	if (tp_batch_done(out, name)) {
 		b->done_before++;
-		return 0;
+		return forget_journal_of_done(b, name, err);
 	}
 	r = tp_batch_pending_load(out, name, &pending, &e);
 	if (r == 0) {
@@ -274,6 +290,7 @@ static int finish(struct batch *b, struct job *j, struct tp_error *err)
 		return -1;
 	if (tp_batch_result_save(b->run->o.out_dir, j->name, &j->rec, err) < 0)
 		return -1;
+	tp_test_crash_point("batch-result-written");
 	if (tp_strv_push_copy(&b->finished, j->name) < 0)
 		return tp_error_oom(err);
 	b->unsynced = true;

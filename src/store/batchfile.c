@@ -80,13 +80,23 @@ int tp_batch_pending_remove(const char *dir, const char *name, bool durable, str
 	return 0;
 }
 
-bool tp_batch_done(const char *dir, const char *name)
+static bool exists(const char *dir, const char *name, const char *suffix)
 {
 	_cleanup_free_ char *path = NULL;
 
-	if (asprintf(&path, "%s/%s.json", dir, name) < 0)
+	if (asprintf(&path, "%s/%s%s", dir, name, suffix) < 0)
 		return false;
 	return access(path, F_OK) == 0;
+}
+
+bool tp_batch_done(const char *dir, const char *name)
+{
+	return exists(dir, name, ".json");
+}
+
+bool tp_batch_pending_exists(const char *dir, const char *name)
+{
+	return exists(dir, name, ".pending");
 }
 
 int tp_batch_record_line(const struct tp_batch_record *rec, const char *error, char **ret, struct tp_error *err)

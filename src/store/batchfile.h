@@ -39,6 +39,8 @@ int tp_batch_pending_remove(const char *dir, const char *name, bool durable, str
 
 /* Whether NAME.json exists in dir (the CSR is done). */
 bool tp_batch_done(const char *dir, const char *name);
+/* Whether NAME.pending exists in dir. */
+bool tp_batch_pending_exists(const char *dir, const char *name);
 /* NAME.json, mode 0644. */
 int tp_batch_result_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err);
 

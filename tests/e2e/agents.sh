@@ -60,10 +60,7 @@ openssl s_server -accept "127.0.0.1:$port" -cert srv.pem -key srv.key -Verify 1 
 	-CAfile "$EMU_DIR/issuer-ca.pem" -naccept 1 -www >s_server.log 2>&1 &
 server=$!
 register_pid "$server"
-for _ in $(seq 1 100); do
-	grep -q ACCEPT s_server.log && break
-	sleep 0.05
-done
+wait_until 60 "openssl s_server" grep -q ACCEPT s_server.log
 (
 	set -a
 	. "$OUT/agent.env"

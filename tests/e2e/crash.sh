@@ -69,24 +69,22 @@ done
 
 # --- a request lost in flight ------------------------------------------------------
 
-# The service issues the certificate but the run dies before the answer.
+# The service issues the certificate but the run dies before the answer:
+# the answer is held at the service until the run is killed.
 out="$TEST_DIR/in-flight"
 tpm2_evictcontrol -C o -c "$HANDLE" >/dev/null 2>&1
-emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "slow", "delay": 2}'
+emulator_fault '{"count": 1, "operation": "CreateCertificateFromCsr", "mode": "hold"}'
 creates=$(emulator_requests CreateCertificateFromCsr)
 # shellcheck disable=SC2046
 env AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" \
 	"$TPM_PROVISION" enroll $(args) --out-dir "$out" >"$TEST_DIR/in-flight.out" 2>&1 &
 pid=$!
 register_pid "$pid"
-for _ in $(seq 1 100); do
-	grep -q '"request-sent"' "$out/request.json" 2>/dev/null && break
-	sleep 0.05
-done
-sleep 0.5
+held() { [ "$(emulator_held)" -eq 1 ]; }
+wait_until 300 "the request held at the service" held
 kill -KILL "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
-sleep 2 # the emulator finishes the request it was answering slowly
+emulator_release # the answer goes to nobody; the service logs it first
 check "the lost request reached the service" \
 	[ "$(emulator_requests CreateCertificateFromCsr)" -eq $((creates + 1)) ]
 check "a request lost in flight: nothing installed" nothing_installed "$out"
@@ -129,7 +127,8 @@ mkdir -p "$out"
 flock "$out/tpm-provision.lock" sleep 5 &
 lock_pid=$!
 register_pid "$lock_pid"
-sleep 0.3
+lock_held() { ! flock -n "$out/tpm-provision.lock" true; }
+wait_until 60 "the lock held by another process" lock_held
 # shellcheck disable=SC2046
 run -- enroll $(args) --out-dir "$out" --deadline 1
 expect_failure 75 "another tpm-provision run (PID [0-9]*) holds $out/tpm-provision.lock" "a run that cannot get the lock in time"
@@ -217,7 +216,7 @@ pause="$TEST_DIR/paused"
 	echo "$RC" >"$TEST_DIR/killed-rc"
 ) &
 run_pid=$!
-for _ in $(seq 1 200); do [ -e "$pause" ] && break; sleep 0.05; done
+wait_until 300 "the run paused after creating the key" [ -e "$pause" ]
 kill -KILL "$SWTPM_PID"
 wait "$SWTPM_PID" 2>/dev/null
 rm -f "$pause"

@@ -161,10 +161,8 @@ odir="$TEST_DIR/o40"$'\n''READY=1'
 mkdir -m 0755 "$odir"
 flock "$odir/tpm-provision.lock" sleep 8 &
 register_pid $!
-for _ in $(seq 1 100); do
-	flock -n "$odir/tpm-provision.lock" true || break
-	sleep 0.05
-done
+lock_held() { ! flock -n "$odir/tpm-provision.lock" true; }
+wait_until 60 "the lock held by another process" lock_held
 "$PY" - "$TEST_DIR/notify.sock" "$TEST_DIR/notify.log" <<'PYEOF' &
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -174,15 +172,16 @@ with open(sys.argv[2], "ab", buffering=0) as f:
         f.write(s.recv(65536) + b"\0")
 PYEOF
 register_pid $!
-for _ in $(seq 1 100); do
-	[ -S "$TEST_DIR/notify.sock" ] && break
-	sleep 0.05
-done
+wait_until 60 "the notify socket" [ -S "$TEST_DIR/notify.sock" ]
 run NOTIFY_SOCKET="$TEST_DIR/notify.sock" -- enroll "${base[@]}" --out-dir "$odir"
 expect_failure 75 "lock" "a held lock: the run gives up at the deadline, with one error line"
 check "the step line shows the newline escaped, on one line" grep -qF 'o40\nREADY=1/tpm-provision.lock' "$RUN_ERR"
 check "no line of stderr was forged" not grep -q '^READY' "$RUN_ERR"
-sleep 0.2
+# A datagram of the test's own after the run's: once it is logged, every
+# datagram the run sent is (a datagram socket keeps their order).
+"$PY" -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"TEST_END=1", sys.argv[1])' \
+	"$TEST_DIR/notify.sock"
+wait_until 60 "the notify log" grep -qa TEST_END=1 "$TEST_DIR/notify.log"
 notified() {
 	"$PY" - "$TEST_DIR/notify.log" <<'PYEOF'
 import sys

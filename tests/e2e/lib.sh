@@ -175,11 +175,7 @@ abrmd_start() {
 			>"$TEST_DIR/dbus.log" 2>&1 &
 		DBUS_PID=$!
 		register_pid "$DBUS_PID"
-		for _ in $(seq 1 100); do
-			[ -S "$TEST_DIR/dbus.socket" ] && break
-			sleep 0.05
-		done
-		[ -S "$TEST_DIR/dbus.socket" ] || bail "dbus-daemon did not start"
+		wait_until 60 "dbus-daemon's socket" [ -S "$TEST_DIR/dbus.socket" ]
 	fi
 	# A test that stopped swtpm itself left the old one holding the bus name.
 	[ -z "${ABRMD_PID:-}" ] || { kill "$ABRMD_PID" 2>/dev/null; wait "$ABRMD_PID" 2>/dev/null; }
@@ -189,18 +185,32 @@ abrmd_start() {
 	register_pid "$ABRMD_PID"
 	TCTI=tabrmd:bus_type=session
 	export TPM2TOOLS_TCTI="$TCTI"
-	for _ in $(seq 1 100); do
-		tpm2_getcap properties-fixed >/dev/null 2>&1 && return 0
+	local end=$((SECONDS + 60))
+	until tpm2_getcap properties-fixed >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$end" ] || bail "tpm2-abrmd did not start: $(cat "$TEST_DIR/abrmd.log")"
 		sleep 0.05
 	done
-	bail "tpm2-abrmd did not start: $(cat "$TEST_DIR/abrmd.log")"
+}
+
+# wait_until SECONDS WHAT COMMAND...: poll COMMAND until it succeeds; bail
+# out naming WHAT after SECONDS.  A test that must act at a moment (kill a
+# run, break the TPM) waits for the state that defines the moment, never
+# for a fixed time; the bound only catches a hang and is generous for
+# valgrind.
+wait_until() {
+	local secs=$1 end=$((SECONDS + $1)) what=$2
+	shift 2
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || bail "timed out after ${secs}s waiting for $what"
+		sleep 0.05
+	done
 }
 
 # wait_port PORT PID: wait until PORT on 127.0.0.1 accepts connections while
 # PID is alive.
 wait_port() {
-	local port=$1 pid=$2 i
-	for i in $(seq 1 100); do
+	local port=$1 pid=$2 end=$((SECONDS + 60))
+	while [ "$SECONDS" -lt "$end" ]; do
 		kill -0 "$pid" 2>/dev/null || return 1
 		if "$PY" -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2).close()" 2>/dev/null; then
 			return 0

@@ -78,10 +78,7 @@ mutual_tls() {
 		-CAfile "$EMU_DIR/issuer-ca.pem" -naccept 1 -www >"$name.server.log" 2>&1 &
 	server=$!
 	register_pid "$server"
-	for _ in $(seq 1 100); do
-		grep -q ACCEPT "$name.server.log" && break
-		sleep 0.05
-	done
+	wait_until 60 "openssl s_server" grep -q ACCEPT "$name.server.log"
 	printf 'GET / HTTP/1.0\r\n\r\n' | env "$@" timeout 60 gnutls-cli --provider "$LIB" --x509keyfile "$uri" \
 		--x509certfile "$cert" --x509cafile srv.pem -p "$port" 127.0.0.1 >"$name.client.log" 2>&1 ||
 		kill "$server" 2>/dev/null

@@ -391,6 +391,24 @@ expect DescribeEndpoint 503 ServiceUnavailableException
 expect DescribeEndpoint 503 ServiceUnavailableException
 expect DescribeEndpoint 200
 
+# A held answer: the operation is done when the request arrives, the
+# answer waits until released (the moment a test kills its client).
+held_then_released() {
+	local pid n
+	emulator_fault '{"count": 1, "operation": "DescribeEndpoint", "mode": "hold"}' || return 1
+	awsiot describe-endpoint --endpoint-type iot:Data-ATS &
+	pid=$!
+	for n in $(seq 1 600); do
+		[ "$(emulator_held)" = 1 ] && break
+		sleep 0.05
+	done
+	[ "$(emulator_held)" = 1 ] && kill -0 "$pid" 2>/dev/null &&
+		[ "$(curl -sS --fail --cacert "$EMU_CA" -X POST "$EMU_URL/_emulator/release")" = '{"released": 1}' ] &&
+		wait "$pid" && [ "$(emulator_held)" = 0 ] && grep -q '"endpointAddress"' "$W/out"
+}
+check "hold: the aws CLI waits for the held answer until it is released, then gets it" held_then_released
+expect DescribeEndpoint 200
+
 # --- certificate status, things, principals, policies -------------------------
 
 # The certificate create-certificate-from-csr made above: its status.

@@ -97,6 +97,16 @@ emulator_clear_faults() {
 		"$EMU_URL/_emulator/faults" >/dev/null
 }
 
+# emulator_held: how many responses "hold" faults hold now.
+emulator_held() {
+	curl -sS --fail --cacert "$EMU_CA" "$EMU_URL/_emulator/held" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["held"])'
+}
+
+# emulator_release: send every held response.
+emulator_release() {
+	curl -sS --fail --cacert "$EMU_CA" -X POST "$EMU_URL/_emulator/release" >/dev/null
+}
+
 # emulator_aws ARGS...: the real aws CLI, as a peer client of the emulator
 # with its credentials ("aws iot ARGS"); output on stdout.
 emulator_aws() {

@@ -71,6 +71,11 @@ Control interface (unsigned, not logged as API requests)
                                  envelope  200 with JSON of the wrong shape
                                  close     close the connection, no response
                                  slow      the normal response, after delay
+                                 hold      the operation is performed, its
+                                           response held until
+                                           POST /_emulator/release (a lost
+                                           answer, at a moment the test
+                                           chooses)
                                  gateway   the real answer wrapped as a
                                            gateway does: {"success": true,
                                            "data": ...} or {"success": false,
@@ -94,6 +99,8 @@ Control interface (unsigned, not logged as API requests)
         "created_at": ...}} as the product's gateway does, and from then on
         DescribeCertificate of OPAQUE answers in that envelope.
     DELETE /_emulator/faults     drop queued faults
+    GET    /_emulator/held       {"held": N}: responses held now ("hold")
+    POST   /_emulator/release    answer every held response: {"released": N}
     GET    /_emulator/requests   the request log as a JSON list
     GET    /_emulator/certificates  the stored certificate descriptions
     GET    /_emulator/things     things, with their configuration and principals
@@ -872,8 +879,8 @@ class Service:
 
 # --- faults -------------------------------------------------------------------
 
-FAULT_MODES = ("error", "malformed", "envelope", "close", "slow", "gateway", "wrongkey",
-               "gatewayids")
+FAULT_MODES = ("error", "malformed", "envelope", "close", "slow", "hold", "gateway",
+               "wrongkey", "gatewayids")
 
 
 def parse_fault(spec):
@@ -895,7 +902,7 @@ def parse_fault(spec):
         "message": spec.get("message", "Injected fault: %s" % error_type),
         "delay": float(spec.get("delay", 3 if mode == "slow" else 0)),
         "retryAfter": spec.get("retryAfter"),
-        "apply": bool(spec.get("apply")) or mode in ("slow", "gateway"),
+        "apply": bool(spec.get("apply")) or mode in ("slow", "hold", "gateway"),
         "omitPem": bool(spec.get("omitPem")),
         "omitArn": bool(spec.get("omitArn")),
         "body": spec.get("body"),
@@ -952,6 +959,35 @@ class Faults:
                         self.queue.remove(fault)
                     return dict(fault)
         return None
+
+
+class Holds:
+    """Responses held by "hold" faults: a test waits until the requests it
+    wants are here (the operation done, the client waiting for the answer),
+    acts (kills the client), then releases them."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.held = 0
+        self.generation = 0
+
+    def hold(self):
+        with self.cond:
+            generation = self.generation
+            self.held += 1
+            while self.generation == generation:
+                self.cond.wait()
+
+    def release(self):
+        with self.cond:
+            released, self.held = self.held, 0
+            self.generation += 1
+            self.cond.notify_all()
+            return released
+
+    def count(self):
+        with self.cond:
+            return self.held
 
 
 # --- the server ---------------------------------------------------------------
@@ -1089,7 +1125,9 @@ class Handler(BaseHTTPRequestHandler):
                 result = e
         time.sleep(fault["delay"])
         mode = fault["mode"]
-        if mode == "slow":
+        if mode == "hold":
+            self.server.holds.hold()
+        if mode in ("slow", "hold"):
             if isinstance(result, ApiError):
                 self.answer_error(req, result)
             else:
@@ -1169,6 +1207,10 @@ class Handler(BaseHTTPRequestHandler):
             elif key == ("DELETE", "/_emulator/faults"):
                 server.faults.clear()
                 obj = {"queued": 0}
+            elif key == ("GET", "/_emulator/held"):
+                obj = {"held": server.holds.count()}
+            elif key == ("POST", "/_emulator/release"):
+                obj = {"released": server.holds.release()}
             elif key == ("GET", "/_emulator/requests"):
                 obj = server.request_log.all()
             elif key == ("GET", "/_emulator/certificates"):
@@ -1247,6 +1289,7 @@ def make_server(args):
     server.verifier = Verifier(credentials, args.region)
     server.service = Service(pki, args.region, args.account)
     server.faults = Faults()
+    server.holds = Holds()
     server.rate_limit = RateLimit(args.rate_limit)
     server.request_log = RequestLog(os.path.join(args.dir, "requests.jsonl"))
     return server
