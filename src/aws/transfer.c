@@ -238,6 +238,22 @@ int tp_transfer_start(struct tp_transfer *t, const struct tp_service *svc, const
 	return 0;
 }
 
+/* Whether the handshake failed because the server's certificate could not
+ * be verified, however OpenSSL words it: a CA in the bundle with the
+ * server's issuer's name and key id but another key (a rotated private
+ * CA, a re-generated inspection proxy) fails the signature check inside
+ * the EVP layer, which libcurl reports as a connect error, not as a
+ * verification failure.  No retry makes such a server trusted. */
+static bool not_trusted(struct tp_transfer *t, CURLcode c)
+{
+	long result = 0;
+
+	if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CACERT_BADFILE)
+		return true;
+	return c == CURLE_SSL_CONNECT_ERROR && curl_easy_getinfo(t->curl, CURLINFO_SSL_VERIFYRESULT, &result) == CURLE_OK &&
+	       result != 0;
+}
+
 /* What a transfer that ended with c got: t->resp (any HTTP status), or a
  * transport error naming the URL. */
 static int transport_result(struct tp_transfer *t, CURLcode c, bool *ret_retryable, struct tp_error *err)
@@ -255,10 +271,12 @@ static int transport_result(struct tp_transfer *t, CURLcode c, bool *ret_retryab
 				    "(a header over 100 KB?)",
 				    t->method, t->url);
 	if (c != CURLE_OK) {
-		*ret_retryable = curl_retryable(c);
-		tp_error_set(err, curl_exit_code(c), "%s %s: %s", t->method, t->url,
+		bool untrusted = not_trusted(t, c);
+
+		*ret_retryable = !untrusted && curl_retryable(c);
+		tp_error_set(err, untrusted ? EX_CONFIG : curl_exit_code(c), "%s %s: %s", t->method, t->url,
 			     t->errbuf[0] ? t->errbuf : curl_easy_strerror(c));
-		if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CACERT_BADFILE)
+		if (untrusted)
 			tp_error_append(err, "the endpoint's certificate is not trusted: give its CA with --ca-bundle "
 					     "FILE or AWS_CA_BUNDLE");
 		return -1;

@@ -122,6 +122,27 @@ check "nothing left loaded after an untrusted certificate" [ "$(tpm_transient_co
 run -- enroll $(enroll_args) --key-handle 0x81000021 --out-dir "$TEST_DIR/out5"
 check "with the CA given the rerun provisions the device" provisioned_with_key "$TEST_DIR/out5" 0x81000021
 
+# A bundle whose CA has the name and key id of the server's issuer but
+# another key (a rotated private CA): a trust failure, refused at once
+# with the CA hint, never retried.
+ski=$(openssl x509 -in "$EMU_CA" -noout -ext subjectKeyIdentifier | tail -n 1 | tr -d ' :')
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TEST_DIR/rotated-ca.key" \
+	-subj "/$(openssl x509 -in "$EMU_CA" -noout -subject -nameopt RFC2253,-esc_msb | sed 's/^subject=//' |
+		tr ',' '\n' | tac | paste -sd /)" \
+	-addext "subjectKeyIdentifier=$ski" -addext authorityKeyIdentifier=none \
+	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+	-days 2 -out "$TEST_DIR/rotated-ca.pem" 2>/dev/null
+check "the rotated CA has the name of the server's issuer (openssl)" \
+	[ "$(openssl x509 -in "$TEST_DIR/rotated-ca.pem" -noout -subject)" = "$(openssl x509 -in "$EMU_CA" -noout -subject)" ]
+requests_before=$(emulator_requests)
+# shellcheck disable=SC2046
+run -- enroll $(enroll_args | sed "s|--ca-bundle [^ ]*|--ca-bundle $TEST_DIR/rotated-ca.pem|") -v \
+	--key-handle 0x81000028 --out-dir "$TEST_DIR/out5b"
+expect_failure 78 "$EMU_URL/certificates?setAsActive=true: .*: the endpoint's certificate is not trusted: give its CA with --ca-bundle FILE or AWS_CA_BUNDLE" \
+	"a CA of the same name with another key is a trust failure"
+check "a trust failure is not retried" not grep -q "attempt [0-9]* failed" "$RUN_ERR"
+check "nothing reached the service through the untrusted connection" [ "$(emulator_requests)" -eq "$requests_before" ]
+
 # shellcheck disable=SC2046
 run AWS_ACCESS_KEY_ID= -- enroll $(enroll_args) --key-handle 0x81000022 --out-dir "$TEST_DIR/out6"
 expect_failure 77 'AWS_ACCESS_KEY_ID is missing' "incomplete credentials"
