@@ -4,8 +4,9 @@
 
 #include "src/base/err.h"
 
-/* Each returns 0 on success (printing what it did on stdout) or -1 with
- * err set; main() prints the error once and exits with its code. */
+/* Each returns 0 on success (saying what it did on stderr; what was asked
+ * for, such as --json results, goes to stdout) or -1 with err set; main()
+ * prints the error once and exits with its code. */
 int cmd_enroll(int argc, char **argv, struct tp_error *err);
 int cmd_register(int argc, char **argv, struct tp_error *err);
 int cmd_csr(int argc, char **argv, struct tp_error *err);

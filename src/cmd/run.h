@@ -49,7 +49,7 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
 
 /* Wait for the clock, lock the output directory, and leave a provisioned
  * device alone: TP_PROVISIONED when state.json records a provisioning that
- * the TPM key and the installed certificate agree with (said on stdout),
+ * the TPM key and the installed certificate agree with (said on stderr),
  * TP_NEED_ATTACH when such a record lacks an attachment the options ask for
  * (run->provisioned holds it), 0 to go on; an error when the record and the
  * device disagree. */
@@ -62,7 +62,7 @@ int tp_run_hint_out_dir(struct tp_error *err);
 
 /* Step 1 of enroll and csr: the key is made inside the TPM and never
  * leaves it; a key made by an earlier, interrupted run is reused.  Says
- * which on stdout. */
+ * which on stderr. */
 int tp_run_key(struct tp_run *run, struct tpm_public *ret_pub, struct tp_error *err);
 
 /* A CSR for the thing, signed in the TPM by the key whose public part is
