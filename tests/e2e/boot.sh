@@ -280,7 +280,7 @@ check "systemd loads the unit from the installed file ($UNIT_PATH)" loaded_from_
 
 # --- the user ------------------------------------------------------------------------
 
-# README: "sudo systemd-sysusers" creates the user from the shipped file.
+# doc/first-boot.md: "sudo systemd-sysusers" creates the user from the shipped file.
 check "no user tpm-provision before systemd-sysusers" not sd getent passwd tpm-provision
 sd systemd-sysusers "${SYSUSERS[@]}" >"$TEST_DIR/sysusers.log" 2>&1
 rc=$?
@@ -307,9 +307,9 @@ score=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for tpm-p
 check "systemd-analyze security of the loaded unit: exposure at most 1.7 ($score)" \
 	awk -v s="$score" 'BEGIN { exit !(s != "" && s + 0 <= 1.7) }'
 
-# --- the operator's files, as README's "Install and enable" says ----------------------
+# --- the operator's files, as doc/first-boot.md's "Install and enable" says ---------
 
-# The config is README's example with this machine's TPM (swtpm over TCP
+# The config is doc/first-boot.md's example with this machine's TPM (swtpm over TCP
 # instead of /dev/tpmrm0), the emulator as endpoint and its CA; the
 # credentials are root's 0600 files the unit's LoadCredential= reads.
 sd install -d -m 0755 /etc/tpm-provision
@@ -552,8 +552,8 @@ check "no request reached the service" [ "$(emulator_requests)" -eq "$requests" 
 
 # --- files for the agent's account ------------------------------------------------------
 
-# README: --owner (config key "owner") needs CAP_CHOWN, which the shipped
-# sandbox does not grant; README's drop-in adds it.  Each on a fresh
+# doc/first-boot.md: --owner (config key "owner") needs CAP_CHOWN, which the shipped
+# sandbox does not grant; its drop-in there adds it.  Each on a fresh
 # device (key evicted, output directory gone).
 factory_reset
 sd systemd-sysusers --inline 'u iot-agent - "IoT agent"' >/dev/null 2>&1
@@ -586,8 +586,8 @@ succeeded() {
 	like "$(props)" "ActiveState=active SubState=exited Result=success ExecMainStatus=0 *"
 }
 owner_run CAP_CHOWN
-diag "owner with README's drop-in (CAP_CHOWN): $(props)" "$(since "$M" program | grep '^tpm-provision ')"
-check "owner with README's drop-in (CAP_CHOWN): active (exited), exit status 0" succeeded
+diag "owner with doc/first-boot.md's drop-in (CAP_CHOWN): $(props)" "$(since "$M" program | grep '^tpm-provision ')"
+check "owner with doc/first-boot.md's drop-in (CAP_CHOWN): active (exited), exit status 0" succeeded
 check "certificate.pem, root-ca.pem, agent.env, openssl.cnf, state.json: 0644, iot-agent's" \
 	owned iot-agent certificate.pem root-ca.pem agent.env openssl.cnf state.json
 check "the certificate is for the TPM key, from the service's CA" cert_is_tpm_key

@@ -285,7 +285,7 @@ provisioned_with_key() {
 }
 
 # nothing_installed DIR: no certificate, no state and no temporary file in
-# DIR (the lock file and the journals, see README, may be there).
+# DIR (the lock file and the journals, see doc/faults.md, may be there).
 nothing_installed() {
 	[ ! -e "$1/certificate.pem" ] && [ ! -e "$1/state.json" ] &&
 		[ -z "$(ls -A "$1" 2>/dev/null | grep -vx -e journal.json -e request.json -e tpm-provision.lock)" ]

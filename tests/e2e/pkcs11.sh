@@ -28,7 +28,7 @@ LIB=$(ls /usr/lib/*/pkcs11/libtpm2_pkcs11.so 2>/dev/null | head -n 1)
 
 swtpm_start
 [ -n "${ABRMD_PID:-}" ] || abrmd_start
-# What an agent's unit gives tpm2-pkcs11 (README: a drop-in for the Device
+# What an agent's unit gives tpm2-pkcs11 (doc/agents.md: a drop-in for the Device
 # Client; agent.env for the others).
 export TPM2_PKCS11_TCTI="$TCTI"
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The first-boot service: systemd-analyze verify passes on the generated unit
-# (and catches a broken one), the unit has the properties README promises,
+# (and catches a broken one), the unit has the properties doc/first-boot.md promises,
 # make install puts the unit, the sysusers.d file and the docs where
 # configure said, the sysusers.d file creates the user in group tss, and the
 # example config is one the program accepts.  Needs no running systemd.
@@ -223,6 +223,7 @@ check "ExecStart= binary installed ($installed_bin)" [ -x "$ROOT$installed_bin" 
 doc=$(sed -n 's|^Documentation=file://||p' "$UNIT_BUILT")
 check "Documentation= README installed ($doc)" [ -f "$ROOT$doc" ]
 check "example config installed next to the README" [ -f "$(dirname "$ROOT$doc")/config.example.json" ]
+check "doc/first-boot.md installed next to the README, where its link points" [ -f "$(dirname "$ROOT$doc")/doc/first-boot.md" ]
 
 # --- the user ------------------------------------------------------------------------
 
@@ -256,19 +257,19 @@ RC=$?
 check "tpm-provision accepts config.example.json (exit $RC)" \
 	bash -c '[ "$1" -ne 64 ] && [ "$1" -ne 78 ] && ! grep -q "config" "$2"' _ "$RC" "$RUN_ERR"
 
-# README's commented example is config.example.json with comments.
-readme_example() {
-	"$PY" - "$top_srcdir/README.md" "$EXAMPLE" <<'EOF'
+# doc/first-boot.md's commented example is config.example.json with comments.
+doc_example() {
+	"$PY" - "$top_srcdir/doc/first-boot.md" "$EXAMPLE" <<'EOF'
 import json, re, sys
 text = open(sys.argv[1]).read()
-m = re.search(r"^## First-boot service$.*?^```jsonc\n(.*?)^```$", text, re.S | re.M)
+m = re.search(r"^# First-boot service$.*?^```jsonc\n(.*?)^```$", text, re.S | re.M)
 if not m:
-    sys.exit("no ```jsonc block in README's First-boot service section")
+    sys.exit("no ```jsonc block in doc/first-boot.md")
 body = "\n".join(l for l in m.group(1).splitlines() if not l.strip().startswith("//"))
 if json.loads(body) != json.load(open(sys.argv[2])):
-    sys.exit("README's example differs from config.example.json")
+    sys.exit("doc/first-boot.md's example differs from config.example.json")
 EOF
 }
-check "README's commented example is config.example.json" readme_example
+check "doc/first-boot.md's commented example is config.example.json" doc_example
 
 done_testing
