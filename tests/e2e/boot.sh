@@ -397,9 +397,11 @@ for line in sys.stdin:
     program = e.get("_SYSTEMD_UNIT") == unit and e.get("_PID") != "1"
     if not program and (which != "unit" or e.get("UNIT") != unit):
         continue
+    # The first run: its process.  Not its invocation id, which journald
+    # may not have learnt for a line of a run that exited at once.
     if which == "first":
-        first = first or e.get("_SYSTEMD_INVOCATION_ID")
-        if e.get("_SYSTEMD_INVOCATION_ID") != first:
+        first = first or e.get("_PID")
+        if e.get("_PID") != first:
             continue
     print(json.dumps(e) if as_json else e.get("MESSAGE"))
 EOF
