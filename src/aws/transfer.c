@@ -86,7 +86,6 @@ static int curl_exit_code(CURLcode c)
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
 		return EX_CONFIG;
 	case CURLE_OUT_OF_MEMORY:
@@ -250,8 +249,8 @@ static bool not_trusted(struct tp_transfer *t, CURLcode c)
 
 	if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CACERT_BADFILE)
 		return true;
-	return c == CURLE_SSL_CONNECT_ERROR && curl_easy_getinfo(t->curl, CURLINFO_SSL_VERIFYRESULT, &result) == CURLE_OK &&
-	       result != 0;
+	return c == CURLE_SSL_CONNECT_ERROR &&
+	       curl_easy_getinfo(t->curl, CURLINFO_SSL_VERIFYRESULT, &result) == CURLE_OK && result != 0;
 }
 
 /* What a transfer that ended with c got: t->resp (any HTTP status), or a
@@ -270,6 +269,12 @@ static int transport_result(struct tp_transfer *t, CURLcode c, bool *ret_retryab
 				    "%s %s: a malformed answer: libcurl could not take it in "
 				    "(a header over 100 KB?)",
 				    t->method, t->url);
+	/* The URL's scheme was checked before anything was done, so libcurl's
+	 * "unsupported protocol" here is an answer that is not HTTP (it takes
+	 * one for HTTP/0.9): a bad answer, not a configuration error. */
+	if (c == CURLE_UNSUPPORTED_PROTOCOL || c == CURLE_WEIRD_SERVER_REPLY)
+		return tp_error_set(err, EX_DATAERR, "%s %s: not an HTTP answer (%s)", t->method, t->url,
+				    t->errbuf[0] ? t->errbuf : curl_easy_strerror(c));
 	if (c != CURLE_OK) {
 		bool untrusted = not_trusted(t, c);
 

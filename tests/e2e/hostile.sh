@@ -85,6 +85,34 @@ run -- enroll "${base[@]}" --tcti "$TCTI" --out-dir "$TEST_DIR/o7" --insecure-ht
 	--endpoint-url "http://127.0.0.1:$port"
 expect_failure 65 "a malformed answer: .*header over 100 KB" "a header over 100 KB is a malformed answer, not out of memory"
 
+# --- a service that does not speak HTTP ---------------------------------------------------
+
+# It answers every connection with a line of another protocol: a bad
+# answer (65), not a configuration error; nothing half-written.
+port=$(free_port_pair)
+"$PY" - "$port" <<'PYEOF' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(65536)
+        c.sendall(b"220 mail.example ESMTP ready\r\n")
+    except OSError:
+        pass
+    c.close()
+PYEOF
+register_pid $!
+wait_port "$port" $! || bail "the test server did not start"
+run -- enroll "${base[@]}" --tcti "$TCTI" --key-handle 0x81000031 --out-dir "$TEST_DIR/o7b" --insecure-http-loopback \
+	--endpoint-url "http://127.0.0.1:$port"
+expect_failure 65 "http://127.0.0.1:$port/certificates?setAsActive=true: .*not an HTTP answer" \
+	"an answer that is not HTTP is a bad answer (65), not a configuration error"
+check "nothing installed after an answer that is not HTTP" nothing_installed "$TEST_DIR/o7b"
+
 # --- TCTIs that wrap another: pcap:CHILD -------------------------------------------------
 
 # A library that says when it is loaded, and a file a TCTI must never write.
