@@ -4,6 +4,7 @@
  * both are understood.
  */
 #include "src/aws/answer.h"
+#include "src/store/json.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -149,10 +150,14 @@ int tp_answer_decode(const struct tp_http_response *resp, const char *what, stru
 		copy_type(a.aws.type, sizeof(a.aws.type), resp->error_type);
 	a.root = resp->body ? cJSON_ParseWithLength(resp->body, resp->len) : NULL;
 	a.failed = resp->status < 200 || resp->status > 299;
+	/* What a success carries is used: a NUL in one of its strings (which
+	 * cJSON takes) would cut an id short, so such an answer is refused
+	 * whole.  An error's text is only quoted, cut at any NUL. */
 	if (a.failed) {
 		if (cJSON_IsObject(a.root))
 			error_from_json(a.root, &a.aws);
-	} else if (decode_success(&a, what, err) < 0) {
+	} else if (tp_json_check_text(resp->body ? resp->body : "", resp->len, what, EX_DATAERR, err) < 0 ||
+		   decode_success(&a, what, err) < 0) {
 		tp_answer_free(&a);
 		return -1;
 	}

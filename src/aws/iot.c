@@ -7,8 +7,7 @@
 #include <string.h>
 
 #include "src/base/cleanup.h"
-
-TP_DEFINE_POINTER_CLEANUP(cJSON, cJSON_Delete)
+#include "src/store/json.h"
 
 static void answer_freep(struct tp_answer *a)
 {
@@ -94,9 +93,12 @@ static int parse_issued(const cJSON *data, struct tp_issued_cert *ret_cert, stru
 
 int tp_iot_parse_create(const char *body, size_t len, struct tp_issued_cert *ret_cert, struct tp_error *err)
 {
-	cJSON *root = cJSON_ParseWithLength(body, len);
+	cJSON *root;
 	int r;
 
+	if (tp_json_check_text(body, len, "the service's answer", EX_DATAERR, err) < 0)
+		return -1;
+	root = cJSON_ParseWithLength(body, len);
 	if (!cJSON_IsObject(root))
 		r = tp_error_set(err, EX_DATAERR, "the service's answer is not a JSON object");
 	else
@@ -147,7 +149,7 @@ static int operation(const struct tp_service *svc, const struct tp_http_request 
  * NULL when out of memory. */
 static char *json_body(const char *const *kv)
 {
-	_cleanup_(cJSON_Deletep) cJSON *obj = cJSON_CreateObject();
+	_cleanup_json_ cJSON *obj = cJSON_CreateObject();
 
 	for (; obj && kv[0]; kv += 2)
 		if (kv[1] && !cJSON_AddStringToObject(obj, kv[0], kv[1]))

@@ -121,6 +121,23 @@ check "the control character is not echoed" not grep -q $'\e' "$RUN_ERR"
 answer_with "$TEST_DIR/current.pem" "arn:aws:iot:eu-west-1:123456789012:cert/$(printf 'cd%.0s' $(seq 32))"
 enroll_in certs
 expect_failure 65 "ARN is not" "an ARN naming another certificate is refused"
+# A \u0000 in the answer's id would cut it short: the answer is refused
+# whole, and nothing is asked of the service about a cut id.
+"$PY" - "$TEST_DIR/current.pem" >"$TEST_DIR/answer.json" <<'PYEOF'
+import hashlib, json, ssl, sys
+pem = open(sys.argv[1]).read()
+cid = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+body = {"certificateArn": "arn:aws:iot:eu-west-1:123456789012:cert/" + cid,
+        "certificateId": cid[:8] + "\u0000" + cid[8:], "certificatePem": pem}
+print(json.dumps({"operation": "CreateCertificateFromCsr", "mode": "envelope", "body": json.dumps(body)}))
+PYEOF
+grep -q 'u0000' "$TEST_DIR/answer.json" || bail "the answer with a NUL was not made"
+emulator_fault "@$TEST_DIR/answer.json"
+before=$(emulator_requests)
+enroll_in certs
+expect_failure 65 "a string holds a NUL character" "an id with a NUL character in the answer is refused"
+check "nothing was asked about the cut id (only the create reached the service)" \
+	[ "$(emulator_requests)" -eq $((before + 1)) ]
 check "nothing installed after the refused certificates and ARNs" nothing_installed "$TEST_DIR/certs"
 check "nothing left loaded in the TPM after the refused certificates and ARNs" [ "$(tpm_transient_count)" -eq 0 ]
 emulator_clear_faults

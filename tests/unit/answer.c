@@ -35,6 +35,9 @@ static void test_create(void)
 		       err.exit_code == EX_DATAERR && strstr(err.msg, "certificateId"),
 	       "missing member named: %s", err.msg);
 	tap_ok(c.pem == NULL && c.arn == NULL, "nothing returned on failure");
+	tap_ok(parse_create("{\"certificateArn\":\"a\",\"certificateId\":\"abab\\u0000" ID "\"}", &c, &err) < 0 &&
+		       err.exit_code == EX_DATAERR && strstr(err.msg, "NUL"),
+	       "a NUL character in an id refuses the answer whole: %s", err.msg);
 	tap_ok(parse_create("{\"certificateArn\":\"a\",\"certificateId\":\"../../x\"}", &c, &err) < 0 &&
 		       strstr(err.msg, "64 hex digits"),
 	       "a certificate id that is not a safe id is refused: %s", err.msg);
