@@ -18,7 +18,6 @@
 
 #include "src/base/cleanup.h"
 #include "src/base/strv.h"
-#include "src/cmd/commands.h"
 #include "src/cmd/report.h"
 #include "src/cmd/run.h"
 #include "src/store/file.h"
@@ -31,7 +30,7 @@
 
 static const char *const installed_files[] = { "certificate.pem", "root-ca.pem", "agent.env", "openssl.cnf", NULL };
 
-static void status_usage(void)
+static void status_usage(const struct tp_command *cmd)
 {
 	printf("usage: tpm-provision status [--out-dir DIR] [--tcti CONF] [--json]\n\n"
 	       "Show what this device is provisioned as, offline: thing, certificate, validity,\n"
@@ -39,7 +38,7 @@ static void status_usage(void)
 	       "Exit 0 provisioned, 1 not provisioned, 65 inconsistent, 74 the TPM unreachable\n"
 	       "(the key not checked; everything else is shown).\n\n"
 	       "options:\n");
-	tp_options_usage(stdout, TP_CMD_STATUS);
+	tp_options_usage(stdout, cmd);
 }
 
 struct report {
@@ -295,7 +294,11 @@ static int status(struct tp_run *run, struct tp_error *err)
 	return 0;
 }
 
-int cmd_status(int argc, char **argv, struct tp_error *err)
+static int cmd_status(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_plain(TP_CMD_STATUS, argc, argv, status_usage, status, err);
+	return tp_run_plain(cmd, argc, argv, status_usage, status, err);
 }
+
+const struct tp_command_impl tp_cmd_status = {
+	.run = cmd_status,
+};
