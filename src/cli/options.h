@@ -15,7 +15,7 @@
 
 #include "src/base/err.h"
 #include "src/base/keyloc.h"
-#include "src/device/install.h"
+#include "src/device/agentfiles.h"
 #include "tpm/tpm.h"
 
 #define TP_DEFAULT_CONFIG "/etc/tpm-provision/config.json"

@@ -28,7 +28,7 @@
 #include "src/store/batchfile.h"
 #include "src/store/file.h"
 #include "src/x509/cert.h"
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 #include "src/x509/ossl.h"
 
 #define CSR_MAX (64 * 1024)
@@ -134,7 +134,7 @@ static void job_freep(struct job **j)
 }
 
 /* A CSR's outcome on stdout (--json) or, for a failure, stderr. */
-static void report(struct batch *b, const struct job *j, const char *error)
+static void print_outcome(struct batch *b, const struct job *j, const char *error)
 {
 	_cleanup_free_ char *line = NULL;
 	struct tp_error e = { 0 };
@@ -154,7 +154,7 @@ static void failed(struct batch *b, struct job *j, int code, const char *why)
 	b->failed++;
 	if (b->worst == 0 || (code != EX_UNAVAILABLE && code != EX_TEMPFAIL))
 		b->worst = code;
-	report(b, j, why);
+	print_outcome(b, j, why);
 }
 
 /* The CSR file, checked: one PEM request whose signature verifies, and a
@@ -323,7 +323,7 @@ static int finish(struct batch *b, struct job *j, struct tp_error *err)
 		return tp_error_oom(err);
 	b->unsynced = true;
 	b->written++;
-	report(b, j, NULL);
+	print_outcome(b, j, NULL);
 	return 0;
 }
 

@@ -17,9 +17,9 @@
 
 #include "src/aws/iot.h"
 #include "src/base/cleanup.h"
-#include "src/cmd/report.h"
+#include "src/cmd/jsonout.h"
 #include "src/cmd/run.h"
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 
 #define CHECK_DEADLINE 20 /* seconds for the service checks, at most */
 
@@ -150,7 +150,7 @@ static int check(struct tp_run *run, struct tp_error *err)
 
 		if (!built) /* not o's to delete */
 			cJSON_Delete(c.list);
-		if (tp_report_print(o, built, err) < 0)
+		if (tp_jsonout_print(o, built, err) < 0)
 			return -1;
 	}
 	if (c.first_failure)

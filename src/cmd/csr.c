@@ -97,7 +97,7 @@ static int csr(struct tp_run *run, struct tp_error *err)
 	    write_csr(run->o.csr_out, pem, err) < 0 || record_csr(run, pub.name_hex, err) < 0)
 		return -1;
 	tp_log(TP_PRIO_NOTICE, "wrote the CSR of thing %s to %s", run->o.thing_name, run->o.csr_out);
-	return tp_run_report(run, "csr-written", NULL, NULL, NULL, err);
+	return tp_run_print_result(run, "csr-written", NULL, NULL, NULL, err);
 }
 
 static int cmd_csr(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)

@@ -19,7 +19,7 @@
 #include "src/cmd/testhook.h"
 #include "src/store/reqjournal.h"
 #include "src/x509/cert.h"
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 #include "src/x509/ossl.h"
 #include "src/x509/pkey.h"
 
@@ -221,7 +221,7 @@ static int enroll(struct tp_run *run, struct tp_error *err)
 	       run->o.thing_name, r.issued.id, run->o.out_dir, attached, run->o.out_dir);
 	if (r.lost_since)
 		warn_lost_request(r.lost_since, r.issued.id);
-	return tp_run_report(run, "enrolled", r.issued.id, r.issued.arn, &r.attached, err);
+	return tp_run_print_result(run, "enrolled", r.issued.id, r.issued.arn, &r.attached, err);
 }
 
 static int cmd_enroll(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)

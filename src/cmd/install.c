@@ -96,7 +96,7 @@ static int install(struct tp_run *run, struct tp_error *err)
 	tp_log(TP_PRIO_NOTICE,
 	       "installed thing %s: certificate %s in %s%s; inspect it with: tpm-provision status --out-dir %s",
 	       run->o.thing_name, id, run->o.out_dir, what, run->o.out_dir);
-	return tp_run_report(run, "installed", id, issued.arn, &attached, err);
+	return tp_run_print_result(run, "installed", id, issued.arn, &attached, err);
 }
 
 static int cmd_install(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "src/cmd/commands.h"
-#include "src/cmd/report.h"
+#include "src/cmd/jsonout.h"
 #include "src/base/err.h"
 #include "src/base/spell.h"
 #include "src/cmd/log.h"
@@ -122,9 +122,9 @@ int main(int argc, char **argv)
 	if (sub) {
 		if (sub->impl->run(sub, argc - 1, argv + 1, &err) == 0)
 			return 0;
-		print_error(argv[1], err.msg[0] ? err.msg : "failed");
+		print_error(sub->name, err.msg[0] ? err.msg : "failed");
 		if (!sub->own_json && wants_json(argc, argv))
-			tp_report_error(argv[1], err.exit_code ? err.exit_code : EX_SOFTWARE, err.msg);
+			tp_jsonout_error(sub->name, err.exit_code ? err.exit_code : EX_SOFTWARE, err.msg);
 		return err.exit_code ? err.exit_code : EX_SOFTWARE;
 	}
 	return unknown_command("", argv[1]);

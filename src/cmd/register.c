@@ -111,7 +111,7 @@ static int do_register(struct tp_run *run, struct tp_error *err)
 	       "registered thing %s: certificate %s installed in %s%s; inspect it with: tpm-provision status --out-dir "
 	       "%s",
 	       run->o.thing_name, registered.id, run->o.out_dir, what, run->o.out_dir);
-	return tp_run_report(run, "registered", registered.id, registered.arn, &attached, err);
+	return tp_run_print_result(run, "registered", registered.id, registered.arn, &attached, err);
 }
 
 static int cmd_register(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)

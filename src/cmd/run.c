@@ -12,7 +12,7 @@
 #include "src/cmd/attach.h"
 #include "src/cmd/commands.h"
 #include "src/cmd/log.h"
-#include "src/cmd/report.h"
+#include "src/cmd/jsonout.h"
 #include "src/device/pkcs11.h"
 #include "src/base/timefmt.h"
 #include "src/aws/iot.h"
@@ -21,7 +21,7 @@
 #include "src/store/state.h"
 #include "src/x509/cert.h"
 #include "src/x509/ossl.h"
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 #include "src/x509/pkey.h"
 #include "src/cmd/testhook.h"
 
@@ -232,28 +232,28 @@ static int say_provisioned(const struct tp_run *run, const struct tp_state *stat
 	       "already provisioned: thing %s, certificate %s, key at %s (%s); inspect it with: tpm-provision status "
 	       "--out-dir %s",
 	       state->thing_name, state->certificate_id, where, run->o.out_dir, run->o.out_dir);
-	if (tp_run_report(run, "already-provisioned", state->certificate_id, state->certificate_arn,
-			  &(struct tp_attached){ .thing = state->attached_thing, .policies = state->policies },
-			  err) < 0)
+	if (tp_run_print_result(run, "already-provisioned", state->certificate_id, state->certificate_arn,
+				&(struct tp_attached){ .thing = state->attached_thing, .policies = state->policies },
+				err) < 0)
 		return -1;
 	return TP_PROVISIONED;
 }
 
-int tp_run_report(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
-		  const struct tp_attached *attached, struct tp_error *err)
+int tp_run_print_result(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
+			const struct tp_attached *attached, struct tp_error *err)
 {
 	if (!run->o.json)
 		return 0;
-	return tp_report(&(struct tp_report){ .command = run->cmd->name,
-					      .result = result,
-					      .thing = run->o.thing_name,
-					      .certificate_id = cert_id,
-					      .certificate_arn = cert_arn,
-					      .out_dir = run->o.out_dir,
-					      .csr_file = run->o.csr_out,
-					      .attached_thing = attached ? attached->thing : NULL,
-					      .policies = attached ? attached->policies : NULL },
-			 err);
+	return tp_jsonout_result(&(struct tp_jsonout){ .command = run->cmd->name,
+						       .result = result,
+						       .thing = run->o.thing_name,
+						       .certificate_id = cert_id,
+						       .certificate_arn = cert_arn,
+						       .out_dir = run->o.out_dir,
+						       .csr_file = run->o.csr_out,
+						       .attached_thing = attached ? attached->thing : NULL,
+						       .policies = attached ? attached->policies : NULL },
+				 err);
 }
 
 /* Whether the options ask for an attachment the record does not have. */
@@ -533,7 +533,7 @@ static int attach_provisioned(struct tp_run *run, struct tp_error *err)
 		return -1;
 	tp_log(TP_PRIO_NOTICE, "already provisioned as thing %s, certificate %s%s", run->o.thing_name,
 	       s->certificate_id, what);
-	return tp_run_report(run, "attached", s->certificate_id, s->certificate_arn, &done, err);
+	return tp_run_print_result(run, "attached", s->certificate_id, s->certificate_arn, &done, err);
 }
 
 int tp_run_command(const struct tp_command *cmd, int argc, char **argv, void (*usage)(const struct tp_command *cmd),

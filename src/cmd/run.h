@@ -15,7 +15,7 @@
 #include "src/cli/options.h"
 #include "src/cmd/attach.h"
 #include "src/device/devkey.h"
-#include "src/device/install.h"
+#include "src/device/agentfiles.h"
 #include "src/store/state.h"
 
 struct tp_run {
@@ -88,8 +88,8 @@ int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub,
 		   const struct tp_attached *attached, struct tp_error *err);
 
 /* --json: the command's result object on stdout (nothing without it). */
-int tp_run_report(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
-		  const struct tp_attached *attached, struct tp_error *err);
+int tp_run_print_result(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
+			const struct tp_attached *attached, struct tp_error *err);
 
 void tp_run_free(struct tp_run *run);
 

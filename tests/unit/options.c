@@ -4,7 +4,7 @@
 
 #include "src/cli/options.h"
 #include "src/cmd/commands.h"
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 #include "tests/unit/tap.h"
 
 /* Raw options for the command called name, as the program parses them. */
