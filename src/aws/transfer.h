@@ -8,7 +8,9 @@
 
 #include <curl/curl.h>
 
-#include "src/aws/http.h"
+#include "src/aws/answer.h"
+#include "src/aws/service.h"
+#include "src/base/err.h"
 #include "src/base/timefmt.h"
 
 struct tp_transfer {

@@ -1,5 +1,5 @@
 /* The option table and the two parsers: the command line, the config file. */
-#include "src/cli/optdefs.h"
+#include "src/cli/options.h"
 
 #include <getopt.h>
 #include <stdint.h>
@@ -14,96 +14,126 @@
 #include "src/store/file.h"
 #include "src/store/json.h"
 
-/* Which commands take what: the device's key (a TPM), the service, the
- * install for the agent. */
-#define DEVICE (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_CSR | TP_CMD_INSTALL | TP_CMD_CHECK)
-#define SERVICE (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_INSTALL | TP_CMD_BATCH | TP_CMD_CHECK)
-#define INSTALLS (TP_CMD_ENROLL | TP_CMD_REGISTER | TP_CMD_INSTALL | TP_CMD_CHECK)
-#define NEW_KEY (TP_CMD_ENROLL | TP_CMD_CSR | TP_CMD_CHECK)
-#define ALL (DEVICE | TP_CMD_BATCH)
-#define EVERY (ALL | TP_CMD_STATUS)
 #define CONFIG_MAX (64 * 1024)
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
-const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
-	[TP_OPT_THING_NAME] = { "thing-name", "NAME", KIND_STRING, DEVICE, false,
+/* The shared options, with the set each is in; a command's own options
+ * are declared in its file. */
+
+const struct tp_opt_def tp_opt_defs[TP_OPT__COUNT] = {
+	[TP_OPT_THING_NAME] = { "thing-name", "NAME", TP_KIND_STRING, TP_OPTS_DEVICE, false,
 				"AWS IoT thing name (certificate CN)" },
-	[TP_OPT_TCTI] = { "tcti", "CONF", KIND_STRING, DEVICE | TP_CMD_STATUS, false,
+	[TP_OPT_TCTI] = { "tcti", "CONF", TP_KIND_STRING, TP_OPTS_TPM, false,
 			  "TPM TCTI (default " TP_DEFAULT_TCTI ")" },
-	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", KIND_HANDLE, DEVICE, false,
+	[TP_OPT_KEY_HANDLE] = { "key-handle", "HANDLE", TP_KIND_HANDLE, TP_OPTS_DEVICE, false,
 				"persistent key handle (default 0x81000002)" },
-	[TP_OPT_REGION] = { "region", "REGION", KIND_STRING, SERVICE, false,
+	[TP_OPT_REGION] = { "region", "REGION", TP_KIND_STRING, TP_OPTS_SERVICE, false,
 			    "AWS region (default $AWS_REGION, $AWS_DEFAULT_REGION)" },
-	[TP_OPT_ENDPOINT_URL] = { "endpoint-url", "URL", KIND_STRING, SERVICE, false,
+	[TP_OPT_ENDPOINT_URL] = { "endpoint-url", "URL", TP_KIND_STRING, TP_OPTS_SERVICE, false,
 				  "certificate API endpoint (default from the region)" },
-	[TP_OPT_SIGNING_NAME] = { "signing-name", "NAME", KIND_STRING, SERVICE, false,
+	[TP_OPT_SIGNING_NAME] = { "signing-name", "NAME", TP_KIND_STRING, TP_OPTS_SERVICE, false,
 				  "SigV4 signing name: iot (default) or execute-api" },
-	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", KIND_STRING, SERVICE, false,
+	[TP_OPT_CA_BUNDLE] = { "ca-bundle", "FILE", TP_KIND_STRING, TP_OPTS_SERVICE, false,
 			       "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
-	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, ALL | TP_CMD_STATUS, false,
+	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", TP_KIND_STRING, TP_OPTS_EVERY, false,
 			     "output directory (default " TP_DEFAULT_OUT_DIR ")" },
-	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, NEW_KEY, false,
+	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", TP_KIND_STRING, TP_OPTS_NEW_KEY, false,
 			     "ecc-p256 (default), ecc-p384, rsa-2048, rsa-3072" },
-	[TP_OPT_KEY_FILE] = { "key-file", "PATH", KIND_STRING, DEVICE, false,
+	[TP_OPT_KEY_FILE] = { "key-file", "PATH", TP_KIND_STRING, TP_OPTS_DEVICE, false,
 			      "keep the key in a TSS2 key file, not at a handle" },
-	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, NEW_KEY, false,
+	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", TP_KIND_STRING, TP_OPTS_NEW_KEY, false,
 				   "file holding the key's authorization value" },
-	[TP_OPT_RSA_PSS] = { "rsa-pss", "", KIND_FLAG, NEW_KEY, false, "sign the CSR with RSA-PSS (RSA keys)" },
-	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", KIND_FLAG, TP_CMD_ENROLL | TP_CMD_CSR, true,
+	[TP_OPT_RSA_PSS] = { "rsa-pss", "", TP_KIND_FLAG, TP_OPTS_NEW_KEY, false,
+			     "sign the CSR with RSA-PSS (RSA keys)" },
+	[TP_OPT_FORCE_NEW_KEY] = { "force-new-key", "", TP_KIND_FLAG, TP_OPTS_REPLACE_KEY, true,
 				   "replace the key this program created" },
-	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", KIND_NUMBER, ALL, false,
+	[TP_OPT_DEADLINE] = { "deadline", "SECONDS", TP_KIND_NUMBER, TP_OPTS_DEADLINE, false,
 			      "give up retrying after this long (default " XSTR(TP_DEFAULT_DEADLINE) ")" },
-	[TP_OPT_INSECURE_HTTP_LOOPBACK] = { "insecure-http-loopback", "", KIND_FLAG, SERVICE, true,
+	[TP_OPT_INSECURE_HTTP_LOOPBACK] = { "insecure-http-loopback", "", TP_KIND_FLAG, TP_OPTS_SERVICE, true,
 					    "allow http:// to a loopback endpoint (tests)" },
-	[TP_OPT_IOT_ENDPOINT] = { "iot-endpoint", "HOST", KIND_STRING, INSTALLS, false,
+	[TP_OPT_IOT_ENDPOINT] = { "iot-endpoint", "HOST", TP_KIND_STRING, TP_OPTS_INSTALL, false,
 				  "IoT data endpoint for the agent (default: DescribeEndpoint)" },
-	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", KIND_STRING, INSTALLS, false,
+	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", TP_KIND_STRING, TP_OPTS_INSTALL, false,
 			     "CA for the agent (default " TP_DEFAULT_ROOT_CA ")" },
-	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, INSTALLS, false,
+	[TP_OPT_AGENT] = { "agent", "NAME", TP_KIND_LIST, TP_OPTS_INSTALL, false,
 			   "configure aws-iot-device-client, env, openssl, pkcs11 (repeatable)" },
-	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", KIND_STRING, INSTALLS, false,
+	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", TP_KIND_STRING, TP_OPTS_INSTALL, false,
 				  "aws-iot-device-client config file" },
-	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", KIND_STRING, INSTALLS, false,
+	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", TP_KIND_STRING, TP_OPTS_INSTALL, false,
 			   "owner of the installed files (the agent's account)" },
-	[TP_OPT_ATTACH_THING] = { "attach-thing", "", KIND_FLAG, SERVICE, false,
+	[TP_OPT_ATTACH_THING] = { "attach-thing", "", TP_KIND_FLAG, TP_OPTS_SERVICE, false,
 				  "create the thing and attach the certificate to it" },
-	[TP_OPT_POLICY] = { "policy", "NAME", KIND_LIST, SERVICE, false,
+	[TP_OPT_POLICY] = { "policy", "NAME", TP_KIND_LIST, TP_OPTS_SERVICE, false,
 			    "attach this IoT policy to the certificate (repeatable)" },
-	[TP_OPT_CERT] = { "cert", "FILE", KIND_STRING, TP_CMD_REGISTER | TP_CMD_INSTALL, false,
+	[TP_OPT_CERT] = { "cert", "FILE", TP_KIND_STRING, TP_OPTS_CERT, false,
 			  "the device certificate (PEM) for the TPM key" },
-	[TP_OPT_CA_CERT] = { "ca-cert", "FILE", KIND_STRING, TP_CMD_REGISTER, false,
-			     "the CA certificate that issued it" },
-	[TP_OPT_NO_CA] = { "no-ca", "", KIND_FLAG, TP_CMD_REGISTER, false,
-			   "register without a CA (RegisterCertificateWithoutCA)" },
-	[TP_OPT_STATUS] = { "status", "STATUS", KIND_STRING, TP_CMD_REGISTER, false, "ACTIVE (default) or INACTIVE" },
-	[TP_OPT_OUT] = { "out", "FILE", KIND_STRING, TP_CMD_CSR, true, "where to write the CSR (PEM); - for stdout" },
-	[TP_OPT_CSR_DIR] = { "csr-dir", "DIR", KIND_STRING, TP_CMD_BATCH, true, "the directory of *.csr files" },
-	[TP_OPT_PARALLEL] = { "parallel", "N", KIND_NUMBER, TP_CMD_BATCH, false,
-			      "requests in flight at most (default " XSTR(TP_DEFAULT_PARALLEL) ")" },
-	[TP_OPT_RATE] = { "rate", "R", KIND_NUMBER, TP_CMD_BATCH, false,
-			  "requests per second at most (default: as fast as the service allows)" },
-	[TP_OPT_JSON] = { "json", "", KIND_FLAG, EVERY, true, "the result as JSON on stdout (batch: a line per CSR)" },
-	[TP_OPT_VERBOSE] = { "verbose", "", KIND_FLAG, EVERY, true, "-v: also debug lines (HTTP status, request ids)" },
-	[TP_OPT_QUIET] = { "quiet", "", KIND_FLAG, EVERY, true, "-q: only errors on stderr" },
-	[TP_OPT_RESEND_UNANSWERED] = { "resend-unanswered", "", KIND_FLAG, TP_CMD_BATCH, true,
-				       "send again the CSRs an interrupted batch got no answer for" },
+	[TP_OPT_JSON] = { "json", "", TP_KIND_FLAG, TP_OPTS_EVERY, true,
+			  "the result as JSON on stdout (batch: a line per CSR)" },
+	[TP_OPT_VERBOSE] = { "verbose", "", TP_KIND_FLAG, TP_OPTS_EVERY, true,
+			     "-v: also debug lines (HTTP status, request ids)" },
+	[TP_OPT_QUIET] = { "quiet", "", TP_KIND_FLAG, TP_OPTS_EVERY, true, "-q: only errors on stderr" },
 };
 
-enum { OPT_CONFIG = TP_OPT__COUNT, OPT_HELP };
+enum { OPT_CONFIG = TP_OPT__MAX, OPT_HELP };
 
-void tp_options_usage(FILE *f, enum tp_cmd cmd)
+const struct tp_opt_def *tp_opt_def_of(const struct tp_raw_options *raw, int opt)
 {
-	char left[64];
+	return opt < TP_OPT__COUNT ? &tp_opt_defs[opt] : &raw->cmd->impl->options[opt - TP_OPT__COUNT];
+}
+
+/* Whether command cmd takes shared option i. */
+static bool takes(const struct tp_command *cmd, int i)
+{
+	return (tp_opt_defs[i].sets & (cmd->opt_sets | TP_OPTS_EVERY)) != 0;
+}
+
+typedef void (*option_visitor)(const struct tp_opt_def *def, int opt, void *data);
+
+/* The own options of cmd, or of every command of all when cmd is NULL
+ * (opt then -1), listed before --json or after it. */
+static void visit_own(const struct tp_command *all, const struct tp_command *cmd, bool after_json, option_visitor visit,
+		      void *data)
+{
+	const struct tp_command *c;
+	const struct tp_opt_def *d;
+
+	for (c = cmd ? cmd : all; c && c->name; c = cmd ? NULL : c + 1)
+		for (d = c->impl->options; d && d->name; d++)
+			if (d->after_json == after_json)
+				visit(d, cmd ? TP_OPT_OWN((int)(d - c->impl->options)) : -1, data);
+}
+
+/* Visit the options of cmd (NULL: of every command of all, a shared one
+ * once) in the order --help lists them: the shared ones in the table's
+ * order, with the command's own before --json. */
+static void visit_options(const struct tp_command *all, const struct tp_command *cmd, option_visitor visit, void *data)
+{
 	int i;
 
-	fprintf(f, "  %-28s %s\n", "--config FILE", "config file (default " TP_DEFAULT_CONFIG " if present)");
 	for (i = 0; i < TP_OPT__COUNT; i++) {
-		if (!(tp_opt_defs[i].cmds & cmd))
-			continue;
-		snprintf(left, sizeof(left), "--%s %s", tp_opt_defs[i].name, tp_opt_defs[i].arg);
-		fprintf(f, "  %-28s %s\n", left, tp_opt_defs[i].help);
+		if (i == TP_OPT_JSON)
+			visit_own(all, cmd, false, visit, data);
+		if (!cmd || takes(cmd, i))
+			visit(&tp_opt_defs[i], i, data);
+		if (i == TP_OPT_JSON)
+			visit_own(all, cmd, true, visit, data);
 	}
+}
+
+static void print_option(const struct tp_opt_def *def, int opt, void *data)
+{
+	char left[64];
+
+	(void)opt;
+	snprintf(left, sizeof(left), "--%s %s", def->name, def->arg);
+	fprintf(data, "  %-28s %s\n", left, def->help);
+}
+
+void tp_options_usage(FILE *f, const struct tp_command *cmd)
+{
+	fprintf(f, "  %-28s %s\n", "--config FILE", "config file (default " TP_DEFAULT_CONFIG " if present)");
+	visit_options(NULL, cmd, print_option, f);
 }
 
 void tp_raw_set(struct tp_raw_value *v, enum tp_origin origin, char *str, char **items)
@@ -122,7 +152,7 @@ static int take_argv(struct tp_raw_options *raw, int opt, const char *arg, struc
 
 	if (arg && !copy)
 		return tp_error_oom(err);
-	if (tp_opt_defs[opt].kind != KIND_LIST) {
+	if (tp_opt_def_of(raw, opt)->kind != TP_KIND_LIST) {
 		tp_raw_set(v, TP_FROM_ARGV, copy, NULL);
 		return 0;
 	}
@@ -135,62 +165,129 @@ static int take_argv(struct tp_raw_options *raw, int opt, const char *arg, struc
 	return 0;
 }
 
-static void build_longopts(enum tp_cmd cmd, struct option *longopts)
-{
-	int i, n = 0;
+struct longopts {
+	struct option *opts;
+	int n;
+};
 
-	for (i = 0; i < TP_OPT__COUNT; i++)
-		if (tp_opt_defs[i].cmds & cmd)
-			longopts[n++] =
-				(struct option){ tp_opt_defs[i].name,
-						 tp_opt_defs[i].kind == KIND_FLAG ? no_argument : required_argument,
-						 NULL, i };
-	longopts[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
-	longopts[n++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
-	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+static void add_longopt(const struct tp_opt_def *def, int opt, void *data)
+{
+	struct longopts *l = data;
+
+	l->opts[l->n++] =
+		(struct option){ def->name, def->kind == TP_KIND_FLAG ? no_argument : required_argument, NULL, opt };
 }
 
-/* The closest option of cmd to name (for a suggestion), or NULL. */
-static const char *closest_option(enum tp_cmd cmd, const char *name)
+static void build_longopts(const struct tp_command *cmd, struct option *longopts)
 {
-	const char *best = NULL, *candidate;
-	size_t d, best_d = SIZE_MAX;
-	int i;
+	struct longopts l = { longopts, 0 };
 
-	for (i = 0; i <= TP_OPT__COUNT; i++) {
-		candidate = i < TP_OPT__COUNT ? tp_opt_defs[i].name : "config";
-		if (i < TP_OPT__COUNT && !(tp_opt_defs[i].cmds & cmd))
-			continue;
-		d = tp_edit_distance(name, candidate);
-		if (tp_close_enough(name, candidate) && d < best_d) {
-			best = candidate;
-			best_d = d;
-		}
+	visit_options(NULL, cmd, add_longopt, &l);
+	longopts[l.n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	longopts[l.n++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	longopts[l.n] = (struct option){ NULL, 0, NULL, 0 };
+}
+
+struct closest {
+	const char *name;
+	const char *best;
+	size_t best_d;
+};
+
+static void consider(const char *candidate, struct closest *c)
+{
+	size_t d = tp_edit_distance(c->name, candidate);
+
+	if (tp_close_enough(c->name, candidate) && d < c->best_d) {
+		c->best = candidate;
+		c->best_d = d;
 	}
-	return best;
+}
+
+static void consider_option(const struct tp_opt_def *def, int opt, void *data)
+{
+	(void)opt;
+	consider(def->name, data);
+}
+
+/* The closest option of cmd (NULL: of any command of all) to name (for a
+ * suggestion), or NULL. */
+static const char *closest_option(const struct tp_command *all, const struct tp_command *cmd, const char *name)
+{
+	struct closest c = { .name = name, .best_d = SIZE_MAX };
+
+	visit_options(all, cmd, consider_option, &c);
+	consider("config", &c);
+	return c.best;
+}
+
+struct prefixes {
+	const char *name;
+	char *list;
+	size_t n, used;
+	int count;
+	bool exact;
+};
+
+static void consider_prefix(const char *candidate, struct prefixes *p)
+{
+	size_t len = strlen(p->name);
+
+	if (strncmp(candidate, p->name, len) != 0)
+		return;
+	p->count++;
+	p->exact = p->exact || !candidate[len];
+	if (p->used < p->n)
+		p->used += (size_t)snprintf(p->list + p->used, p->n - p->used, ", --%s", candidate);
+}
+
+static void consider_prefix_option(const struct tp_opt_def *def, int opt, void *data)
+{
+	(void)opt;
+	consider_prefix(def->name, data);
 }
 
 /* The options of cmd (and --config, --help) that name starts, as
  * ", --a, --b" into list (of size n); how many there are.  *exact: one of
  * them is name. */
-static int prefix_of(enum tp_cmd cmd, const char *name, char *list, size_t n, bool *exact)
+static int prefix_of(const struct tp_command *cmd, const char *name, char *list, size_t n, bool *exact)
 {
-	const char *candidate;
-	size_t len = strlen(name), used = 0;
-	int i, count = 0;
+	struct prefixes p = { .name = name, .list = list, .n = n };
 
 	list[0] = '\0';
-	*exact = false;
-	for (i = 0; i <= TP_OPT__COUNT + 1; i++) {
-		candidate = i < TP_OPT__COUNT ? tp_opt_defs[i].name : i == TP_OPT__COUNT ? "config" : "help";
-		if ((i < TP_OPT__COUNT && !(tp_opt_defs[i].cmds & cmd)) || strncmp(candidate, name, len) != 0)
-			continue;
-		count++;
-		*exact = *exact || !candidate[len];
-		if (used < n)
-			used += (size_t)snprintf(list + used, n - used, ", --%s", candidate);
+	visit_options(NULL, cmd, consider_prefix_option, &p);
+	consider_prefix("config", &p);
+	consider_prefix("help", &p);
+	*exact = p.exact;
+	return p.count;
+}
+
+struct lookup {
+	const char *name;
+	const struct tp_opt_def *def;
+	int opt;
+};
+
+static void match_name(const struct tp_opt_def *def, int opt, void *data)
+{
+	struct lookup *l = data;
+
+	if (!l->def && strcmp(def->name, l->name) == 0) {
+		l->def = def;
+		l->opt = opt;
 	}
-	return count;
+}
+
+/* The option named name of cmd (NULL: of any command of all): its
+ * definition and its index (-1 for another command's own), or NULL. */
+static const struct tp_opt_def *find_option(const struct tp_command *all, const struct tp_command *cmd,
+					    const char *name, int *ret_opt)
+{
+	struct lookup l = { .name = name, .opt = -1 };
+
+	visit_options(all, cmd, match_name, &l);
+	*ret_opt = l.opt;
+	return l.def;
 }
 
 /* "--name[=value]" as typed: an unknown option, with the closest one; one
@@ -207,10 +304,8 @@ static int bad_option(const struct tp_raw_options *raw, const char *token, struc
 
 	if (!name || strncmp(token, "--", 2) != 0)
 		return name ? tp_error_set(err, EX_USAGE, "unknown option \"%s\"", token) : tp_error_oom(err);
-	for (i = 0; i < TP_OPT__COUNT; i++)
-		if (strcmp(tp_opt_defs[i].name, name) == 0 && !(tp_opt_defs[i].cmds & raw->cmd))
-			return tp_error_set(err, EX_USAGE, "option \"--%s\" is not one of this command's (see --help)",
-					    name);
+	if (!find_option(raw->all, raw->cmd, name, &i) && find_option(raw->all, NULL, name, &i))
+		return tp_error_set(err, EX_USAGE, "option \"--%s\" is not one of this command's (see --help)", name);
 	i = *name ? prefix_of(raw->cmd, name, list, sizeof(list), &exact) : 0;
 	/* Written out, and still refused: a flag given a value. */
 	if (exact && strchr(token, '='))
@@ -219,7 +314,7 @@ static int bad_option(const struct tp_raw_options *raw, const char *token, struc
 		return tp_error_set(err, EX_USAGE, "option \"--%s\" is ambiguous (%s): write one out", name, list + 2);
 	if (i == 1)
 		return tp_error_set(err, EX_USAGE, "option \"--%s\" is abbreviated: write it out, %s", name, list + 2);
-	hint = closest_option(raw->cmd, name);
+	hint = closest_option(raw->all, raw->cmd, name);
 	if (hint)
 		return tp_error_set(err, EX_USAGE, "unknown option \"--%s\": did you mean --%s?", name, hint);
 	return tp_error_set(err, EX_USAGE, "unknown option \"--%s\"", name);
@@ -236,7 +331,7 @@ static bool spelled_out(const char *token, const char *name)
 
 int tp_raw_parse_argv(struct tp_raw_options *raw, int argc, char **argv, struct tp_error *err)
 {
-	struct option longopts[TP_OPT__COUNT + 3];
+	struct option longopts[TP_OPT__MAX + 3];
 	int c, at, index;
 
 	build_longopts(raw->cmd, longopts);
@@ -274,16 +369,18 @@ int tp_raw_parse_argv(struct tp_raw_options *raw, int argc, char **argv, struct 
 	return 0;
 }
 
-/* A config file key: -1 when no command knows it, TP_OPT__COUNT when it is
+/* A config file key: -1 when no command knows it, TP_OPT__MAX when it is
  * for other commands than cmd (one file serves them all). */
-static int find_opt(const char *name, enum tp_cmd cmd)
+static int find_opt(const struct tp_raw_options *raw, const char *name)
 {
-	int i;
+	const struct tp_opt_def *def;
+	int opt;
 
-	for (i = 0; i < TP_OPT__COUNT; i++)
-		if (strcmp(tp_opt_defs[i].name, name) == 0 && !tp_opt_defs[i].cli_only)
-			return tp_opt_defs[i].cmds & cmd ? i : TP_OPT__COUNT;
-	return -1;
+	def = find_option(raw->all, raw->cmd, name, &opt);
+	if (def)
+		return def->cli_only ? -1 : opt;
+	def = find_option(raw->all, NULL, name, &opt);
+	return def && !def->cli_only ? TP_OPT__MAX : -1;
 }
 
 /* A JSON array of strings. */
@@ -325,12 +422,12 @@ static int config_number(const cJSON *item, const char *path, struct tp_raw_valu
 }
 
 /* The JSON value of a key into v (left unset for a false flag). */
-static int config_value(const cJSON *item, int opt, const char *path, struct tp_raw_value *v, struct tp_error *err)
+static int config_value(const cJSON *item, enum tp_opt_kind kind, const char *path, struct tp_raw_value *v,
+			struct tp_error *err)
 {
-	enum opt_kind kind = tp_opt_defs[opt].kind;
 	char *s, **items;
 
-	if (kind == KIND_FLAG) {
+	if (kind == TP_KIND_FLAG) {
 		if (!cJSON_IsBool(item))
 			return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be true or false", path,
 					    item->string);
@@ -338,11 +435,11 @@ static int config_value(const cJSON *item, int opt, const char *path, struct tp_
 			tp_raw_set(v, TP_FROM_CONFIG, NULL, NULL);
 		return 0;
 	}
-	if (kind == KIND_LIST && cJSON_IsArray(item))
+	if (kind == TP_KIND_LIST && cJSON_IsArray(item))
 		return config_list(item, path, v, err);
-	if (kind == KIND_HANDLE && cJSON_IsNumber(item))
+	if (kind == TP_KIND_HANDLE && cJSON_IsNumber(item))
 		return config_number(item, path, v, err);
-	if (kind == KIND_NUMBER && cJSON_IsNumber(item)) {
+	if (kind == TP_KIND_NUMBER && cJSON_IsNumber(item)) {
 		/* The same text the command line would give. */
 		if (asprintf(&s, "%.17g", cJSON_GetNumberValue(item)) < 0)
 			return tp_error_oom(err);
@@ -351,12 +448,12 @@ static int config_value(const cJSON *item, int opt, const char *path, struct tp_
 	}
 	if (!cJSON_IsString(item))
 		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\" must be a %s", path, item->string,
-				    kind == KIND_HANDLE || kind == KIND_NUMBER ? "string or a number"
-				    : kind == KIND_LIST			       ? "string or an array of strings"
-									       : "string");
+				    kind == TP_KIND_HANDLE || kind == TP_KIND_NUMBER ? "string or a number"
+				    : kind == TP_KIND_LIST			     ? "string or an array of strings"
+										     : "string");
 	if (!(s = strdup(item->valuestring)))
 		return tp_error_oom(err);
-	if (kind != KIND_LIST) {
+	if (kind != TP_KIND_LIST) {
 		tp_raw_set(v, TP_FROM_CONFIG, s, NULL);
 		return 0;
 	}
@@ -371,15 +468,15 @@ static void raw_values_free(struct tp_raw_value *v)
 {
 	int i;
 
-	for (i = 0; i < TP_OPT__COUNT; i++) {
+	for (i = 0; i < TP_OPT__MAX; i++) {
 		free(v[i].str);
 		tp_strv_free(v[i].items);
 	}
 }
 
-static int unknown_key(const char *path, const char *key, struct tp_error *err)
+static int unknown_key(const struct tp_raw_options *raw, const char *path, const char *key, struct tp_error *err)
 {
-	const char *hint = closest_option(EVERY, key);
+	const char *hint = closest_option(raw->all, NULL, key);
 
 	if (hint && strcmp(hint, "config") != 0)
 		return tp_error_set(err, EX_CONFIG, "config %s: unknown key \"%s\": did you mean \"%s\"?", path, key,
@@ -388,24 +485,24 @@ static int unknown_key(const char *path, const char *key, struct tp_error *err)
 }
 
 /* Check every key before taking anything: a bad file changes nothing. */
-static int config_values(const cJSON *root, enum tp_cmd cmd, const char *path, struct tp_raw_value *values,
-			 struct tp_error *err)
+static int config_values(const cJSON *root, const struct tp_raw_options *raw, const char *path,
+			 struct tp_raw_value *values, struct tp_error *err)
 {
-	bool seen[TP_OPT__COUNT] = { 0 };
+	bool seen[TP_OPT__MAX] = { 0 };
 	const cJSON *item;
 	int opt;
 
 	cJSON_ArrayForEach(item, root)
 	{
-		opt = find_opt(item->string, cmd);
+		opt = find_opt(raw, item->string);
 		if (opt < 0)
-			return unknown_key(path, item->string, err);
-		if (opt == TP_OPT__COUNT)
+			return unknown_key(raw, path, item->string, err);
+		if (opt == TP_OPT__MAX)
 			continue;
 		if (seen[opt])
 			return tp_error_set(err, EX_CONFIG, "config %s: key \"%s\" appears twice", path, item->string);
 		seen[opt] = true;
-		if (config_value(item, opt, path, &values[opt], err) < 0)
+		if (config_value(item, tp_opt_def_of(raw, opt)->kind, path, &values[opt], err) < 0)
 			return -1;
 	}
 	return 0;
@@ -423,7 +520,7 @@ static bool only_space(const char *s, size_t n)
 int tp_raw_parse_config(struct tp_raw_options *raw, const char *json, size_t len, const char *path,
 			struct tp_error *err)
 {
-	struct tp_raw_value values[TP_OPT__COUNT] = { 0 };
+	struct tp_raw_value values[TP_OPT__MAX] = { 0 };
 	_cleanup_free_ char *what = NULL;
 	const char *end = NULL;
 	cJSON *root = NULL;
@@ -443,9 +540,9 @@ int tp_raw_parse_config(struct tp_raw_options *raw, const char *json, size_t len
 			     (size_t)(end - json));
 	else if (!cJSON_IsObject(root))
 		tp_error_set(err, EX_CONFIG, "config %s: the top level must be a JSON object", path);
-	else if (config_values(root, raw->cmd, path, values, err) == 0)
+	else if (config_values(root, raw, path, values, err) == 0)
 		r = 0;
-	for (i = 0; r == 0 && i < TP_OPT__COUNT; i++) {
+	for (i = 0; r == 0 && i < TP_OPT__MAX; i++) {
 		if (values[i].set && !raw->v[i].set) {
 			raw->v[i] = values[i];
 			values[i] = (struct tp_raw_value){ 0 };
@@ -487,9 +584,10 @@ void tp_raw_options_free(struct tp_raw_options *raw)
 	memset(raw, 0, sizeof(*raw));
 }
 
-int tp_options_load(struct tp_options *ret, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err)
+int tp_options_load(struct tp_options *ret, const struct tp_command *all, const struct tp_command *cmd, int argc,
+		    char **argv, struct tp_error *err)
 {
-	struct tp_raw_options raw = { .cmd = cmd };
+	struct tp_raw_options raw = { .all = all, .cmd = cmd };
 	int r;
 
 	r = tp_raw_parse_argv(&raw, argc, argv, err);

@@ -3,7 +3,7 @@
  * defaults fill what is unset, then every value is validated, wherever it
  * came from, and converted once.
  */
-#include "src/cli/optdefs.h"
+#include "src/cli/options.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -24,36 +24,55 @@
 /* pcap:pcap:...: more is no use, and the recursion stays bounded. */
 #define TCTI_NESTING_MAX 4
 
-static const char *val(const struct tp_raw_options *raw, enum tp_opt opt)
+static const char *val(const struct tp_raw_options *raw, int opt)
 {
 	return raw->v[opt].str;
 }
 
-static bool flag(const struct tp_raw_options *raw, enum tp_opt opt)
+static bool flag(const struct tp_raw_options *raw, int opt)
 {
 	return raw->v[opt].set;
 }
 
-/* The value (what) of opt is bad: say where it came from. */
-static int bad(const struct tp_raw_options *raw, enum tp_opt opt, const char *what, const char *why,
-	       struct tp_error *err)
+const char *tp_raw_str(const struct tp_raw_options *raw, int opt)
 {
+	return val(raw, opt);
+}
+
+bool tp_raw_flag(const struct tp_raw_options *raw, int opt)
+{
+	return flag(raw, opt);
+}
+
+char *tp_raw_take_str(struct tp_raw_options *raw, int opt)
+{
+	return TAKE_PTR(raw->v[opt].str);
+}
+
+/* The value (what) of opt is bad: say where it came from. */
+static int bad(const struct tp_raw_options *raw, int opt, const char *what, const char *why, struct tp_error *err)
+{
+	const char *name = tp_opt_def_of(raw, opt)->name;
+
 	switch (raw->v[opt].origin) {
 	case TP_FROM_CONFIG:
 		return tp_error_set(err, EX_CONFIG, "config %s: \"%s\": \"%s\" %s",
-				    raw->config_path ? raw->config_path : TP_DEFAULT_CONFIG, tp_opt_defs[opt].name,
-				    what, why);
+				    raw->config_path ? raw->config_path : TP_DEFAULT_CONFIG, name, what, why);
 	case TP_FROM_ENV:
-		return tp_error_set(err, EX_CONFIG, "%s (from the environment) \"%s\" %s", tp_opt_defs[opt].name, what,
-				    why);
+		return tp_error_set(err, EX_CONFIG, "%s (from the environment) \"%s\" %s", name, what, why);
 	default:
-		return tp_error_set(err, EX_USAGE, "--%s \"%s\" %s", tp_opt_defs[opt].name, what, why);
+		return tp_error_set(err, EX_USAGE, "--%s \"%s\" %s", name, what, why);
 	}
 }
 
-static int bad_value(const struct tp_raw_options *raw, enum tp_opt opt, const char *why, struct tp_error *err)
+static int bad_value(const struct tp_raw_options *raw, int opt, const char *why, struct tp_error *err)
 {
 	return bad(raw, opt, val(raw, opt), why, err);
+}
+
+int tp_raw_bad_value(const struct tp_raw_options *raw, int opt, const char *why, struct tp_error *err)
+{
+	return bad_value(raw, opt, why, err);
 }
 
 /* A usage error, or a config error when every option involved came from
@@ -184,24 +203,30 @@ static int check_tcti(const struct tp_raw_options *raw, const char *tcti, unsign
 	return check_tcti(raw, conf + 1, depth + 1, err);
 }
 
-static int check_identity(const struct tp_raw_options *raw, struct tp_error *err)
+/* --tcti, for the commands that use the TPM. */
+static int check_tcti_option(const struct tp_raw_options *raw, struct tp_error *err)
+{
+	if (!(raw->cmd->opt_sets & TP_OPTS_TPM))
+		return 0;
+	return nonempty(raw, TP_OPT_TCTI, err) < 0 ? -1 : check_tcti(raw, val(raw, TP_OPT_TCTI), 0, err);
+}
+
+/* The thing this device is (batch has none: each CSR names its thing;
+ * status reads it from the record), then the TPM. */
+static int check_thing_and_tcti(const struct tp_raw_options *raw, struct tp_error *err)
 {
 	const char *v = val(raw, TP_OPT_THING_NAME);
 	size_t n;
 
-	if (raw->cmd == TP_CMD_BATCH)
-		return 0; /* no device: each CSR names its thing */
-	if (raw->cmd == TP_CMD_STATUS)
-		return nonempty(raw, TP_OPT_TCTI, err) < 0
-			       ? -1
-			       : check_tcti(raw, val(raw, TP_OPT_TCTI), 0, err); /* the record names it */
+	if (!(raw->cmd->opt_sets & TP_OPTS_DEVICE))
+		return check_tcti_option(raw, err);
 	if (!v)
 		return tp_error_set(err, EX_USAGE,
 				    "no thing name: give --thing-name or \"thing-name\" in the config file");
 	n = strlen(v);
 	if (n == 0 || n > 128 || !all_chars(v, ":_-", true))
 		return bad_value(raw, TP_OPT_THING_NAME, "is not a valid thing name (1-128 of A-Z a-z 0-9 : _ -)", err);
-	return nonempty(raw, TP_OPT_TCTI, err) < 0 ? -1 : check_tcti(raw, val(raw, TP_OPT_TCTI), 0, err);
+	return check_tcti_option(raw, err);
 }
 
 static int parse_key(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
@@ -382,9 +407,9 @@ static int parse_service(struct tp_raw_options *raw, struct tp_options *o, struc
 	const char *v = val(raw, TP_OPT_REGION);
 	char *url;
 
-	/* csr never talks to the service; install only to attach. */
-	if (raw->cmd == TP_CMD_CSR || raw->cmd == TP_CMD_STATUS ||
-	    (raw->cmd == TP_CMD_INSTALL && !flag(raw, TP_OPT_ATTACH_THING) && !flag(raw, TP_OPT_POLICY)))
+	/* csr and status never talk to the service; install only to attach. */
+	if (!(raw->cmd->opt_sets & TP_OPTS_SERVICE) || ((raw->cmd->impl->flags & TP_CMD_CERT_REGISTERED) &&
+							!flag(raw, TP_OPT_ATTACH_THING) && !flag(raw, TP_OPT_POLICY)))
 		return parse_deadline(raw, o, err);
 	if (!v)
 		return tp_error_set(err, EX_USAGE, "no region: give --region or set AWS_REGION");
@@ -515,12 +540,15 @@ static int parse_install(const struct tp_raw_options *raw, struct tp_options *o,
  * so only names that need no escaping can be sent. */
 #define PATH_NAME_CHARS "letters, digits, - _ ."
 
-static int parse_identity(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+/* --attach-thing and --policy: names the service can be sent (batch's
+ * things are named by its CSRs). */
+static int parse_attach(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
 {
 	char **p;
 
 	o->attach_thing = flag(raw, TP_OPT_ATTACH_THING);
-	if (o->attach_thing && raw->cmd != TP_CMD_BATCH && !all_chars(val(raw, TP_OPT_THING_NAME), "-_.", true))
+	if (o->attach_thing && (raw->cmd->opt_sets & TP_OPTS_DEVICE) &&
+	    !all_chars(val(raw, TP_OPT_THING_NAME), "-_.", true))
 		return bad_value(raw, TP_OPT_THING_NAME,
 				 "cannot be attached as a thing by this program (only " PATH_NAME_CHARS ")", err);
 	for (p = raw->v[TP_OPT_POLICY].items; p && *p; p++)
@@ -530,34 +558,8 @@ static int parse_identity(const struct tp_raw_options *raw, struct tp_options *o
 	return 0;
 }
 
-static int parse_register(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
-{
-	const char *status = val(raw, TP_OPT_STATUS);
-
-	o->no_ca = flag(raw, TP_OPT_NO_CA);
-	o->status = TP_STATUS_ACTIVE;
-	if (raw->cmd == TP_CMD_INSTALL && !val(raw, TP_OPT_CERT))
-		return tp_error_set(err, EX_USAGE, "install needs --cert FILE");
-	if (raw->cmd == TP_CMD_INSTALL && !val(raw, TP_OPT_IOT_ENDPOINT))
-		return tp_error_set(err, EX_USAGE,
-				    "install needs --iot-endpoint HOST (the agent's data endpoint: it does not ask "
-				    "the service)");
-	if (raw->cmd != TP_CMD_REGISTER)
-		return 0;
-	if (!val(raw, TP_OPT_CERT))
-		return tp_error_set(err, EX_USAGE, "register needs --cert FILE");
-	if (val(raw, TP_OPT_CA_CERT) && o->no_ca)
-		return tp_error_set(err, EX_USAGE, "--ca-cert and --no-ca exclude each other");
-	if (status && strcmp(status, "INACTIVE") == 0)
-		o->status = TP_STATUS_INACTIVE;
-	else if (status && strcmp(status, "ACTIVE") != 0)
-		return tp_error_set(err, EX_USAGE, "--status \"%s\" is not ACTIVE or INACTIVE", status);
-	return 0;
-}
-
-/* A whole number in [min, max], or a bad value naming the option. */
-static int parse_count(const struct tp_raw_options *raw, enum tp_opt opt, unsigned long min, unsigned long max,
-		       unsigned long *ret, struct tp_error *err)
+int tp_raw_count(const struct tp_raw_options *raw, int opt, unsigned long min, unsigned long max, unsigned long *ret,
+		 struct tp_error *err)
 {
 	const char *v = val(raw, opt);
 	char *end;
@@ -569,37 +571,13 @@ static int parse_count(const struct tp_raw_options *raw, enum tp_opt opt, unsign
 	return 0;
 }
 
-/* csr --out; batch --csr-dir, --out-dir (given, never the device's
- * default), --parallel, --rate. */
-static int parse_factory(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+/* --json, -v and -q: every command's. */
+static int parse_output(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
 {
-	unsigned long n = TP_DEFAULT_PARALLEL;
-	char *end;
-
 	o->json = flag(raw, TP_OPT_JSON);
 	if (flag(raw, TP_OPT_VERBOSE) && flag(raw, TP_OPT_QUIET))
 		return tp_error_set(err, EX_USAGE, "-v (--verbose) and -q (--quiet) exclude each other: give one");
 	o->verbosity = flag(raw, TP_OPT_VERBOSE) ? 1 : flag(raw, TP_OPT_QUIET) ? -1 : 0;
-	o->resend_unanswered = flag(raw, TP_OPT_RESEND_UNANSWERED);
-	if (raw->cmd == TP_CMD_CSR && (!val(raw, TP_OPT_OUT) || !*val(raw, TP_OPT_OUT)))
-		return tp_error_set(err, EX_USAGE, "csr needs --out FILE (- for stdout)");
-	if (raw->cmd == TP_CMD_CSR && strcmp(val(raw, TP_OPT_OUT), "-") == 0 && o->json)
-		return tp_error_set(err, EX_USAGE, "csr --out - and --json both want stdout: choose one");
-	if (raw->cmd != TP_CMD_BATCH)
-		return 0;
-	if (!val(raw, TP_OPT_CSR_DIR) || !*val(raw, TP_OPT_CSR_DIR))
-		return tp_error_set(err, EX_USAGE, "batch needs --csr-dir DIR");
-	if (raw->v[TP_OPT_OUT_DIR].origin == TP_FROM_DEFAULT)
-		return tp_error_set(err, EX_USAGE,
-				    "batch needs --out-dir DIR (the device's directory is no place for it)");
-	if (val(raw, TP_OPT_PARALLEL) && parse_count(raw, TP_OPT_PARALLEL, 1, 1000, &n, err) < 0)
-		return -1;
-	o->parallel = (unsigned)n;
-	if (!val(raw, TP_OPT_RATE))
-		return 0;
-	o->rate = strtod(val(raw, TP_OPT_RATE), &end);
-	if (!isdigit((unsigned char)*val(raw, TP_OPT_RATE)) || *end || !(o->rate >= 0.1 && o->rate <= 100000))
-		return bad_value(raw, TP_OPT_RATE, "is not a number of requests per second from 0.1 to 100000", err);
 	return 0;
 }
 
@@ -611,6 +589,8 @@ const char *tp_cert_status_name(enum tp_cert_status s)
 /* Hand the validated strings over to the typed options. */
 static void take_strings(struct tp_raw_options *raw, struct tp_options *o)
 {
+	size_t i;
+
 	o->thing_name = TAKE_PTR(raw->v[TP_OPT_THING_NAME].str);
 	o->tcti = TAKE_PTR(raw->v[TP_OPT_TCTI].str);
 	o->out_dir = TAKE_PTR(raw->v[TP_OPT_OUT_DIR].str);
@@ -624,20 +604,26 @@ static void take_strings(struct tp_raw_options *raw, struct tp_options *o)
 	o->root_ca = TAKE_PTR(raw->v[TP_OPT_ROOT_CA].str);
 	o->agent_config = TAKE_PTR(raw->v[TP_OPT_AGENT_CONFIG].str);
 	o->cert = TAKE_PTR(raw->v[TP_OPT_CERT].str);
-	o->ca_cert = TAKE_PTR(raw->v[TP_OPT_CA_CERT].str);
 	o->policies = TAKE_PTR(raw->v[TP_OPT_POLICY].items);
-	o->csr_out = TAKE_PTR(raw->v[TP_OPT_OUT].str);
-	o->csr_dir = TAKE_PTR(raw->v[TP_OPT_CSR_DIR].str);
+	for (i = 0; i < TP_OWN_OPTS_MAX; i++) {
+		o->own[i] = raw->v[TP_OPT_OWN(i)];
+		raw->v[TP_OPT_OWN(i)] = (struct tp_raw_value){ 0 };
+	}
 }
 
 int tp_options_from_raw(struct tp_raw_options *raw, struct tp_options *ret, struct tp_error *err)
 {
 	struct tp_options o = { 0 };
+	int (*check_own)(struct tp_raw_options *, struct tp_options *, struct tp_error *) =
+		raw->cmd->impl->check_options;
 
-	if (apply_defaults(raw, err) < 0 || check_identity(raw, err) < 0 || parse_key(raw, &o, err) < 0 ||
-	    parse_service(raw, &o, err) < 0 || parse_install(raw, &o, err) < 0 || parse_identity(raw, &o, err) < 0 ||
-	    parse_register(raw, &o, err) < 0 || parse_factory(raw, &o, err) < 0)
+	if (apply_defaults(raw, err) < 0 || check_thing_and_tcti(raw, err) < 0 || parse_key(raw, &o, err) < 0 ||
+	    parse_service(raw, &o, err) < 0 || parse_install(raw, &o, err) < 0 || parse_attach(raw, &o, err) < 0 ||
+	    parse_output(raw, &o, err) < 0 || (check_own && check_own(raw, &o, err) < 0)) {
+		/* A command's check may have taken values into o. */
+		tp_options_free(&o);
 		return -1;
+	}
 	take_strings(raw, &o);
 	*ret = o;
 	return 0;
@@ -645,6 +631,8 @@ int tp_options_from_raw(struct tp_raw_options *raw, struct tp_options *ret, stru
 
 void tp_options_free(struct tp_options *o)
 {
+	size_t i;
+
 	if (!o)
 		return;
 	free(o->thing_name);
@@ -664,5 +652,9 @@ void tp_options_free(struct tp_options *o)
 	tp_strv_free(o->policies);
 	free(o->csr_out);
 	free(o->csr_dir);
+	for (i = 0; i < TP_OWN_OPTS_MAX; i++) {
+		free(o->own[i].str);
+		tp_strv_free(o->own[i].items);
+	}
 	*o = (struct tp_options){ 0 };
 }

@@ -8,6 +8,7 @@
  * was received, and never sends a CSR again that got no answer unless
  * told to (--resend-unanswered).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,27 +23,71 @@
 #include "src/base/strv.h"
 #include "src/base/timefmt.h"
 #include "src/cmd/accept.h"
-#include "src/cmd/commands.h"
 #include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/cmd/testhook.h"
 #include "src/store/batchfile.h"
 #include "src/store/file.h"
 #include "src/x509/cert.h"
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 #include "src/x509/ossl.h"
 
 #define CSR_MAX (64 * 1024)
 #define LOCK_FILE "batch.lock"
 
-static void batch_usage(void)
+#define DEFAULT_PARALLEL 10
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+/* The options only batch takes. */
+enum { OPT_CSR_DIR, OPT_PARALLEL, OPT_RATE, OPT_RESEND_UNANSWERED };
+static const struct tp_opt_def batch_options[] = {
+	[OPT_CSR_DIR] = { "csr-dir", "DIR", TP_KIND_STRING, 0, true, "the directory of *.csr files" },
+	[OPT_PARALLEL] = { "parallel", "N", TP_KIND_NUMBER, 0, false,
+			   "requests in flight at most (default " XSTR(DEFAULT_PARALLEL) ")" },
+	[OPT_RATE] = { "rate", "R", TP_KIND_NUMBER, 0, false,
+		       "requests per second at most (default: as fast as the service allows)" },
+	[OPT_RESEND_UNANSWERED] = { "resend-unanswered", "", TP_KIND_FLAG, 0, true,
+				    "send again the CSRs an interrupted batch got no answer for", true },
+	{ NULL },
+};
+
+/* --csr-dir, --out-dir (given, never the device's default), --parallel,
+ * --rate. */
+static int check_batch_options(struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	const char *dir = tp_raw_str(raw, TP_OPT_OWN(OPT_CSR_DIR)), *rate = tp_raw_str(raw, TP_OPT_OWN(OPT_RATE));
+	unsigned long n = DEFAULT_PARALLEL;
+	char *end;
+
+	o->resend_unanswered = tp_raw_flag(raw, TP_OPT_OWN(OPT_RESEND_UNANSWERED));
+	if (!dir || !*dir)
+		return tp_error_set(err, EX_USAGE, "batch needs --csr-dir DIR");
+	if (raw->v[TP_OPT_OUT_DIR].origin == TP_FROM_DEFAULT)
+		return tp_error_set(err, EX_USAGE,
+				    "batch needs --out-dir DIR (the device's directory is no place for it)");
+	if (tp_raw_str(raw, TP_OPT_OWN(OPT_PARALLEL)) &&
+	    tp_raw_count(raw, TP_OPT_OWN(OPT_PARALLEL), 1, 1000, &n, err) < 0)
+		return -1;
+	o->parallel = (unsigned)n;
+	if (rate) {
+		o->rate = strtod(rate, &end);
+		if (!isdigit((unsigned char)*rate) || *end || !(o->rate >= 0.1 && o->rate <= 100000))
+			return tp_raw_bad_value(raw, TP_OPT_OWN(OPT_RATE),
+						"is not a number of requests per second from 0.1 to 100000", err);
+	}
+	o->csr_dir = tp_raw_take_str(raw, TP_OPT_OWN(OPT_CSR_DIR));
+	return 0;
+}
+
+static void batch_usage(const struct tp_command *cmd)
 {
 	printf("usage: tpm-provision batch --csr-dir DIR --out-dir DIR [--parallel N] [--rate R] [options]\n\n"
 	       "Have AWS IoT issue a certificate (CreateCertificateFromCsr) for every DIR/*.csr, writing\n"
 	       "NAME.cert.pem and NAME.json to the output directory.  Needs no TPM.  A rerun skips\n"
 	       "the CSRs that have a result.\n\n"
 	       "options:\n");
-	tp_options_usage(stdout, TP_CMD_BATCH);
+	tp_options_usage(stdout, cmd);
 }
 
 /* What a job does next. */
@@ -90,7 +135,7 @@ static void job_freep(struct job **j)
 }
 
 /* A CSR's outcome on stdout (--json) or, for a failure, stderr. */
-static void report(struct batch *b, const struct job *j, const char *error)
+static void print_outcome(struct batch *b, const struct job *j, const char *error)
 {
 	_cleanup_free_ char *line = NULL;
 	struct tp_error e = { 0 };
@@ -110,7 +155,7 @@ static void failed(struct batch *b, struct job *j, int code, const char *why)
 	b->failed++;
 	if (b->worst == 0 || (code != EX_UNAVAILABLE && code != EX_TEMPFAIL))
 		b->worst = code;
-	report(b, j, why);
+	print_outcome(b, j, why);
 }
 
 /* The CSR file, checked: one PEM request whose signature verifies, and a
@@ -295,7 +340,7 @@ static int finish(struct batch *b, struct job *j, struct tp_error *err)
 		return tp_error_oom(err);
 	b->unsynced = true;
 	b->written++;
-	report(b, j, NULL);
+	print_outcome(b, j, NULL);
 	return 0;
 }
 
@@ -586,7 +631,13 @@ static int batch(struct tp_run *run, struct tp_error *err)
 	return r;
 }
 
-int cmd_batch(int argc, char **argv, struct tp_error *err)
+static int cmd_batch(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_plain(TP_CMD_BATCH, argc, argv, batch_usage, batch, err);
+	return tp_run_plain(cmd, argc, argv, batch_usage, batch, err);
 }
+
+const struct tp_command_impl tp_cmd_batch = {
+	.run = cmd_batch,
+	.options = batch_options,
+	.check_options = check_batch_options,
+};

@@ -17,21 +17,20 @@
 
 #include "src/aws/iot.h"
 #include "src/base/cleanup.h"
-#include "src/cmd/commands.h"
-#include "src/cmd/report.h"
+#include "src/cmd/jsonout.h"
 #include "src/cmd/run.h"
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 
 #define CHECK_DEADLINE 20 /* seconds for the service checks, at most */
 
-static void check_usage(void)
+static void check_usage(const struct tp_command *cmd)
 {
 	printf("usage: tpm-provision check [options]\n\n"
 	       "Check, without changing anything, everything enroll needs: configuration,\n"
 	       "clock, TPM, tpm2 provider, storage root key, key handle, credentials, and the\n"
 	       "endpoint (name, TLS, one signed DescribeEndpoint).  Exit 0 only when all pass.\n\n"
 	       "options:\n");
-	tp_options_usage(stdout, TP_CMD_CHECK);
+	tp_options_usage(stdout, cmd);
 }
 
 struct checks {
@@ -151,7 +150,7 @@ static int check(struct tp_run *run, struct tp_error *err)
 
 		if (!built) /* not o's to delete */
 			cJSON_Delete(c.list);
-		if (tp_report_print(o, built, err) < 0)
+		if (tp_jsonout_print(o, built, err) < 0)
 			return -1;
 	}
 	if (c.first_failure)
@@ -159,7 +158,11 @@ static int check(struct tp_run *run, struct tp_error *err)
 	return 0;
 }
 
-int cmd_check(int argc, char **argv, struct tp_error *err)
+static int cmd_check(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_plain(TP_CMD_CHECK, argc, argv, check_usage, check, err);
+	return tp_run_plain(cmd, argc, argv, check_usage, check, err);
 }
+
+const struct tp_command_impl tp_cmd_check = {
+	.run = cmd_check,
+};

@@ -13,7 +13,6 @@
 
 #include "src/base/cleanup.h"
 #include "src/base/timefmt.h"
-#include "src/cmd/commands.h"
 #include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/store/file.h"
@@ -21,13 +20,32 @@
 #include "src/x509/ossl.h"
 #include "src/x509/pkey.h"
 
-static void csr_usage(void)
+/* The option only csr takes. */
+enum { OPT_OUT };
+static const struct tp_opt_def csr_options[] = {
+	[OPT_OUT] = { "out", "FILE", TP_KIND_STRING, 0, true, "where to write the CSR (PEM); - for stdout" },
+	{ NULL },
+};
+
+static int check_csr_options(struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	const char *out = tp_raw_str(raw, TP_OPT_OWN(OPT_OUT));
+
+	if (!out || !*out)
+		return tp_error_set(err, EX_USAGE, "csr needs --out FILE (- for stdout)");
+	if (strcmp(out, "-") == 0 && o->json)
+		return tp_error_set(err, EX_USAGE, "csr --out - and --json both want stdout: choose one");
+	o->csr_out = tp_raw_take_str(raw, TP_OPT_OWN(OPT_OUT));
+	return 0;
+}
+
+static void csr_usage(const struct tp_command *cmd)
 {
 	printf("usage: tpm-provision csr --thing-name NAME --out FILE [options]\n\n"
 	       "Create (or reuse) the TPM key as enroll does and write a CSR for it to FILE.\n"
 	       "Sends nothing; a later 'install --cert' or 'enroll' continues with the same key.\n\n"
 	       "options:\n");
-	tp_options_usage(stdout, TP_CMD_CSR);
+	tp_options_usage(stdout, cmd);
 }
 
 /* The CSR file: replaced atomically, readable by anyone (it holds nothing
@@ -79,10 +97,16 @@ static int csr(struct tp_run *run, struct tp_error *err)
 	    write_csr(run->o.csr_out, pem, err) < 0 || record_csr(run, pub.name_hex, err) < 0)
 		return -1;
 	tp_log(TP_PRIO_NOTICE, "wrote the CSR of thing %s to %s", run->o.thing_name, run->o.csr_out);
-	return tp_run_report(run, "csr-written", NULL, NULL, NULL, err);
+	return tp_run_print_result(run, "csr-written", NULL, NULL, NULL, err);
 }
 
-int cmd_csr(int argc, char **argv, struct tp_error *err)
+static int cmd_csr(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_command(TP_CMD_CSR, argc, argv, csr_usage, csr, err);
+	return tp_run_command(cmd, argc, argv, csr_usage, csr, err);
 }
+
+const struct tp_command_impl tp_cmd_csr = {
+	.run = cmd_csr,
+	.options = csr_options,
+	.check_options = check_csr_options,
+};

@@ -14,23 +14,22 @@
 #include "src/base/timefmt.h"
 #include "src/cmd/accept.h"
 #include "src/cmd/attach.h"
-#include "src/cmd/commands.h"
 #include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/cmd/testhook.h"
 #include "src/store/reqjournal.h"
 #include "src/x509/cert.h"
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 #include "src/x509/ossl.h"
 #include "src/x509/pkey.h"
 
-static void enroll_usage(void)
+static void enroll_usage(const struct tp_command *cmd)
 {
 	printf("usage: tpm-provision enroll [options]\n\n"
 	       "Create a non-exportable signing key in the TPM, have AWS IoT issue a\n"
 	       "certificate for it (CreateCertificateFromCsr) and install it.\n\n"
 	       "options:\n");
-	tp_options_usage(stdout, TP_CMD_ENROLL);
+	tp_options_usage(stdout, cmd);
 	printf("\nAWS credentials come from the environment, systemd credentials or the\n"
 	       "shared credentials file, never from the command line (see README).\n");
 }
@@ -193,7 +192,7 @@ static int attach_and_install(struct request *r, const struct tpm_public *pub, s
 {
 	struct tp_run *run = r->run;
 
-	if (tp_attach_missing(run, r->issued.id, r->issued.arn, &r->attached, save_received, r, err) < 0)
+	if (tp_attach_missing(&run->attach, r->issued.id, r->issued.arn, &r->attached, save_received, r, err) < 0)
 		return -1;
 	tp_test_crash_point("attached");
 	if (tp_run_install(run, r->cert, pub, &r->issued, &r->attached, err) < 0)
@@ -222,10 +221,14 @@ static int enroll(struct tp_run *run, struct tp_error *err)
 	       run->o.thing_name, r.issued.id, run->o.out_dir, attached, run->o.out_dir);
 	if (r.lost_since)
 		warn_lost_request(r.lost_since, r.issued.id);
-	return tp_run_report(run, "enrolled", r.issued.id, r.issued.arn, &r.attached, err);
+	return tp_run_print_result(run, "enrolled", r.issued.id, r.issued.arn, &r.attached, err);
 }
 
-int cmd_enroll(int argc, char **argv, struct tp_error *err)
+static int cmd_enroll(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_command(TP_CMD_ENROLL, argc, argv, enroll_usage, enroll, err);
+	return tp_run_command(cmd, argc, argv, enroll_usage, enroll, err);
 }
+
+const struct tp_command_impl tp_cmd_enroll = {
+	.run = cmd_enroll,
+};

@@ -13,7 +13,6 @@
 #include "src/base/cleanup.h"
 #include "src/cmd/accept.h"
 #include "src/cmd/attach.h"
-#include "src/cmd/commands.h"
 #include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/store/reqjournal.h"
@@ -21,7 +20,21 @@
 #include "src/x509/ossl.h"
 #include "src/x509/pkey.h"
 
-static void install_usage(void)
+/* install takes the shared --cert, which it needs, and the data endpoint,
+ * which it does not ask the service for. */
+static int check_install_options(struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	(void)o;
+	if (!tp_raw_str(raw, TP_OPT_CERT))
+		return tp_error_set(err, EX_USAGE, "install needs --cert FILE");
+	if (!tp_raw_str(raw, TP_OPT_IOT_ENDPOINT))
+		return tp_error_set(err, EX_USAGE,
+				    "install needs --iot-endpoint HOST (the agent's data endpoint: it does not ask "
+				    "the service)");
+	return 0;
+}
+
+static void install_usage(const struct tp_command *cmd)
 {
 	printf("usage: tpm-provision install --cert FILE --thing-name NAME --iot-endpoint HOST [options]\n\n"
 	       "Install the certificate FILE of the TPM key (obtained elsewhere, e.g. from\n"
@@ -29,7 +42,7 @@ static void install_usage(void)
 	       "TPM key and valid now.  With --attach-thing or --policy, also attach it at\n"
 	       "the service, which must already know it.\n\n"
 	       "options:\n");
-	tp_options_usage(stdout, TP_CMD_INSTALL);
+	tp_options_usage(stdout, cmd);
 }
 
 static void issued_freep(struct tp_issued_cert *c)
@@ -70,11 +83,11 @@ static int install(struct tp_run *run, struct tp_error *err)
 	    tp_run_key_for_cert(run, cert, &pub, &key, err) < 0)
 		return -1;
 	/* Step 2: the identity at the service, when asked for. */
-	if (tp_attach_wanted(run, &attached) && describe_at_service(run, cert, id, key, &issued, err) < 0)
+	if (tp_attach_wanted(&run->attach, &attached) && describe_at_service(run, cert, id, key, &issued, err) < 0)
 		return -1;
 	if (!issued.id && !(issued.id = strdup(id)))
 		return tp_error_oom(err);
-	if (tp_attach_missing(run, issued.id, issued.arn, &attached, NULL, NULL, err) < 0)
+	if (tp_attach_missing(&run->attach, issued.id, issued.arn, &attached, NULL, NULL, err) < 0)
 		return -1;
 	/* Step 3: the files for the agent, state.json last. */
 	if (tp_run_install(run, cert, &pub, &issued, &attached, err) < 0 ||
@@ -83,10 +96,16 @@ static int install(struct tp_run *run, struct tp_error *err)
 	tp_log(TP_PRIO_NOTICE,
 	       "installed thing %s: certificate %s in %s%s; inspect it with: tpm-provision status --out-dir %s",
 	       run->o.thing_name, id, run->o.out_dir, what, run->o.out_dir);
-	return tp_run_report(run, "installed", id, issued.arn, &attached, err);
+	return tp_run_print_result(run, "installed", id, issued.arn, &attached, err);
 }
 
-int cmd_install(int argc, char **argv, struct tp_error *err)
+static int cmd_install(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_command(TP_CMD_INSTALL, argc, argv, install_usage, install, err);
+	return tp_run_command(cmd, argc, argv, install_usage, install, err);
 }
+
+const struct tp_command_impl tp_cmd_install = {
+	.run = cmd_install,
+	.check_options = check_install_options,
+	.flags = TP_CMD_CERT_REGISTERED,
+};

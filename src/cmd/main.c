@@ -11,25 +11,10 @@
 #include <sys/stat.h>
 
 #include "src/cmd/commands.h"
-#include "src/cmd/report.h"
+#include "src/cmd/jsonout.h"
 #include "src/base/err.h"
 #include "src/base/spell.h"
 #include "src/cmd/log.h"
-
-static const struct subcommand {
-	const char *name;
-	int (*run)(int argc, char **argv, struct tp_error *err);
-	const char *summary;
-	bool own_json; /* prints its own JSON, also when it fails */
-} subcommands[] = {
-	{ "enroll", cmd_enroll, "create the TPM key, get a certificate for it with a CSR, install it", false },
-	{ "register", cmd_register, "register the TPM key's existing certificate, install it", false },
-	{ "csr", cmd_csr, "create the TPM key and write a CSR for it (offline)", false },
-	{ "install", cmd_install, "install a certificate for the TPM key obtained elsewhere", false },
-	{ "batch", cmd_batch, "certificates for a directory of CSRs (factory; no TPM)", true },
-	{ "status", cmd_status, "what this device is provisioned as, offline", true },
-	{ "check", cmd_check, "pre-flight: check everything enroll needs, change nothing", true },
-};
 
 /* --json on the command line: the failure as JSON on stdout too. */
 static bool wants_json(int argc, char **argv)
@@ -42,23 +27,13 @@ static bool wants_json(int argc, char **argv)
 	return false;
 }
 
-static const struct subcommand *find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		if (strcmp(name, subcommands[i].name) == 0)
-			return &subcommands[i];
-	return NULL;
-}
-
 static void usage(FILE *f)
 {
-	size_t i;
+	const struct tp_command *c;
 
 	fprintf(f, "usage: tpm-provision COMMAND [options]\n\ncommands:\n");
-	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+	for (c = tp_commands; c->name; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->summary);
 	fprintf(f, "\n'tpm-provision COMMAND --help' lists a command's options.\n");
 }
 
@@ -72,13 +47,13 @@ static void print_error(const char *command, const char *msg)
 }
 
 /* The command closest to a misspelt name, or NULL. */
-static const struct subcommand *closest(const char *name)
+static const struct tp_command *closest(const char *name)
 {
-	size_t i;
+	const struct tp_command *c;
 
-	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		if (tp_close_enough(name, subcommands[i].name))
-			return &subcommands[i];
+	for (c = tp_commands; c->name; c++)
+		if (tp_close_enough(name, c->name))
+			return c;
 	return NULL;
 }
 
@@ -86,7 +61,7 @@ static const struct subcommand *closest(const char *name)
  * closest command. */
 static int unknown_command(const char *help, const char *name)
 {
-	const struct subcommand *near = closest(name);
+	const struct tp_command *near = closest(name);
 	struct tp_error err = { 0 };
 
 	if (near)
@@ -100,7 +75,7 @@ static int unknown_command(const char *help, const char *name)
 /* "help COMMAND" is "COMMAND --help"; "help" alone lists the commands. */
 static int help(int argc, char **argv)
 {
-	const struct subcommand *sub;
+	const struct tp_command *sub;
 	struct tp_error err = { 0 };
 
 	if (argc < 3) {
@@ -111,15 +86,15 @@ static int help(int argc, char **argv)
 		print_error("help", "one command at a time: tpm-provision help COMMAND");
 		return EX_USAGE;
 	}
-	sub = find(argv[2]);
+	sub = tp_command_find(argv[2]);
 	if (!sub)
 		return unknown_command("help", argv[2]);
-	return sub->run(2, (char *[]){ argv[2], (char *)"--help", NULL }, &err) == 0 ? 0 : EX_SOFTWARE;
+	return sub->impl->run(sub, 2, (char *[]){ argv[2], (char *)"--help", NULL }, &err) == 0 ? 0 : EX_SOFTWARE;
 }
 
 int main(int argc, char **argv)
 {
-	const struct subcommand *sub;
+	const struct tp_command *sub;
 	struct tp_error err = { 0 };
 
 	/* Files get explicit modes; anything else is private.  No core dump:
@@ -143,13 +118,13 @@ int main(int argc, char **argv)
 		printf("tpm-provision %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	sub = find(argv[1]);
+	sub = tp_command_find(argv[1]);
 	if (sub) {
-		if (sub->run(argc - 1, argv + 1, &err) == 0)
+		if (sub->impl->run(sub, argc - 1, argv + 1, &err) == 0)
 			return 0;
-		print_error(argv[1], err.msg[0] ? err.msg : "failed");
+		print_error(sub->name, err.msg[0] ? err.msg : "failed");
 		if (!sub->own_json && wants_json(argc, argv))
-			tp_report_error(argv[1], err.exit_code ? err.exit_code : EX_SOFTWARE, err.msg);
+			tp_jsonout_error(sub->name, err.exit_code ? err.exit_code : EX_SOFTWARE, err.msg);
 		return err.exit_code ? err.exit_code : EX_SOFTWARE;
 	}
 	return unknown_command("", argv[1]);

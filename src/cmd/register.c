@@ -13,21 +13,46 @@
 #include "src/base/cleanup.h"
 #include "src/cmd/accept.h"
 #include "src/cmd/attach.h"
-#include "src/cmd/commands.h"
 #include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/x509/cert.h"
 #include "src/x509/ossl.h"
 #include "src/x509/pkey.h"
 
-static void register_usage(void)
+/* The options only register takes. */
+enum { OPT_CA_CERT, OPT_NO_CA, OPT_STATUS };
+static const struct tp_opt_def register_options[] = {
+	[OPT_CA_CERT] = { "ca-cert", "FILE", TP_KIND_STRING, 0, false, "the CA certificate that issued it" },
+	[OPT_NO_CA] = { "no-ca", "", TP_KIND_FLAG, 0, false, "register without a CA (RegisterCertificateWithoutCA)" },
+	[OPT_STATUS] = { "status", "STATUS", TP_KIND_STRING, 0, false, "ACTIVE (default) or INACTIVE" },
+	{ NULL },
+};
+
+static int check_register_options(struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
+{
+	const char *status = tp_raw_str(raw, TP_OPT_OWN(OPT_STATUS));
+
+	o->no_ca = tp_raw_flag(raw, TP_OPT_OWN(OPT_NO_CA));
+	if (!tp_raw_str(raw, TP_OPT_CERT))
+		return tp_error_set(err, EX_USAGE, "register needs --cert FILE");
+	if (tp_raw_str(raw, TP_OPT_OWN(OPT_CA_CERT)) && o->no_ca)
+		return tp_error_set(err, EX_USAGE, "--ca-cert and --no-ca exclude each other");
+	if (status && strcmp(status, "INACTIVE") == 0)
+		o->status = TP_STATUS_INACTIVE;
+	else if (status && strcmp(status, "ACTIVE") != 0)
+		return tp_error_set(err, EX_USAGE, "--status \"%s\" is not ACTIVE or INACTIVE", status);
+	o->ca_cert = tp_raw_take_str(raw, TP_OPT_OWN(OPT_CA_CERT));
+	return 0;
+}
+
+static void register_usage(const struct tp_command *cmd)
 {
 	printf("usage: tpm-provision register --cert FILE [--ca-cert FILE | --no-ca] [--status ACTIVE|INACTIVE] "
 	       "[options]\n\n"
 	       "Register the certificate FILE of the TPM key with AWS IoT (RegisterCertificate,\n"
 	       "or RegisterCertificateWithoutCA with --no-ca) and install it.\n\n"
 	       "options:\n");
-	tp_options_usage(stdout, TP_CMD_REGISTER);
+	tp_options_usage(stdout, cmd);
 }
 
 static void issued_freep(struct tp_issued_cert *c)
@@ -78,7 +103,7 @@ static int do_register(struct tp_run *run, struct tp_error *err)
 				    "than %s",
 				    registered.id, run->o.cert);
 	/* Step 4: attach and install, exactly as enroll does. */
-	if (tp_attach_missing(run, registered.id, registered.arn, &attached, NULL, NULL, err) < 0 ||
+	if (tp_attach_missing(&run->attach, registered.id, registered.arn, &attached, NULL, NULL, err) < 0 ||
 	    tp_run_install(run, cert, &pub, &registered, &attached, err) < 0 ||
 	    tp_attach_describe(&attached, &what, err) < 0)
 		return -1;
@@ -86,10 +111,16 @@ static int do_register(struct tp_run *run, struct tp_error *err)
 	       "registered thing %s: certificate %s installed in %s%s; inspect it with: tpm-provision status --out-dir "
 	       "%s",
 	       run->o.thing_name, registered.id, run->o.out_dir, what, run->o.out_dir);
-	return tp_run_report(run, "registered", registered.id, registered.arn, &attached, err);
+	return tp_run_print_result(run, "registered", registered.id, registered.arn, &attached, err);
 }
 
-int cmd_register(int argc, char **argv, struct tp_error *err)
+static int cmd_register(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_command(TP_CMD_REGISTER, argc, argv, register_usage, do_register, err);
+	return tp_run_command(cmd, argc, argv, register_usage, do_register, err);
 }
+
+const struct tp_command_impl tp_cmd_register = {
+	.run = cmd_register,
+	.options = register_options,
+	.check_options = check_register_options,
+};

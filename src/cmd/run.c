@@ -10,8 +10,9 @@
 
 #include "src/base/cleanup.h"
 #include "src/cmd/attach.h"
+#include "src/cmd/commands.h"
 #include "src/cmd/log.h"
-#include "src/cmd/report.h"
+#include "src/cmd/jsonout.h"
 #include "src/device/pkcs11.h"
 #include "src/base/timefmt.h"
 #include "src/aws/iot.h"
@@ -20,12 +21,11 @@
 #include "src/store/state.h"
 #include "src/x509/cert.h"
 #include "src/x509/ossl.h"
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 #include "src/x509/pkey.h"
 #include "src/cmd/testhook.h"
 
 #define LOCK_FILE "tpm-provision.lock"
-#define CERT_MAX (64 * 1024)
 
 /* The one place retries are printed: the client only reports them. */
 static void note_retry(const char *line)
@@ -53,13 +53,13 @@ static void waiting_for_lock(const char *path, long pid)
 		tp_step("waiting for the lock %s", path);
 }
 
-int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err)
+int tp_run_setup(struct tp_run *run, const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
 	const struct tp_options *o = &run->o;
 	int r;
 
 	*run = (struct tp_run){ .lock = -1, .cmd = cmd };
-	r = tp_options_load(&run->o, cmd, argc, argv, err);
+	r = tp_options_load(&run->o, tp_commands, cmd, argc, argv, err);
 	if (r != 0)
 		return r;
 	tp_log_set_verbosity(run->o.verbosity);
@@ -82,6 +82,11 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
 		.deadline = o->deadline,
 		.note_retry = note_retry,
 		.note_debug = note_debug,
+	};
+	run->attach = (struct tp_attach_plan){
+		.svc = &run->svc,
+		.thing = o->attach_thing ? o->thing_name : NULL,
+		.policies = o->policies,
 	};
 	run->plan = (struct tp_install_plan){
 		.dir = o->out_dir,
@@ -132,7 +137,7 @@ static int check_same_cert(const struct tp_run *run, const struct tp_state *stat
 	_cleanup_free_ char *pem = NULL;
 	char id[TP_CERT_ID_MAX];
 
-	if (run->cmd != TP_CMD_INSTALL)
+	if (!(run->cmd->impl->flags & TP_CMD_CERT_REGISTERED))
 		return 0;
 	if (tp_cert_load_file(run->o.cert, &cert, &pem, err) < 0 || tp_cert_id(cert, id, err) < 0)
 		return -1;
@@ -227,41 +232,28 @@ static int say_provisioned(const struct tp_run *run, const struct tp_state *stat
 	       "already provisioned: thing %s, certificate %s, key at %s (%s); inspect it with: tpm-provision status "
 	       "--out-dir %s",
 	       state->thing_name, state->certificate_id, where, run->o.out_dir, run->o.out_dir);
-	if (tp_run_report(run, "already-provisioned", state->certificate_id, state->certificate_arn,
-			  &(struct tp_attached){ .thing = state->attached_thing, .policies = state->policies },
-			  err) < 0)
+	if (tp_run_print_result(run, "already-provisioned", state->certificate_id, state->certificate_arn,
+				&(struct tp_attached){ .thing = state->attached_thing, .policies = state->policies },
+				err) < 0)
 		return -1;
 	return TP_PROVISIONED;
 }
 
-int tp_run_report(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
-		  const struct tp_attached *attached, struct tp_error *err)
+int tp_run_print_result(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
+			const struct tp_attached *attached, struct tp_error *err)
 {
-	static const struct {
-		enum tp_cmd cmd;
-		const char *name;
-	} names[] = { { TP_CMD_ENROLL, "enroll" },
-		      { TP_CMD_REGISTER, "register" },
-		      { TP_CMD_CSR, "csr" },
-		      { TP_CMD_INSTALL, "install" } };
-	const char *command = "";
-	size_t i;
-
 	if (!run->o.json)
 		return 0;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].cmd == run->cmd)
-			command = names[i].name;
-	return tp_report(&(struct tp_report){ .command = command,
-					      .result = result,
-					      .thing = run->o.thing_name,
-					      .certificate_id = cert_id,
-					      .certificate_arn = cert_arn,
-					      .out_dir = run->o.out_dir,
-					      .csr_file = run->o.csr_out,
-					      .attached_thing = attached ? attached->thing : NULL,
-					      .policies = attached ? attached->policies : NULL },
-			 err);
+	return tp_jsonout_result(&(struct tp_jsonout){ .command = run->cmd->name,
+						       .result = result,
+						       .thing = run->o.thing_name,
+						       .certificate_id = cert_id,
+						       .certificate_arn = cert_arn,
+						       .out_dir = run->o.out_dir,
+						       .csr_file = run->o.csr_out,
+						       .attached_thing = attached ? attached->thing : NULL,
+						       .policies = attached ? attached->policies : NULL },
+				 err);
 }
 
 /* Whether the options ask for an attachment the record does not have. */
@@ -269,7 +261,7 @@ static bool attachments_missing(const struct tp_run *run, const struct tp_state 
 {
 	const struct tp_attached done = { .thing = state->attached_thing, .policies = state->policies };
 
-	return tp_attach_wanted(run, &done);
+	return tp_attach_wanted(&run->attach, &done);
 }
 
 int tp_run_begin(struct tp_run *run, struct tp_error *err)
@@ -306,11 +298,9 @@ static int preflight(struct tp_run *run, struct tp_error *err)
 {
 	_cleanup_free_ char *dir = NULL, *base = NULL;
 
-	if (run->cmd == TP_CMD_BATCH)
-		return 0;
 	if (run->o.key.file && (tp_path_split(run->o.key.file, &dir, &base, err) < 0 || tp_mkdir_safe(dir, err) < 0))
 		return -1;
-	return run->cmd == TP_CMD_CSR ? 0 : tp_install_check(&run->plan, err);
+	return run->cmd->opt_sets & TP_OPTS_INSTALL ? tp_install_check(&run->plan, err) : 0;
 }
 
 /* What the PKCS#11 token links the key from: its key file, or the blob of
@@ -488,7 +478,7 @@ void tp_run_free(struct tp_run *run)
 	run->lock = -1;
 }
 
-int tp_run_plain(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
+int tp_run_plain(const struct tp_command *cmd, int argc, char **argv, void (*usage)(const struct tp_command *cmd),
 		 int (*body)(struct tp_run *run, struct tp_error *err), struct tp_error *err)
 {
 	struct tp_run run;
@@ -496,14 +486,57 @@ int tp_run_plain(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
 
 	r = tp_run_setup(&run, cmd, argc, argv, err);
 	if (r == TP_HELP)
-		usage();
+		usage(cmd);
 	else if (r == 0)
 		r = body(&run, err);
 	tp_run_free(&run);
 	return r < 0 ? -1 : 0;
 }
 
-int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
+/* A certificate installed with no ARN (by install, offline): the service
+ * names it, and must describe the very certificate installed, ACTIVE. */
+static int learn_arn(struct tp_run *run, struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_(tp_issued_cert_free) struct tp_issued_cert c = { 0 };
+
+	if (tp_iot_describe_certificate(&run->svc, s->certificate_id, &c, err) < 0)
+		return -1;
+	if (strcmp(c.id, s->certificate_id) != 0 || (c.status && strcmp(c.status, "ACTIVE") != 0))
+		return tp_error_set(err, EX_DATAERR, "certificate %s is %.32s at the service, not ACTIVE",
+				    s->certificate_id, c.status ? c.status : "unknown");
+	if (!c.arn)
+		return tp_error_set(err, EX_DATAERR, "the service gave no ARN for certificate %s", s->certificate_id);
+	s->certificate_arn = TAKE_PTR(c.arn);
+	return 0;
+}
+
+/* A provisioned device asked for attachments it does not have: make just
+ * those, and record them in state.json. */
+static int attach_provisioned(struct tp_run *run, struct tp_error *err)
+{
+	struct tp_state *s = &run->provisioned;
+	struct tp_attached done = { .thing = s->attached_thing, .policies = s->policies };
+	_cleanup_free_ char *what = NULL;
+	int r;
+
+	r = tp_run_load_creds(run, err);
+	if (r == 0 && !s->certificate_arn)
+		r = learn_arn(run, s, err);
+	if (r == 0)
+		r = tp_attach_missing(&run->attach, s->certificate_id, s->certificate_arn, &done, NULL, NULL, err);
+	/* What was attached is recorded, also when a later attachment failed. */
+	s->attached_thing = done.thing;
+	s->policies = done.policies;
+	if (tp_state_write(run->o.out_dir, s, run->o.owner_uid, run->o.owner_gid, r < 0 ? NULL : err) < 0 || r < 0)
+		return -1;
+	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe(&done, &what, err) < 0)
+		return -1;
+	tp_log(TP_PRIO_NOTICE, "already provisioned as thing %s, certificate %s%s", run->o.thing_name,
+	       s->certificate_id, what);
+	return tp_run_print_result(run, "attached", s->certificate_id, s->certificate_arn, &done, err);
+}
+
+int tp_run_command(const struct tp_command *cmd, int argc, char **argv, void (*usage)(const struct tp_command *cmd),
 		   int (*steps)(struct tp_run *run, struct tp_error *err), struct tp_error *err)
 {
 	struct tp_run run;
@@ -511,12 +544,12 @@ int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
 
 	r = tp_run_setup(&run, cmd, argc, argv, err);
 	if (r == TP_HELP)
-		usage();
+		usage(cmd);
 	/* The clock, one run at a time, and a provisioned device left alone. */
 	if (r == 0)
 		r = tp_run_begin(&run, err);
 	if (r == TP_NEED_ATTACH)
-		r = tp_attach_provisioned(&run, err);
+		r = attach_provisioned(&run, err);
 	else if (r == 0)
 		r = preflight(&run, err) < 0 ? -1 : steps(&run, err);
 	tp_run_free(&run);

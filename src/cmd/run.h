@@ -13,39 +13,39 @@
 #include "src/aws/iot.h"
 #include "src/base/err.h"
 #include "src/cli/options.h"
+#include "src/cmd/attach.h"
 #include "src/device/devkey.h"
-#include "src/device/install.h"
+#include "src/device/agentfiles.h"
 #include "src/store/state.h"
 
 struct tp_run {
-	enum tp_cmd cmd;
+	const struct tp_command *cmd; /* its row of the command table */
 	struct tp_options o;
 	struct tpm_auth auth; /* the key's authorization value */
 	struct tp_devkey key;
 	struct tp_creds creds;
 	struct tp_service svc;
+	struct tp_attach_plan attach;
 	struct tp_install_plan plan;
 	int lock;		     /* the output directory's lock */
 	struct tp_state provisioned; /* state.json, when TP_NEED_ATTACH */
 };
 
-struct tp_attached;
-
 /* What every command does: set up the run from argv (printing usage for
  * --help), begin it, and, unless the device is already provisioned, run
  * steps.  0 or -1 with err set. */
-int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
+int tp_run_command(const struct tp_command *cmd, int argc, char **argv, void (*usage)(const struct tp_command *cmd),
 		   int (*steps)(struct tp_run *run, struct tp_error *err), struct tp_error *err);
 
 /* For the commands that do not provision this device (status, check,
  * batch): set up the run from argv (usage for --help), then body; no
  * begin, no lock, no provisioned check.  0 or -1 with err set. */
-int tp_run_plain(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
+int tp_run_plain(const struct tp_command *cmd, int argc, char **argv, void (*usage)(const struct tp_command *cmd),
 		 int (*body)(struct tp_run *run, struct tp_error *err), struct tp_error *err);
 
 /* Parse the options of cmd into run (which must not move afterwards):
  * 0, or TP_HELP when --help was asked for. */
-int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err);
+int tp_run_setup(struct tp_run *run, const struct tp_command *cmd, int argc, char **argv, struct tp_error *err);
 
 /* Wait for the clock, lock the output directory, and leave a provisioned
  * device alone: TP_PROVISIONED when state.json records a provisioning that
@@ -88,8 +88,8 @@ int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub,
 		   const struct tp_attached *attached, struct tp_error *err);
 
 /* --json: the command's result object on stdout (nothing without it). */
-int tp_run_report(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
-		  const struct tp_attached *attached, struct tp_error *err);
+int tp_run_print_result(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
+			const struct tp_attached *attached, struct tp_error *err);
 
 void tp_run_free(struct tp_run *run);
 

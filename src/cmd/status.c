@@ -18,8 +18,7 @@
 
 #include "src/base/cleanup.h"
 #include "src/base/strv.h"
-#include "src/cmd/commands.h"
-#include "src/cmd/report.h"
+#include "src/cmd/jsonout.h"
 #include "src/cmd/run.h"
 #include "src/store/file.h"
 #include "src/store/keyjournal.h"
@@ -31,7 +30,7 @@
 
 static const char *const installed_files[] = { "certificate.pem", "root-ca.pem", "agent.env", "openssl.cnf", NULL };
 
-static void status_usage(void)
+static void status_usage(const struct tp_command *cmd)
 {
 	printf("usage: tpm-provision status [--out-dir DIR] [--tcti CONF] [--json]\n\n"
 	       "Show what this device is provisioned as, offline: thing, certificate, validity,\n"
@@ -39,10 +38,11 @@ static void status_usage(void)
 	       "Exit 0 provisioned, 1 not provisioned, 65 inconsistent, 74 the TPM unreachable\n"
 	       "(the key not checked; everything else is shown).\n\n"
 	       "options:\n");
-	tp_options_usage(stdout, TP_CMD_STATUS);
+	tp_options_usage(stdout, cmd);
 }
 
-struct report {
+/* What status found about the device, shown as text or with --json. */
+struct findings {
 	struct tp_state state;
 	struct tp_cert_info cert;
 	char *key_where;
@@ -53,7 +53,7 @@ struct report {
 	struct tp_error tpm_err; /* the TPM failure that kept it from being compared */
 };
 
-static void report_free(struct report *r)
+static void findings_free(struct findings *r)
 {
 	tp_state_free(&r->state);
 	tp_cert_info_free(&r->cert);
@@ -64,8 +64,8 @@ static void report_free(struct report *r)
 	free(r->key_not_checked);
 }
 
-/* Record why the device is inconsistent; 0 (the report goes on). */
-static __attribute__((format(printf, 3, 4))) int inconsistent(struct report *r, struct tp_error *err, const char *fmt,
+/* Record why the device is inconsistent; 0 (the findings go on). */
+static __attribute__((format(printf, 3, 4))) int inconsistent(struct findings *r, struct tp_error *err, const char *fmt,
 							      ...)
 {
 	va_list ap;
@@ -83,7 +83,7 @@ static __attribute__((format(printf, 3, 4))) int inconsistent(struct report *r, 
 }
 
 /* Record why the key was not compared with the certificate; 0. */
-static int not_checked(struct report *r, const char *why, struct tp_error *err)
+static int not_checked(struct findings *r, const char *why, struct tp_error *err)
 {
 	free(r->key_not_checked);
 	r->key_not_checked = strdup(why);
@@ -113,7 +113,7 @@ static char *cert_key_alg(X509 *cert)
 
 /* The key's algorithm: as journal.json recorded it when the key was made,
  * if it names this very key; else the certificate's (cert may be NULL). */
-static int key_algorithm(const char *dir, struct report *r, X509 *cert, struct tp_error *err)
+static int key_algorithm(const char *dir, struct findings *r, X509 *cert, struct tp_error *err)
 {
 	struct tp_keyjournal j = { 0 };
 	struct tp_error ignored = { 0 };
@@ -132,8 +132,8 @@ static int key_algorithm(const char *dir, struct report *r, X509 *cert, struct t
 }
 
 /* The key the certificate must be for: compared, gone, or not readable
- * now (the TPM unreachable: kept in tpm_err, the report goes on). */
-static int check_key(struct tp_run *run, struct report *r, X509 *cert, const char *path, struct tp_error *err)
+ * now (the TPM unreachable: kept in tpm_err, the findings go on). */
+static int check_key(struct tp_run *run, struct findings *r, X509 *cert, const char *path, struct tp_error *err)
 {
 	const struct tp_devkey k = { .tcti = run->o.tcti, .out_dir = run->o.out_dir, .loc = &r->state.key };
 	_cleanup_pkey_ EVP_PKEY *key = NULL;
@@ -160,7 +160,7 @@ static int check_key(struct tp_run *run, struct report *r, X509 *cert, const cha
 }
 
 /* The certificate installed, and the TPM key it must be for. */
-static int check_cert_and_key(struct tp_run *run, struct report *r, struct tp_error *err)
+static int check_cert_and_key(struct tp_run *run, struct findings *r, struct tp_error *err)
 {
 	_cleanup_free_ char *path = NULL;
 	_cleanup_x509_ X509 *cert = NULL;
@@ -179,7 +179,7 @@ static int check_cert_and_key(struct tp_run *run, struct report *r, struct tp_er
 	return check_key(run, r, cert, path, err);
 }
 
-static int find_files(const char *dir, struct report *r, struct tp_error *err)
+static int find_files(const char *dir, struct findings *r, struct tp_error *err)
 {
 	const char *const *f;
 
@@ -204,14 +204,14 @@ static void print_list(const char *label, char *const *items, const char *none)
 	printf("%s\n", items && *items ? "" : none);
 }
 
-static const char *key_verdict(const struct report *r)
+static const char *key_verdict(const struct findings *r)
 {
 	if (r->key_not_checked)
 		return "not checked: ";
 	return r->problem ? "does NOT match the certificate" : "matches the certificate";
 }
 
-static void print_human(const struct report *r)
+static void print_human(const struct findings *r)
 {
 	const struct tp_state *s = &r->state;
 
@@ -239,7 +239,7 @@ static void print_human(const struct report *r)
 
 /* The key's members: where, its algorithm, and whether it matches (or
  * why that is not known); consistent is unknown when the TPM failed. */
-static bool add_key(cJSON *o, const struct report *r)
+static bool add_key(cJSON *o, const struct findings *r)
 {
 	return cJSON_AddStringToObject(o, "key", r->key_where) &&
 	       (!r->key_alg || cJSON_AddStringToObject(o, "keyAlgorithm", r->key_alg)) &&
@@ -247,7 +247,7 @@ static bool add_key(cJSON *o, const struct report *r)
 				   : cJSON_AddBoolToObject(o, "keyMatches", r->problem == NULL) != NULL);
 }
 
-static int print_json(const struct report *r, struct tp_error *err)
+static int print_json(const struct findings *r, struct tp_error *err)
 {
 	const struct tp_state *s = &r->state;
 	cJSON *o = cJSON_CreateObject();
@@ -264,15 +264,15 @@ static int print_json(const struct report *r, struct tp_error *err)
 					cJSON_AddNumberToObject(o, "daysLeft", r->cert.days_left))) &&
 		  add_key(o, r) && cJSON_AddStringToObject(o, "iotEndpoint", s->iot_endpoint) &&
 		  (!s->attached_thing || cJSON_AddStringToObject(o, "attachedThing", s->attached_thing)) &&
-		  tp_report_add_strv(o, "policies", s->policies) && tp_report_add_strv(o, "installed", r->files) &&
+		  tp_jsonout_add_strv(o, "policies", s->policies) && tp_jsonout_add_strv(o, "installed", r->files) &&
 		  cJSON_AddStringToObject(o, "provisionedAt", s->provisioned_at);
 
-	return tp_report_print(o, ok, err);
+	return tp_jsonout_print(o, ok, err);
 }
 
 static int status(struct tp_run *run, struct tp_error *err)
 {
-	_cleanup_(report_free) struct report r = { 0 };
+	_cleanup_(findings_free) struct findings r = { 0 };
 	int s;
 
 	s = tp_state_read(run->o.out_dir, &r.state, err);
@@ -295,7 +295,11 @@ static int status(struct tp_run *run, struct tp_error *err)
 	return 0;
 }
 
-int cmd_status(int argc, char **argv, struct tp_error *err)
+static int cmd_status(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_plain(TP_CMD_STATUS, argc, argv, status_usage, status, err);
+	return tp_run_plain(cmd, argc, argv, status_usage, status, err);
 }
+
+const struct tp_command_impl tp_cmd_status = {
+	.run = cmd_status,
+};

@@ -2,6 +2,7 @@
 #include <stdint.h>
 
 #include "src/cli/options.h"
+#include "src/cmd/commands.h"
 
 const char *const fuzz_seeds[] = {
 	"{\"thing-name\": \"gw\", \"key-handle\": 2164260866, \"rsa-pss\": true, \"region\": \"eu-west-1\"}",
@@ -16,7 +17,7 @@ int fuzz_accepted;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct tp_raw_options raw = { .cmd = TP_CMD_ENROLL };
+	struct tp_raw_options raw = { .all = tp_commands, .cmd = tp_command_find("enroll") };
 	struct tp_options o = { 0 };
 	struct tp_error err = { 0 };
 

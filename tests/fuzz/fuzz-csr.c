@@ -7,7 +7,7 @@
 
 #include <openssl/crypto.h>
 
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 
 const char *const fuzz_seeds[] = {
 	/* ecc-p256, signed in the TPM by tpm-provision csr */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "src/cli/options.h"
+#include "src/cmd/commands.h"
 
 const char *const fuzz_seeds[] = {
 	"enroll\n--thing-name\ngw-0001\n--region=eu-west-1\n--agent\nenv\n--agent=openssl\n--deadline\n30\n"
@@ -38,13 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * driver checks the seeds do). */
 int fuzz_accepted;
 
-static const struct {
-	const char *name;
-	enum tp_cmd cmd;
-} commands[] = {
-	{ "enroll", TP_CMD_ENROLL },   { "register", TP_CMD_REGISTER }, { "csr", TP_CMD_CSR },
-	{ "install", TP_CMD_INSTALL }, { "batch", TP_CMD_BATCH },
-};
+/* The commands whose options are fuzzed, rows of the program's table. */
+static const char *const commands[] = { "enroll", "register", "csr", "install", "batch" };
 
 /* The words of the input, NULL-terminated, in *ret (one allocation). */
 static int split(const uint8_t *data, size_t size, char ***ret)
@@ -84,8 +80,8 @@ static int parse(const uint8_t *data, size_t size, struct tp_raw_options *raw, s
 	if (argc < 0)
 		abort();
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[0], commands[i].name) == 0)
-			raw->cmd = commands[i].cmd;
+		if (strcmp(argv[0], commands[i]) == 0)
+			*raw = (struct tp_raw_options){ .all = tp_commands, .cmd = tp_command_find(commands[i]) };
 	if (raw->cmd)
 		r = tp_raw_parse_argv(raw, argc, argv, err);
 	/* What was parsed is copied: nothing may point into argv. */

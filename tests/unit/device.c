@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "src/device/install.h"
+#include "src/device/agentfiles.h"
 #include "src/device/pkcs11.h"
 #include "tests/unit/tap.h"
 

@@ -1,7 +1,9 @@
 #!/bin/bash
 # TAP: the layout README.md's "Architecture" describes holds: tpm/ stands
-# alone, each src/ layer includes only the layers below it, one external
-# library per module, and no function is 60 lines or longer.
+# alone, each src/ layer includes only the layers below it (src/cmd, the
+# top, any of them; nothing below includes src/cmd), no two modules include
+# each other however indirectly, one external library per module, and no
+# function is 60 lines or longer.
 set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 # shellcheck source=tap.sh
@@ -56,6 +58,25 @@ check "src/aws uses only base and store" layer_uses aws base store
 check "src/x509 uses only base and store" layer_uses x509 base store
 check "src/device uses only base, store and x509" layer_uses device base store x509
 check "src/cli uses only base, store and device" layer_uses cli base store device
+check "src/cmd uses only the layers below it" layer_uses cmd base store aws x509 device cli
+check "nothing below src/cmd includes src/cmd" [ -z "$(grep -l '^#include "src/cmd/' src/*/* tpm/* | grep -v '^src/cmd/')" ]
+
+# --- no include cycles -------------------------------------------------------------
+
+# module_edges: "A B" when module A includes module B's header; a .c and
+# its .h are one module (src/cmd/run for run.c and run.h).
+module_edges() {
+	local f
+	for f in src/*/*.[ch] tpm/*.[ch]; do
+		sed -n 's|^#include "\([a-z0-9/_-]*\)\.h".*|\1|p' "$f" | sed "s|^|${f%.[ch]} |"
+	done | awk '$1 != $2' | sort -u
+}
+# include_cycles: the modules of each cycle, as tsort finds them.
+include_cycles() {
+	module_edges | tsort 2>&1 >/dev/null | sed -n 's/^tsort: \([a-z].*\)/\1/p' | grep -v 'input contains a loop'
+}
+check "no include cycle between modules" [ -z "$(include_cycles)" ]
+include_cycles | sed 's/^/# in a cycle: /'
 
 # --- short functions ---------------------------------------------------------------
 

@@ -3,8 +3,15 @@
 #include <string.h>
 
 #include "src/cli/options.h"
-#include "src/x509/csr.h"
+#include "src/cmd/commands.h"
+#include "src/x509/pkcs10.h"
 #include "tests/unit/tap.h"
+
+/* Raw options for the command called name, as the program parses them. */
+static struct tp_raw_options raw_for(const char *name)
+{
+	return (struct tp_raw_options){ .all = tp_commands, .cmd = tp_command_find(name) };
+}
 
 static int parse_config(struct tp_raw_options *raw, const char *json, struct tp_error *err)
 {
@@ -14,7 +21,7 @@ static int parse_config(struct tp_raw_options *raw, const char *json, struct tp_
 
 static void test_config(void)
 {
-	struct tp_raw_options raw = { .cmd = TP_CMD_ENROLL };
+	struct tp_raw_options raw = raw_for("enroll");
 	struct tp_error err;
 	char *argv[] = { "enroll",  "--thing-name", "cli-thing", "--region=eu-west-1", "--agent", "env",
 			 "--agent", "openssl",	    NULL };
@@ -33,7 +40,7 @@ static void test_config(void)
 		       strcmp(raw.v[TP_OPT_AGENT].items[1], "openssl") == 0 && !raw.v[TP_OPT_AGENT].items[2],
 	       "a repeated option is a list");
 	tp_raw_options_free(&raw);
-	raw.cmd = TP_CMD_ENROLL;
+	raw = raw_for("enroll");
 
 	tap_ok(parse_config(&raw, "{\"thing_name\": \"x\"}", &err) < 0 && err.exit_code == EX_CONFIG &&
 		       strstr(err.msg, "unknown key \"thing_name\""),
@@ -52,12 +59,12 @@ static void test_config(void)
 	tap_ok(parse_config(&raw, "{\"rsa-pss\": false, \"rsa-pss\": true}", &err) < 0 && strstr(err.msg, "twice"),
 	       "duplicate flag refused, even after false");
 	tp_raw_options_free(&raw);
-	raw.cmd = TP_CMD_ENROLL;
+	raw = raw_for("enroll");
 
 	tap_ok(parse_config(&raw, "{\"rsa-pss\": true, \"out-dir\": \"/x\"}", &err) == 0 && raw.v[TP_OPT_RSA_PSS].set,
 	       "a flag set to true in the config file");
 	tp_raw_options_free(&raw);
-	raw.cmd = TP_CMD_ENROLL;
+	raw = raw_for("enroll");
 	tap_ok(parse_config(&raw, "{\"rsa-pss\": false}", &err) == 0 && !raw.v[TP_OPT_RSA_PSS].set,
 	       "a flag set to false stays unset");
 	tap_ok(parse_config(&raw, "{\"rsa-pss\": \"yes\"}", &err) < 0 && strstr(err.msg, "true or false"),
@@ -65,7 +72,7 @@ static void test_config(void)
 	tap_ok(parse_config(&raw, "{\"force-new-key\": true}", &err) < 0 && strstr(err.msg, "unknown key"),
 	       "a one-off action is not a config key: %s", err.msg);
 	tp_raw_options_free(&raw);
-	raw.cmd = TP_CMD_ENROLL;
+	raw = raw_for("enroll");
 	tap_ok(parse_config(&raw, "{\"cert\": \"/x.pem\"}", &err) == 0 && !raw.v[TP_OPT_CERT].set,
 	       "another command's option is ignored: one config file serves every command");
 	tap_ok(parse_config(&raw, "{\"no-such-key\": 1}", &err) < 0 && strstr(err.msg, "unknown key"),
@@ -79,7 +86,7 @@ static void test_config(void)
 static void test_config_control(void)
 {
 	static const char nul[] = "{\"thing-name\": \"gw\0,O=evil\"}";
-	struct tp_raw_options raw = { .cmd = TP_CMD_ENROLL };
+	struct tp_raw_options raw = raw_for("enroll");
 	struct tp_error err = { 0 };
 
 	tap_ok(tp_raw_parse_config(&raw, nul, sizeof(nul) - 1, "c.json", &err) < 0 && err.exit_code == EX_CONFIG &&
@@ -103,7 +110,7 @@ static void test_config_control(void)
 
 static int parse_argv(char **argv, int argc, struct tp_raw_options *raw, struct tp_error *err)
 {
-	*raw = (struct tp_raw_options){ .cmd = TP_CMD_ENROLL };
+	*raw = raw_for("enroll");
 	memset(err, 0, sizeof(*err));
 	return tp_raw_parse_argv(raw, argc, argv, err);
 }
@@ -340,7 +347,7 @@ static void test_ca_bundle(void)
 		       strstr(err.msg, "CA bundle /dev/null (from AWS_CA_BUNDLE) is not a regular file"),
 	       "a device as AWS_CA_BUNDLE: %s", err.msg);
 	tp_options_free(&o);
-	raw = (struct tp_raw_options){ .cmd = TP_CMD_CSR };
+	raw = raw_for("csr");
 	memset(&err, 0, sizeof(err));
 	r = tp_raw_parse_argv(&raw, 5, csr, &err);
 	if (r == 0)
@@ -403,8 +410,49 @@ static void test_install_options(void)
 	tp_options_free(&o);
 }
 
+/* The number of rows of the command table, or of own options of cmd,
+ * that name name. */
+static int named(const char *name, const struct tp_command *only)
+{
+	const struct tp_command *c;
+	const struct tp_opt_def *d;
+	int n = 0;
+
+	for (c = only ? only : tp_commands; c->name; c = only ? &(struct tp_command){ 0 } : c + 1)
+		for (d = c->impl->options; d && d->name; d++)
+			n += strcmp(d->name, name) == 0;
+	return n;
+}
+
+/* The command table: a command's own options fit, and each name is one
+ * option's (a config key names one option, whichever command reads it). */
+static void test_command_table(void)
+{
+	const struct tp_command *c;
+	const struct tp_opt_def *d;
+	bool fits = true, unique = true;
+	int i;
+
+	for (c = tp_commands; c->name; c++) {
+		for (d = c->impl->options; d && d->name; d++) {
+			fits = fits && d - c->impl->options < TP_OWN_OPTS_MAX;
+			unique = unique && named(d->name, NULL) == 1;
+			for (i = 0; i < TP_OPT__COUNT; i++)
+				unique = unique && strcmp(tp_opt_defs[i].name, d->name) != 0;
+		}
+		tap_ok(c->impl->run && tp_command_find(c->name) == c, "command %s: its row is found, with an entry",
+		       c->name);
+	}
+	tap_ok(fits, "every command's own options fit (at most %d)", TP_OWN_OPTS_MAX);
+	tap_ok(unique, "every own option's name is one command's, and no shared option's");
+	tap_ok(named("out", tp_command_find("csr")) == 1 && named("csr-dir", tp_command_find("batch")) == 1,
+	       "csr declares --out, batch --csr-dir");
+	tap_ok(!tp_command_find("enrol"), "an unknown command has no row");
+}
+
 int main(void)
 {
+	test_command_table();
 	test_config();
 	test_config_control();
 	test_argv_errors();

@@ -3,14 +3,15 @@
  * CI (the human lines stay on stderr).  A failure is
  * {"command", "result": "error", "exitCode", "error"}.
  */
-#ifndef TP_REPORT_H
-#define TP_REPORT_H
+#ifndef TP_JSONOUT_H
+#define TP_JSONOUT_H
 
 #include <stdbool.h>
 
 #include "src/base/err.h"
 
-struct tp_report {
+/* The result of a command that provisions (enroll, register, csr, install). */
+struct tp_jsonout {
 	const char *command; /* "enroll", ... */
 	const char *result;  /* "enrolled", "already-provisioned", ... */
 	const char *thing;
@@ -22,15 +23,17 @@ struct tp_report {
 	char *const *policies;
 };
 
-int tp_report(const struct tp_report *r, struct tp_error *err);
+/* Print it as one line on stdout. */
+int tp_jsonout_result(const struct tp_jsonout *r, struct tp_error *err);
 
 struct cJSON;
 /* An array named name of the strings in items (empty for NULL); false when
  * out of memory. */
-bool tp_report_add_strv(struct cJSON *o, const char *name, char *const *items);
+bool tp_jsonout_add_strv(struct cJSON *o, const char *name, char *const *items);
 /* Print o as one line on stdout and delete it (NULL is fine); built is false
  * when building it ran out of memory. */
-int tp_report_print(struct cJSON *o, bool built, struct tp_error *err);
-void tp_report_error(const char *command, int exit_code, const char *msg);
+int tp_jsonout_print(struct cJSON *o, bool built, struct tp_error *err);
+/* The failure of command, for main(). */
+void tp_jsonout_error(const char *command, int exit_code, const char *msg);
 
 #endif

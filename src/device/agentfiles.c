@@ -1,4 +1,4 @@
-#include "src/device/install.h"
+#include "src/device/agentfiles.h"
 
 #include <errno.h>
 #include <fcntl.h>

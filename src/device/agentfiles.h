@@ -1,7 +1,7 @@
 /* The install step: everything the device's IoT agent needs, each file
  * replaced atomically, state.json last. */
-#ifndef TP_INSTALL_H
-#define TP_INSTALL_H
+#ifndef TP_AGENTFILES_H
+#define TP_AGENTFILES_H
 
 #include <stdbool.h>
 #include <sys/types.h>

@@ -1,6 +1,6 @@
 /* The CSR step: a PKCS#10 request signed inside the TPM. */
-#ifndef TP_CSR_H
-#define TP_CSR_H
+#ifndef TP_PKCS10_H
+#define TP_PKCS10_H
 
 #include <stdbool.h>
 

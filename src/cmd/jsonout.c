@@ -1,5 +1,5 @@
-/* --json: one result object on stdout (see report.h). */
-#include "src/cmd/report.h"
+/* --json: one result object on stdout (see jsonout.h). */
+#include "src/cmd/jsonout.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@ static bool add_optional(cJSON *o, const char *name, const char *value)
 	return !value || cJSON_AddStringToObject(o, name, value);
 }
 
-bool tp_report_add_strv(cJSON *o, const char *name, char *const *items)
+bool tp_jsonout_add_strv(cJSON *o, const char *name, char *const *items)
 {
 	cJSON *a = cJSON_AddArrayToObject(o, name);
 	char *const *p;
@@ -24,7 +24,7 @@ bool tp_report_add_strv(cJSON *o, const char *name, char *const *items)
 	return a != NULL;
 }
 
-int tp_report_print(cJSON *o, bool built, struct tp_error *err)
+int tp_jsonout_print(cJSON *o, bool built, struct tp_error *err)
 {
 	char *text = built ? cJSON_PrintUnformatted(o) : NULL;
 
@@ -36,7 +36,7 @@ int tp_report_print(cJSON *o, bool built, struct tp_error *err)
 	return 0;
 }
 
-int tp_report(const struct tp_report *r, struct tp_error *err)
+int tp_jsonout_result(const struct tp_jsonout *r, struct tp_error *err)
 {
 	cJSON *o = cJSON_CreateObject();
 	bool ok = o && cJSON_AddStringToObject(o, "command", r->command) &&
@@ -44,12 +44,12 @@ int tp_report(const struct tp_report *r, struct tp_error *err)
 		  add_optional(o, "certificateId", r->certificate_id) &&
 		  add_optional(o, "certificateArn", r->certificate_arn) && add_optional(o, "outDir", r->out_dir) &&
 		  add_optional(o, "csrFile", r->csr_file) && add_optional(o, "attachedThing", r->attached_thing) &&
-		  tp_report_add_strv(o, "policies", r->policies);
+		  tp_jsonout_add_strv(o, "policies", r->policies);
 
-	return tp_report_print(o, ok, err);
+	return tp_jsonout_print(o, ok, err);
 }
 
-void tp_report_error(const char *command, int exit_code, const char *msg)
+void tp_jsonout_error(const char *command, int exit_code, const char *msg)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *text = NULL;

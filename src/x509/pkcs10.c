@@ -4,7 +4,7 @@
  * key by its handle URI and routes the signature to the TPM, while digests
  * and everything else stay in OpenSSL's default provider.
  */
-#include "src/x509/csr.h"
+#include "src/x509/pkcs10.h"
 
 #include <limits.h>
 #include <stdlib.h>
