@@ -15,7 +15,7 @@ AWS_CLI=${AWS_CLI:-/usr/bin/aws}
 	exit 0
 }
 
-plan 45
+plan 46
 
 emulator_start --region eu-west-1 --account 123456789012
 W="$TEST_DIR/w"
