@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""Local emulator of the AWS IoT certificate API, for the tests.
+"""Local emulator of the AWS IoT certificate API and, with --mqtt, of its
+MQTT data plane and fleet provisioning, for the tests.
 
 Usage:
-    /usr/bin/python3 tests/iot-emulator.py --dir DIR [--region eu-west-1]
-        [--account 123456789012] [--port 0]
+    /usr/bin/python3 tests/emulator/iot-emulator.py --dir DIR [--region eu-west-1]
+        [--account 123456789012] [--port 0] [--rate-limit N] [--workers N]
+        [--mqtt [--mqtt-port 0] [--token-lifetime 3600]]
 
 Needs Debian's python3-cryptography (run it with /usr/bin/python3).
 
@@ -105,6 +107,172 @@ Control interface (unsigned, not logged as API requests)
     GET    /_emulator/certificates  the stored certificate descriptions
     GET    /_emulator/things     things, with their configuration and principals
     GET    /_emulator/policies   policies, with their documents and targets
+
+MQTT data plane (--mqtt)
+    MQTT 3.1.1 over TLS on its own port, 127.0.0.1 only, written to
+    DIR/mqtt-port (before DIR/port, so a test that sees one sees both;
+    removed at exit).  Not with --workers (the state is one process's).
+    A minimal server embedded here rather than Debian's mosquitto broker
+    in front: what is emulated is AWS IoT's authentication and
+    authorisation, which depend on the service's state (certificates and
+    their status, policies and their targets, things and their
+    principals, ownership tokens), and the provisioning topics are
+    answered by the service itself; a broker in another process would
+    need all of that through a plugin.  Served: CONNECT/CONNACK,
+    SUBSCRIBE/SUBACK, UNSUBSCRIBE/UNSUBACK, PUBLISH at QoS 0 and 1 (PUBACK;
+    QoS 2 closes the connection, as AWS does), PINGREQ/PINGRESP,
+    DISCONNECT.  Deliveries are not retried, retained messages and
+    sessions are not kept, the keep-alive is enforced at 1.5 times its
+    value.  ALPN "x-amzn-mqtt-ca" (AWS's MQTT on port 443) is accepted.
+
+    TLS: the server certificate is server.pem (ca.pem is the trust
+    anchor); a client certificate is required.  Each connection's TLS
+    context trusts exactly the certificates that are ACTIVE at that moment,
+    each as its own trust anchor (partial chains), whoever issued it: the
+    emulator (CreateCertificateFromCsr, fleet provisioning, claims), a
+    registered CA or none (RegisterCertificate*).  Any other certificate,
+    including an INACTIVE, REVOKED or PENDING_ACTIVATION one, fails the
+    handshake itself with a TLS alert (no MQTT byte is read), as AWS IoT
+    refuses a certificate that is not ACTIVE; the peer certificate's
+    SHA-256 is then checked once more against the ACTIVE ones.  (A
+    PENDING_ACTIVATION certificate does not connect: the device finishes
+    provisioning with its claim and the ownership token, then connects
+    with its own certificate once RegisterThing made it ACTIVE.)
+
+    CONNECT: only MQTT 3.1.1 (protocol level 4; other levels get CONNACK
+    1).  An empty client id gets a generated one.  When no policy attached
+    to the certificate allows iot:Connect on
+    arn:aws:iot:REGION:ACCOUNT:client/CLIENTID, the connection is closed
+    without CONNACK, as AWS IoT does.  A second connection with the same
+    client id closes the first.  SUBSCRIBE needs iot:Subscribe on
+    topicfilter/FILTER (else the SUBACK return code 0x80); a message is
+    delivered to a subscription only where iot:Receive on topic/TOPIC is
+    allowed; PUBLISH needs iot:Publish on topic/TOPIC, else the
+    connection is closed (AWS's behaviour with MQTT 3.1.1).  Messages
+    published elsewhere than under $aws/ go to every matching
+    subscription of every connection.
+
+    The policy subset evaluated: "Statement" (an object or a list) with
+    "Effect" Allow or Deny (an explicit Deny wins), "Action" and
+    "Resource" (a string or a list), case-insensitive actions with
+    wildcards ("iot:*"), resources with "*" (any characters, "/"
+    included) and "?" (one character), and the policy variables
+    ${iot:ClientId} and ${iot:Connection.Thing.ThingName} (the client id,
+    when a thing of that name has the certificate as a principal; else
+    unresolved).  A resource with an unresolved variable, and a statement
+    with Condition, NotAction or NotResource, never applies.
+
+Fleet provisioning (AWS's "Device provisioning MQTT API", JSON only)
+    Answers go to the connection that asked, on TOPIC/accepted or
+    TOPIC/rejected, when it is subscribed to them (and allowed
+    iot:Receive), after the PUBACK:
+    $aws/certificates/create-from-csr/json
+        {"certificateSigningRequest": PEM} -> accepted
+        {"certificateId", "certificatePem", "certificateOwnershipToken"}:
+        a certificate issued as CreateCertificateFromCsr does, status
+        PENDING_ACTIVATION, the CSR kept in DIR/csr/ too.
+    $aws/provisioning-templates/NAME/provision/json
+        {"certificateOwnershipToken", "parameters": {NAME: STRING}} ->
+        accepted {"deviceConfiguration", "thingName"}: the template's
+        resources made, the certificate's status set as the template says
+        (ACTIVE when it does not), the token used up.
+    rejected {"statusCode", "errorCode", "errorMessage"}.  AWS does not
+    document the codes: InvalidCertificateOwnershipToken is what it is
+    seen to answer; the others are the names of the REST API's errors.
+        400 InvalidRequestException             a bad CSR (unreadable, bad
+                                                signature, unsupported key),
+                                                a missing parameter (named),
+                                                parameters not strings
+        400 InvalidPayload                      not a JSON object
+        400 InvalidCertificateOwnershipToken    an empty, unknown, used or
+                                                expired token
+        400 ResourceRegistrationFailureException  a template resource that
+                                                cannot be made (a missing
+                                                policy, a bad thing name)
+        403 UnauthorizedException               a template limited to other
+                                                claim certificates
+        404 ResourceNotFoundException           an unknown or disabled template
+        429 ThrottlingException                 (the "rejected" fault's default)
+    A rejected RegisterThing leaves the token usable.  A token lives
+    --token-lifetime seconds (AWS: one hour); when it expires unused, its
+    certificate, if still PENDING_ACTIVATION and attached to nothing, is
+    deleted, as AWS does.  The $aws/certificates/create/json
+    (CreateKeysAndCertificate) and cbor topics are not served.
+
+    Templates are AWS's provisioning template JSON, the subset:
+    "Parameters" (a "Default" is used when the device does not send the
+    parameter; AWS::IoT::Certificate::Id is set to the token's
+    certificate), "Resources" of the types AWS::IoT::Thing (ThingName,
+    AttributePayload, ThingTypeName; an existing thing is kept and gets
+    the certificate), AWS::IoT::Certificate (CertificateId, which must be
+    the token's, and Status Active/Inactive) and AWS::IoT::Policy
+    (PolicyName of an existing policy, or PolicyDocument for a new one),
+    and "DeviceConfiguration"; values may be literals, {"Ref": P},
+    {"Fn::Join": [SEP, [...]]} or {"Fn::Sub": "..${P}.."}.  Other resource
+    types are rejected (ResourceRegistrationFailureException).
+
+MQTT control calls (on the HTTPS port, unsigned; 404 without --mqtt)
+    POST   /_emulator/templates   define (or replace) a template:
+        {"templateName": NAME, "templateBody": TEMPLATE (an object or its
+         JSON text), "enabled": true, "claimCertificateIds": null (any
+         claim its policy lets publish there) or [ids]}
+    GET    /_emulator/templates   the templates
+    POST   /_emulator/claim       a claim certificate: {"templates": null
+        (any) or [NAME...], "policyName": null (claim-N)} -> {"certificateId",
+        "certificateArn", "certificatePem", "privateKey" (PEM, EC P-256),
+        "policyName"}: ACTIVE, its policy allowing iot:Connect for any
+        client id and only the provisioning topics (Publish the requests,
+        Subscribe and Receive their answers).  A test may instead register
+        a certificate of its own through the REST API and attach a policy.
+    POST   /_emulator/expire-tokens  every ownership token expires now
+                                  {"expired": N certificates deleted}
+    POST   /_emulator/mqtt-faults queue faults: a JSON object or a list
+        {"count": 1,               next N matching operations
+         "operation": ...,         Connect, CreateCertificateFromCsr or
+                                   RegisterThing; none: either provisioning
+                                   operation (never Connect); disconnect and
+                                   connack default to Connect
+         "mode": "disconnect",     disconnect  close the connection without
+                                               answering (after CONNECT: no
+                                               CONNACK, a broker that drops)
+                                   connack     CONNACK with returnCode, then
+                                               close (Connect only)
+                                   slow        answer after delay
+                                   rejected    answer rejected with statusCode,
+                                               errorCode, errorMessage
+                                   hold        perform the operation, hold its
+                                               answer until
+                                               POST /_emulator/release
+                                   drop        perform the operation, never
+                                               answer (a lost answer)
+         "delay": 0,               seconds before anything else (3 for slow)
+         "returnCode": 3,          connack (3: server unavailable, 5: not
+                                   authorised)
+         "statusCode": 429, "errorCode": "ThrottlingException",
+         "errorMessage": "Rate exceeded"}          rejected
+    DELETE /_emulator/mqtt-faults drop queued MQTT faults
+    GET    /_emulator/mqtt        the MQTT log as a JSON list
+
+MQTT log (DIR/mqtt.jsonl)
+    One JSON line per event, flushed at once, written before the client
+    can see the connection end: {"time", "connection" (a number per TCP
+    connection), "event", ...}:
+        tls-refused  reason, detail (the handshake failed: OpenSSL's reason)
+        tls          certificateId, alpn, tlsVersion
+        connect      clientId, certificateId, result ("accepted", "not
+                     authorized: ...", "fault: ..."), keepAlive, cleanSession
+        subscribe    clientId, topicFilter, qos, granted (0x80 = 128: refused)
+        unsubscribe  clientId, topicFilter
+        publish      clientId, topic, qos, bytes (received)
+        deliver      clientId, topic, qos, bytes (sent)
+        provision    operation, clientId, result (accepted/rejected), fault,
+                     certificateId or thingName, or the rejection's fields
+        close        clientId, certificateId, reason (every connection has
+                     one: "client sent DISCONNECT", "not authorized to
+                     connect as ID", "not authorized to publish to TOPIC",
+                     "another connection with the same client id",
+                     "TLS handshake failed", "fault: ...", ...)
+    Payloads, tokens and keys are never logged.
 """
 
 import argparse
@@ -1688,7 +1856,8 @@ class MqttConnection:
 
     def wants(self, topic):
         """The QoS this connection receives topic at, or None."""
-        levels = [q for f, q in self.subscriptions.items() if topic_matches(f, topic)]
+        # (called from other connections' threads: iterate over a copy)
+        levels = [q for f, q in tuple(self.subscriptions.items()) if topic_matches(f, topic)]
         if not levels or not self.allowed("iot:Receive", "topic/" + topic):
             return None
         return max(levels)
