@@ -194,9 +194,9 @@ Fleet provisioning (AWS's "Device provisioning MQTT API", JSON only)
         404 ResourceNotFoundException           an unknown or disabled template
         429 ThrottlingException                 (the "rejected" fault's default)
     A rejected RegisterThing leaves the token usable.  A token lives
-    --token-lifetime seconds (AWS: one hour); when it expires unused, its
-    certificate, if still PENDING_ACTIVATION and attached to nothing, is
-    deleted, as AWS does.  The $aws/certificates/create/json
+    --token-lifetime seconds (AWS: one hour); within a second of its
+    expiry unused, its certificate, if still PENDING_ACTIVATION and
+    attached to nothing, is deleted, as AWS does.  The $aws/certificates/create/json
     (CreateKeysAndCertificate) and cbor topics are not served.
 
     Templates are AWS's provisioning template JSON, the subset:
@@ -1961,7 +1961,15 @@ class MqttBroker:
             ctx.load_verify_locations(cadata="".join(pems))
         return ctx
 
+    def sweep_forever(self):
+        """Expired tokens' certificates go within a second, as on AWS
+        they go when the token expires, whoever asks."""
+        while True:
+            time.sleep(0.5)
+            self.provisioning.sweep()
+
     def serve_forever(self):
+        threading.Thread(target=self.sweep_forever, daemon=True).start()
         while True:
             try:
                 sock, _ = self.listener.accept()

@@ -544,5 +544,27 @@ stops_cleanly() {
 }
 check "SIGTERM stops the emulator, DIR/mqtt-port removed" stops_cleanly
 
+# A token lifetime of one second: the certificate goes by itself.
+emulator_start --mqtt --token-lifetime 1
+emulator_control POST /_emulator/claim '{}' >"$W/claim.json" || bail "no claim certificate"
+json_field "$W/claim.json" certificatePem >"$W/claim.pem"
+json_field "$W/claim.json" privateKey >"$W/claim.key"
+emulator_control POST /_emulator/templates "@$W/template.json" >/dev/null || bail "template not defined"
+new_key_csr device8 || bail "openssl cannot make a CSR"
+token_lifetime() {
+	local token id _
+	fleet claim claim-0010 "csr:$W/device8.csr" && [ "$(answer 1 result)" = accepted ] || return 1
+	token=$(answer 1 payload.certificateOwnershipToken)
+	id=$(answer 1 payload.certificateId)
+	for _ in $(seq 1 100); do
+		awsiot describe-certificate --certificate-id "$id" || break
+		sleep 0.1
+	done
+	grep -q ResourceNotFoundException "$W/err" &&
+		fleet claim claim-0010 "token:$token" 'register:fleet:{"SerialNumber": "0010"}' &&
+		rejected 1 400 InvalidCertificateOwnershipToken
+}
+check "--token-lifetime 1: the unregistered certificate is deleted, the token refused" token_lifetime
+
 done_testing
 exit $((_tap_failed != 0))
