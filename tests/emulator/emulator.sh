@@ -18,6 +18,7 @@ _emu_random_akid() {
 # and test credentials; ARGS go to iot-emulator.py (e.g. --region).
 # Sets (not exported):
 #   EMU_PID EMU_PORT EMU_URL EMU_CA EMU_DIR
+#   EMU_MQTT_PORT                     the MQTT over TLS port (with --mqtt)
 #   EMU_ACCESS_KEY_ID EMU_SECRET_ACCESS_KEY            a plain credential
 #   EMU_SESSION_ACCESS_KEY_ID EMU_SESSION_SECRET_ACCESS_KEY EMU_SESSION_TOKEN
 #                                                     a temporary credential
@@ -25,7 +26,7 @@ emulator_start() {
 	local _
 	EMU_DIR="$TEST_DIR/emu"
 	mkdir -p "$EMU_DIR"
-	rm -f "$EMU_DIR/port"
+	rm -f "$EMU_DIR/port" "$EMU_DIR/mqtt-port"
 	EMU_ACCESS_KEY_ID=$(_emu_random_akid AKIA)
 	EMU_SECRET_ACCESS_KEY=$(_emu_random_key 40)
 	EMU_SESSION_ACCESS_KEY_ID=$(_emu_random_akid ASIA)
@@ -58,6 +59,9 @@ EOF
 		bail "the IoT emulator did not start"
 	fi
 	EMU_PORT=$(cat "$EMU_DIR/port")
+	EMU_MQTT_PORT=
+	# shellcheck disable=SC2034 # for the tests
+	[ ! -s "$EMU_DIR/mqtt-port" ] || EMU_MQTT_PORT=$(cat "$EMU_DIR/mqtt-port")
 	EMU_URL="https://127.0.0.1:$EMU_PORT"
 	EMU_CA="$EMU_DIR/ca.pem"
 }
@@ -131,4 +135,17 @@ for key in sys.argv[2].split("."):
     if value is None:
         break
 print("" if value is None else value if isinstance(value, str) else json.dumps(value), end="")' "$1" "$2"
+}
+
+# emulator_control METHOD PATH [JSON]: a control call of the emulator
+# (/_emulator/...); its JSON answer on stdout, failing on an HTTP error.
+emulator_control() {
+	curl -sS --fail-with-body --cacert "$EMU_CA" -X "$1" -H 'Content-Type: application/json' \
+		${3:+--data-binary "$3"} "$EMU_URL$2"
+}
+
+# emulator_mqtt_fault JSON: queue a fault for the next MQTT operation(s)
+# (the emulator started with --mqtt); see the docstring for the fields.
+emulator_mqtt_fault() {
+	emulator_control POST /_emulator/mqtt-faults "$1" >/dev/null
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""Local emulator of the AWS IoT certificate API, for the tests.
+"""Local emulator of the AWS IoT certificate API and, with --mqtt, of its
+MQTT data plane and fleet provisioning, for the tests.
 
 Usage:
-    /usr/bin/python3 tests/iot-emulator.py --dir DIR [--region eu-west-1]
-        [--account 123456789012] [--port 0]
+    /usr/bin/python3 tests/emulator/iot-emulator.py --dir DIR [--region eu-west-1]
+        [--account 123456789012] [--port 0] [--rate-limit N] [--workers N]
+        [--mqtt [--mqtt-port 0] [--token-lifetime 3600]]
 
 Needs Debian's python3-cryptography (run it with /usr/bin/python3).
 
@@ -105,9 +107,176 @@ Control interface (unsigned, not logged as API requests)
     GET    /_emulator/certificates  the stored certificate descriptions
     GET    /_emulator/things     things, with their configuration and principals
     GET    /_emulator/policies   policies, with their documents and targets
+
+MQTT data plane (--mqtt)
+    MQTT 3.1.1 over TLS on its own port, 127.0.0.1 only, written to
+    DIR/mqtt-port (before DIR/port, so a test that sees one sees both;
+    removed at exit).  Not with --workers (the state is one process's).
+    A minimal server embedded here rather than Debian's mosquitto broker
+    in front: what is emulated is AWS IoT's authentication and
+    authorisation, which depend on the service's state (certificates and
+    their status, policies and their targets, things and their
+    principals, ownership tokens), and the provisioning topics are
+    answered by the service itself; a broker in another process would
+    need all of that through a plugin.  Served: CONNECT/CONNACK,
+    SUBSCRIBE/SUBACK, UNSUBSCRIBE/UNSUBACK, PUBLISH at QoS 0 and 1 (PUBACK;
+    QoS 2 closes the connection, as AWS does), PINGREQ/PINGRESP,
+    DISCONNECT.  Deliveries are not retried, retained messages and
+    sessions are not kept, the keep-alive is enforced at 1.5 times its
+    value.  ALPN "x-amzn-mqtt-ca" (AWS's MQTT on port 443) is accepted.
+
+    TLS: the server certificate is server.pem (ca.pem is the trust
+    anchor); a client certificate is required.  Each connection's TLS
+    context trusts exactly the certificates that are ACTIVE at that moment,
+    each as its own trust anchor (partial chains), whoever issued it: the
+    emulator (CreateCertificateFromCsr, fleet provisioning, claims), a
+    registered CA or none (RegisterCertificate*).  Any other certificate,
+    including an INACTIVE, REVOKED or PENDING_ACTIVATION one, fails the
+    handshake itself with a TLS alert (no MQTT byte is read), as AWS IoT
+    refuses a certificate that is not ACTIVE; the peer certificate's
+    SHA-256 is then checked once more against the ACTIVE ones.  (A
+    PENDING_ACTIVATION certificate does not connect: the device finishes
+    provisioning with its claim and the ownership token, then connects
+    with its own certificate once RegisterThing made it ACTIVE.)
+
+    CONNECT: only MQTT 3.1.1 (protocol level 4; other levels get CONNACK
+    1).  An empty client id gets a generated one.  When no policy attached
+    to the certificate allows iot:Connect on
+    arn:aws:iot:REGION:ACCOUNT:client/CLIENTID, the connection is closed
+    without CONNACK, as AWS IoT does.  A second connection with the same
+    client id closes the first.  SUBSCRIBE needs iot:Subscribe on
+    topicfilter/FILTER (else the SUBACK return code 0x80); a message is
+    delivered to a subscription only where iot:Receive on topic/TOPIC is
+    allowed; PUBLISH needs iot:Publish on topic/TOPIC, else the
+    connection is closed (AWS's behaviour with MQTT 3.1.1).  Messages
+    published elsewhere than under $aws/ go to every matching
+    subscription of every connection.
+
+    The policy subset evaluated: "Statement" (an object or a list) with
+    "Effect" Allow or Deny (an explicit Deny wins), "Action" and
+    "Resource" (a string or a list), case-insensitive actions with
+    wildcards ("iot:*"), resources with "*" (any characters, "/"
+    included) and "?" (one character), and the policy variables
+    ${iot:ClientId} and ${iot:Connection.Thing.ThingName} (the client id,
+    when a thing of that name has the certificate as a principal; else
+    unresolved).  A resource with an unresolved variable, and a statement
+    with Condition, NotAction or NotResource, never applies.
+
+Fleet provisioning (AWS's "Device provisioning MQTT API", JSON only)
+    Answers go to the connection that asked, on TOPIC/accepted or
+    TOPIC/rejected, when it is subscribed to them (and allowed
+    iot:Receive), after the PUBACK:
+    $aws/certificates/create-from-csr/json
+        {"certificateSigningRequest": PEM} -> accepted
+        {"certificateId", "certificatePem", "certificateOwnershipToken"}:
+        a certificate issued as CreateCertificateFromCsr does, status
+        PENDING_ACTIVATION, the CSR kept in DIR/csr/ too.
+    $aws/provisioning-templates/NAME/provision/json
+        {"certificateOwnershipToken", "parameters": {NAME: STRING}} ->
+        accepted {"deviceConfiguration", "thingName"}: the template's
+        resources made, the certificate's status set as the template says
+        (ACTIVE when it does not), the token used up.
+    rejected {"statusCode", "errorCode", "errorMessage"}.  AWS does not
+    document the codes: InvalidCertificateOwnershipToken is what it is
+    seen to answer; the others are the names of the REST API's errors.
+        400 InvalidRequestException             a bad CSR (unreadable, bad
+                                                signature, unsupported key),
+                                                a missing parameter (named),
+                                                parameters not strings
+        400 InvalidPayload                      not a JSON object
+        400 InvalidCertificateOwnershipToken    an empty, unknown, used or
+                                                expired token
+        400 ResourceRegistrationFailureException  a template resource that
+                                                cannot be made (a missing
+                                                policy, a bad thing name)
+        403 UnauthorizedException               a template limited to other
+                                                claim certificates
+        404 ResourceNotFoundException           an unknown or disabled template
+        429 ThrottlingException                 (the "rejected" fault's default)
+    A rejected RegisterThing leaves the token usable.  A token lives
+    --token-lifetime seconds (AWS: one hour); within a second of its
+    expiry unused, its certificate, if still PENDING_ACTIVATION and
+    attached to nothing, is deleted, as AWS does.  The $aws/certificates/create/json
+    (CreateKeysAndCertificate) and cbor topics are not served.
+
+    Templates are AWS's provisioning template JSON, the subset:
+    "Parameters" (a "Default" is used when the device does not send the
+    parameter; AWS::IoT::Certificate::Id is set to the token's
+    certificate), "Resources" of the types AWS::IoT::Thing (ThingName,
+    AttributePayload, ThingTypeName; an existing thing is kept and gets
+    the certificate), AWS::IoT::Certificate (CertificateId, which must be
+    the token's, and Status Active/Inactive) and AWS::IoT::Policy
+    (PolicyName of an existing policy, or PolicyDocument for a new one),
+    and "DeviceConfiguration"; values may be literals, {"Ref": P},
+    {"Fn::Join": [SEP, [...]]} or {"Fn::Sub": "..${P}.."}.  Other resource
+    types are rejected (ResourceRegistrationFailureException).
+
+MQTT control calls (on the HTTPS port, unsigned; 404 without --mqtt)
+    POST   /_emulator/templates   define (or replace) a template:
+        {"templateName": NAME, "templateBody": TEMPLATE (an object or its
+         JSON text), "enabled": true, "claimCertificateIds": null (any
+         claim its policy lets publish there) or [ids]}
+    GET    /_emulator/templates   the templates
+    POST   /_emulator/claim       a claim certificate: {"templates": null
+        (any) or [NAME...], "policyName": null (claim-N)} -> {"certificateId",
+        "certificateArn", "certificatePem", "privateKey" (PEM, EC P-256),
+        "policyName"}: ACTIVE, its policy allowing iot:Connect for any
+        client id and only the provisioning topics (Publish the requests,
+        Subscribe and Receive their answers).  A test may instead register
+        a certificate of its own through the REST API and attach a policy.
+    POST   /_emulator/expire-tokens  every ownership token expires now
+                                  {"expired": N certificates deleted}
+    POST   /_emulator/mqtt-faults queue faults: a JSON object or a list
+        {"count": 1,               next N matching operations
+         "operation": ...,         Connect, CreateCertificateFromCsr or
+                                   RegisterThing; none: either provisioning
+                                   operation (never Connect); disconnect and
+                                   connack default to Connect
+         "mode": "disconnect",     disconnect  close the connection without
+                                               answering (after CONNECT: no
+                                               CONNACK, a broker that drops)
+                                   connack     CONNACK with returnCode, then
+                                               close (Connect only)
+                                   slow        answer after delay
+                                   rejected    answer rejected with statusCode,
+                                               errorCode, errorMessage
+                                   hold        perform the operation, hold its
+                                               answer until
+                                               POST /_emulator/release
+                                   drop        perform the operation, never
+                                               answer (a lost answer)
+         "delay": 0,               seconds before anything else (3 for slow)
+         "returnCode": 3,          connack (3: server unavailable, 5: not
+                                   authorised)
+         "statusCode": 429, "errorCode": "ThrottlingException",
+         "errorMessage": "Rate exceeded"}          rejected
+    DELETE /_emulator/mqtt-faults drop queued MQTT faults
+    GET    /_emulator/mqtt        the MQTT log as a JSON list
+
+MQTT log (DIR/mqtt.jsonl)
+    One JSON line per event, flushed at once, written before the client
+    can see the connection end: {"time", "connection" (a number per TCP
+    connection), "event", ...}:
+        tls-refused  reason, detail (the handshake failed: OpenSSL's reason)
+        tls          certificateId, alpn, tlsVersion
+        connect      clientId, certificateId, result ("accepted", "not
+                     authorized: ...", "fault: ..."), keepAlive, cleanSession
+        subscribe    clientId, topicFilter, qos, granted (0x80 = 128: refused)
+        unsubscribe  clientId, topicFilter
+        publish      clientId, topic, qos, bytes (received)
+        deliver      clientId, topic, qos, bytes (sent)
+        provision    operation, clientId, result (accepted/rejected), fault,
+                     certificateId or thingName, or the rejection's fields
+        close        clientId, certificateId, reason (every connection has
+                     one: "client sent DISCONNECT", "not authorized to
+                     connect as ID", "not authorized to publish to TOPIC",
+                     "another connection with the same client id",
+                     "TLS handshake failed", "fault: ...", ...)
+    Payloads, tokens and keys are never logged.
 """
 
 import argparse
+import base64
 import datetime
 import hashlib
 import hmac
@@ -116,7 +285,9 @@ import json
 import os
 import posixpath
 import re
+import select
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -572,6 +743,26 @@ def check_validity(cert):
         raise ApiError("CertificateValidationException", "The certificate is not yet valid.")
 
 
+def csr_public_key(pem):
+    """The public key of a PEM CSR the service accepts, or raise."""
+    try:
+        csr = x509.load_pem_x509_csr(pem.encode())
+    except ValueError as e:
+        raise invalid_request("The certificate signing request is not valid: %s" % e) from None
+    if not csr.is_signature_valid:
+        raise invalid_request("The certificate signing request's signature is not valid.")
+    try:
+        public_key = csr.public_key()
+    except (ValueError, TypeError) as e:
+        raise invalid_request("The certificate signing request's public key "
+                              "cannot be read: %s" % e) from None
+    problem = key_problem(public_key)
+    if problem:
+        raise invalid_request("The certificate signing request's public key "
+                              "is not supported: %s." % problem)
+    return public_key
+
+
 class GatewayAnswer(dict):
     """A result the gateway answers in its envelope, whatever the fault."""
 
@@ -635,21 +826,7 @@ class Service:
     def create_certificate_from_csr(self, req):
         pem = string_member(json_body(req), "certificateSigningRequest", 4096)
         active = bool_param(req, "setAsActive")
-        try:
-            csr = x509.load_pem_x509_csr(pem.encode())
-        except ValueError as e:
-            raise invalid_request("The certificate signing request is not valid: %s" % e) from None
-        if not csr.is_signature_valid:
-            raise invalid_request("The certificate signing request's signature is not valid.")
-        try:
-            public_key = csr.public_key()
-        except (ValueError, TypeError) as e:
-            raise invalid_request("The certificate signing request's public key "
-                                  "cannot be read: %s" % e) from None
-        problem = key_problem(public_key)
-        if problem:
-            raise invalid_request("The certificate signing request's public key "
-                                  "is not supported: %s." % problem)
+        public_key = csr_public_key(pem)
         fault = req.fault or {}
         if fault.get("mode") == "wrongkey":
             # A broken service: a certificate for a key of its own making.
@@ -824,6 +1001,99 @@ class Service:
             return {"policies": [{"policyName": p, "policyArn": self.policy_arn(p)}
                                  for p, v in self.policies.items() if target in v["targets"]]}
 
+    # The data plane's view of the state.
+
+    def active_certificate(self, certificate_id):
+        with self.lock:
+            record = self.certificates.get(certificate_id or "")
+            return dict(record) if record and record["status"] == "ACTIVE" else None
+
+    def active_pems(self):
+        with self.lock:
+            return [r["certificatePem"] for r in self.certificates.values() if r["status"] == "ACTIVE"]
+
+    def thing_has_principal(self, thing, arn):
+        with self.lock:
+            return arn in self.things.get(thing, {}).get("principals", [])
+
+    def policy_documents(self, arn):
+        with self.lock:
+            return [p["document"] for p in self.policies.values() if arn in p["targets"]]
+
+    def attached(self, arn):
+        """Whether a thing or a policy has the certificate (lock held)."""
+        return any(arn in t["principals"] for t in self.things.values()) or \
+            any(arn in p["targets"] for p in self.policies.values())
+
+    def put_policy(self, policy, document, arn):
+        with self.lock:
+            self.policies.setdefault(policy, {"document": document, "targets": []})
+            if arn not in self.policies[policy]["targets"]:
+                self.policies[policy]["targets"].append(arn)
+
+    def provisioned_resources(self, certificate_id, resources):
+        """What a template's resolved Resources ask for (lock held):
+        (thing name or None, its configuration, certificate status,
+        [(policy name, document or None)])."""
+        thing, config, status, policies = None, None, "ACTIVE", []
+        for logical, resource in resources.items():
+            kind = resource.get("Type") if isinstance(resource, dict) else None
+            props = resource.get("Properties") or {} if kind else {}
+            if kind == "AWS::IoT::Thing":
+                thing = props.get("ThingName")
+                if not isinstance(thing, str) or not re.fullmatch(r"[a-zA-Z0-9:_-]{1,128}", thing):
+                    raise ProvisioningError(400, "ResourceRegistrationFailureException",
+                                            "ThingName %r is not a valid thing name." % (thing,))
+                attributes = props.get("AttributePayload") or None
+                config = {"thingTypeName": props.get("ThingTypeName"),
+                          "attributePayload": {"attributes": attributes} if attributes else None,
+                          "billingGroupName": None}
+            elif kind == "AWS::IoT::Certificate":
+                if props.get("CertificateId") != certificate_id:
+                    raise ProvisioningError(400, "ResourceRegistrationFailureException",
+                                            "CertificateId must be the certificate of the ownership token.")
+                status = str(props.get("Status", "ACTIVE")).upper()
+                if status not in ("ACTIVE", "INACTIVE"):
+                    raise ProvisioningError(400, "ResourceRegistrationFailureException",
+                                            "Certificate Status %s is not ACTIVE or INACTIVE." % status)
+            elif kind == "AWS::IoT::Policy":
+                document = props.get("PolicyDocument")
+                if document is None and props.get("PolicyName") not in self.policies:
+                    raise ProvisioningError(400, "ResourceRegistrationFailureException",
+                                            "Policy %s does not exist." % props.get("PolicyName"))
+                if isinstance(document, dict):
+                    document = json.dumps(document)
+                policies.append((props.get("PolicyName") or "%s-%s" % (logical, certificate_id[:16]),
+                                 document))
+            else:
+                raise ProvisioningError(400, "ResourceRegistrationFailureException",
+                                        "Resource type %s is not supported by the emulator." % kind)
+        return thing, config, status, policies
+
+    def provision(self, certificate_id, resources):
+        """RegisterThing's effect: the thing (created or kept), the
+        certificate attached to it and to the policies, its status set.
+        The thing name or None."""
+        with self.lock:
+            record = self.certificates.get(certificate_id)
+            if record is None:
+                raise ProvisioningError(400, "InvalidCertificateOwnershipToken",
+                                        "The certificate of the token no longer exists.")
+            arn = record["certificateArn"]
+            thing, config, status, policies = self.provisioned_resources(certificate_id, resources)
+            if thing is not None:
+                known = self.things.setdefault(thing, {"config": config, "thingId": str(uuid.uuid4()),
+                                                       "principals": []})
+                if arn not in known["principals"]:
+                    known["principals"].append(arn)
+            for policy, document in policies:
+                entry = self.policies.setdefault(policy, {"document": document, "targets": []})
+                if arn not in entry["targets"]:
+                    entry["targets"].append(arn)
+            record["status"] = status
+            record["lastModifiedDate"] = time.time()
+        return thing
+
     def state(self, kind):
         with self.lock:
             return json.loads(json.dumps(self.things if kind == "things" else self.policies))
@@ -988,6 +1258,779 @@ class Holds:
     def count(self):
         with self.cond:
             return self.held
+
+
+# --- the MQTT data plane --------------------------------------------------------
+#
+# A minimal MQTT 3.1.1 server embedded here rather than Debian's mosquitto
+# broker in front: AWS IoT's behaviour is in the authentication and
+# authorisation (the handshake accepts only the certificates the service
+# knows as ACTIVE, an unauthorised CONNECT is dropped without CONNACK, an
+# unauthorised PUBLISH closes the connection, the provisioning topics are
+# answered by the service itself), and that is in the service's state,
+# which a broker plugin would have to reach from another process.
+
+MQTT_CONNECT, MQTT_CONNACK, MQTT_PUBLISH, MQTT_PUBACK = 1, 2, 3, 4
+MQTT_SUBSCRIBE, MQTT_SUBACK, MQTT_UNSUBSCRIBE, MQTT_UNSUBACK = 8, 9, 10, 11
+MQTT_PINGREQ, MQTT_PINGRESP, MQTT_DISCONNECT = 12, 13, 14
+MQTT_MAX_PACKET = 128 * 1024          # AWS IoT's message size limit
+MQTT_ALPN = "x-amzn-mqtt-ca"
+CSR_TOPIC = "$aws/certificates/create-from-csr/json"
+PROVISION_TOPIC = re.compile(r"\$aws/provisioning-templates/([^/#+]+)/provision/json")
+MQTT_FAULT_MODES = ("disconnect", "connack", "slow", "rejected", "hold", "drop")
+MQTT_FAULT_OPERATIONS = ("Connect", "CreateCertificateFromCsr", "RegisterThing")
+MQTT_CONTROL = ("/_emulator/templates", "/_emulator/claim", "/_emulator/mqtt-faults",
+                "/_emulator/expire-tokens", "/_emulator/mqtt")
+
+
+class MqttClosed(Exception):
+    """The connection is to be closed; the reason goes to the log."""
+
+
+class ProvisioningError(Exception):
+    """A "rejected" answer of the provisioning API."""
+
+    def __init__(self, status, code, message):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def payload(self):
+        return {"statusCode": self.status, "errorCode": self.code,
+                "errorMessage": self.message}
+
+
+def glob_regex(pattern):
+    """An IoT policy resource pattern: '*' any characters, '?' one."""
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c)
+                   for c in pattern)
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def expand_variables(pattern, variables):
+    """The pattern with ${...} policy variables replaced, or None when one
+    of them has no value here (the statement then does not apply)."""
+    unresolved = []
+
+    def value(match):
+        if variables.get(match.group(1)) is None:
+            unresolved.append(match.group(1))
+            return ""
+        return variables[match.group(1)]
+    expanded = re.sub(r"\$\{([^}]*)\}", value, pattern)
+    return None if unresolved else expanded
+
+
+def policy_allows(documents, action, resource, variables):
+    """Whether the policy documents allow action on resource: an explicit
+    Deny wins, else any Allow.  Action and Resource (strings or lists) with
+    '*'/'?' wildcards and the variables given; statements with a Condition,
+    NotAction or NotResource are not understood and never apply."""
+    allowed = False
+    for document in documents:
+        try:
+            statements = as_list(json.loads(document).get("Statement"))
+        except (ValueError, AttributeError):
+            continue
+        for statement in statements:
+            if not isinstance(statement, dict) or {"Condition", "NotAction",
+                                                   "NotResource"} & set(statement):
+                continue
+            if not any(isinstance(a, str) and re.fullmatch(glob_regex(a.lower()), action.lower())
+                       for a in as_list(statement.get("Action"))):
+                continue
+            patterns = [expand_variables(r, variables) for r in as_list(statement.get("Resource"))
+                        if isinstance(r, str)]
+            if not any(p is not None and re.fullmatch(glob_regex(p), resource) for p in patterns):
+                continue
+            if statement.get("Effect") == "Deny":
+                return False
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def topic_matches(topic_filter, topic):
+    """MQTT 3.1.1 topic filter matching ('+', '#'; '$' topics are not
+    matched by a leading wildcard)."""
+    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
+        return False
+    filters, levels = topic_filter.split("/"), topic.split("/")
+    for i, part in enumerate(filters):
+        if part == "#":
+            return True
+        if i >= len(levels) or (part != "+" and part != levels[i]):
+            return False
+    return len(filters) == len(levels)
+
+
+def mqtt_string(data, offset):
+    if offset + 2 > len(data):
+        raise MqttClosed("malformed packet")
+    length = int.from_bytes(data[offset:offset + 2], "big")
+    if offset + 2 + length > len(data):
+        raise MqttClosed("malformed packet")
+    try:
+        return data[offset + 2:offset + 2 + length].decode(), offset + 2 + length
+    except UnicodeDecodeError:
+        raise MqttClosed("malformed packet: a string is not UTF-8") from None
+
+
+def encode_string(text):
+    raw = text.encode()
+    return len(raw).to_bytes(2, "big") + raw
+
+
+def encode_packet(kind, flags, body):
+    header = bytes([(kind << 4) | flags])
+    length, encoded = len(body), b""
+    while True:
+        length, digit = divmod(length, 128)
+        encoded += bytes([digit | (0x80 if length else 0)])
+        if not length:
+            return header + encoded + body
+
+
+class MqttLog:
+    """DIR/mqtt.jsonl: one JSON line per event, flushed at once."""
+
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.entries = []
+        self.file = open(path, "a", encoding="utf-8")
+
+    def add(self, connection, event, **fields):
+        entry = {"time": datetime.datetime.utcnow().isoformat() + "Z",
+                 "connection": connection, "event": event}
+        entry.update(fields)
+        with self.lock:
+            self.entries.append(entry)
+            self.file.write(json.dumps(entry) + "\n")
+            self.file.flush()
+        sys.stderr.write("%s iot-emulator: mqtt #%d %s %s\n" % (
+            datetime.datetime.utcnow().strftime("%H:%M:%S"), connection, event,
+            " ".join("%s=%s" % kv for kv in fields.items())))
+        sys.stderr.flush()
+
+    def all(self):
+        with self.lock:
+            return list(self.entries)
+
+
+def parse_mqtt_fault(spec):
+    if not isinstance(spec, dict):
+        raise ValueError("a fault is a JSON object")
+    mode = spec.get("mode", "disconnect")
+    if mode not in MQTT_FAULT_MODES:
+        raise ValueError("mode must be one of %s" % ", ".join(MQTT_FAULT_MODES))
+    operation = spec.get("operation", "Connect" if mode in ("disconnect", "connack") else None)
+    if operation is not None and operation not in MQTT_FAULT_OPERATIONS:
+        raise ValueError("operation must be one of %s" % ", ".join(MQTT_FAULT_OPERATIONS))
+    if mode == "connack" and operation != "Connect":
+        raise ValueError("connack faults are for Connect")
+    count = int(spec.get("count", 1))
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    return {
+        "count": count, "operation": operation, "mode": mode,
+        "delay": float(spec.get("delay", 3 if mode == "slow" else 0)),
+        "returnCode": int(spec.get("returnCode", 3)),
+        "statusCode": int(spec.get("statusCode", 429)),
+        "errorCode": spec.get("errorCode", "ThrottlingException"),
+        "errorMessage": spec.get("errorMessage", "Rate exceeded"),
+    }
+
+
+class MqttFaults(Faults):
+    """Queue of faults for the next MQTT operations."""
+
+    def add(self, specs):
+        faults = [parse_mqtt_fault(s) for s in (specs if isinstance(specs, list) else [specs])]
+        with self.lock:
+            self.queue.extend(faults)
+        return len(faults)
+
+    def take(self, operation):
+        """A fault without an operation is for either provisioning
+        operation, never for Connect."""
+        with self.lock:
+            for fault in self.queue:
+                if fault["operation"] == operation or (
+                        fault["operation"] is None and operation != "Connect"):
+                    fault["count"] -= 1
+                    if fault["count"] == 0:
+                        self.queue.remove(fault)
+                    return dict(fault)
+        return None
+
+
+def resolve_template_value(value, parameters):
+    """A provisioning template value: a literal, {"Ref": P},
+    {"Fn::Join": [SEP, [...]]} or {"Fn::Sub": "...${P}..."}."""
+    if isinstance(value, dict) and len(value) == 1:
+        (function, argument), = value.items()
+        if function == "Ref":
+            if argument not in parameters:
+                raise ProvisioningError(400, "InvalidRequestException",
+                                        "Parameter %s is required but was not given." % argument)
+            return parameters[argument]
+        if function == "Fn::Join":
+            separator, parts = argument
+            return separator.join(str(resolve_template_value(p, parameters)) for p in parts)
+        if function == "Fn::Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(resolve_template_value(
+                {"Ref": m.group(1)}, parameters)), argument)
+    if isinstance(value, dict):
+        return {k: resolve_template_value(v, parameters) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_template_value(v, parameters) for v in value]
+    return value
+
+
+def parse_template(spec):
+    """A template definition of POST /_emulator/templates."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("templateName"), str):
+        raise ValueError("a template is {\"templateName\", \"templateBody\", ...}")
+    body = spec.get("templateBody")
+    if isinstance(body, str):
+        body = json.loads(body)
+    if not isinstance(body, dict) or not isinstance(body.get("Resources", {}), dict):
+        raise ValueError("templateBody must be a provisioning template (JSON object)")
+    claims = spec.get("claimCertificateIds")
+    if claims is not None and not (isinstance(claims, list) and all(isinstance(c, str) for c in claims)):
+        raise ValueError("claimCertificateIds must be a list of certificate ids")
+    return {"templateName": spec["templateName"], "templateBody": body,
+            "enabled": bool(spec.get("enabled", True)), "claimCertificateIds": claims}
+
+
+class Provisioning:
+    """Fleet provisioning's state: templates and ownership tokens."""
+
+    def __init__(self, service, token_lifetime):
+        self.service = service
+        self.token_lifetime = token_lifetime
+        self.lock = threading.Lock()
+        self.templates = {}
+        self.tokens = {}          # token -> {"certificateId", "expires", "used"}
+        self.claims = 0
+
+    def add_template(self, spec):
+        template = parse_template(spec)
+        with self.lock:
+            self.templates[template["templateName"]] = template
+        return {"templateName": template["templateName"]}
+
+    def expire_tokens(self):
+        """Every token expires now (and its certificate goes, as AWS's do)."""
+        with self.lock:
+            for token in self.tokens.values():
+                token["expires"] = 0
+        return {"expired": self.sweep()}
+
+    def sweep(self):
+        """Delete the certificates whose token expired before they were
+        registered: AWS deletes a certificate not activated, attached to a
+        thing or a policy by then."""
+        now, gone = time.time(), 0
+        with self.lock:
+            expired = [t["certificateId"] for t in self.tokens.values()
+                       if t["expires"] <= now and not t["used"]]
+        service = self.service
+        with service.lock:
+            for certificate_id in expired:
+                record = service.certificates.get(certificate_id)
+                if record is not None and record["status"] == "PENDING_ACTIVATION" and \
+                        not service.attached(record["certificateArn"]):
+                    del service.certificates[certificate_id]
+                    gone += 1
+        return gone
+
+    def create_certificate_from_csr(self, payload):
+        pem = payload.get("certificateSigningRequest")
+        if not isinstance(pem, str) or not pem:
+            raise ProvisioningError(400, "InvalidRequestException",
+                                    "certificateSigningRequest is required.")
+        try:
+            public_key = csr_public_key(pem)
+        except ApiError as e:
+            raise ProvisioningError(400, "InvalidRequestException", e.message) from None
+        record = self.service.store(self.service.pki.issue(public_key), "PENDING_ACTIVATION")
+        self.service.keep_csr(pem)
+        token = base64.b64encode(os.urandom(96)).decode()
+        with self.lock:
+            self.tokens[token] = {"certificateId": record["certificateId"],
+                                  "expires": time.time() + self.token_lifetime, "used": False}
+        return {"certificateId": record["certificateId"], "certificatePem": record["certificatePem"],
+                "certificateOwnershipToken": token}
+
+    def token_entry(self, token):
+        """The entry of a token still valid (lock held), or raise."""
+        if not token:
+            raise ProvisioningError(400, "InvalidCertificateOwnershipToken",
+                                    "Certificate ownership token cannot be empty.")
+        entry = self.tokens.get(token) if isinstance(token, str) else None
+        if entry is None or entry["used"] or entry["expires"] <= time.time():
+            raise ProvisioningError(400, "InvalidCertificateOwnershipToken",
+                                    "The certificate ownership token is invalid, "
+                                    "already used or expired.")
+        return entry
+
+    def template(self, name_, claim_id):
+        with self.lock:
+            template = self.templates.get(name_)
+        if template is None or not template["enabled"]:
+            raise ProvisioningError(404, "ResourceNotFoundException",
+                                    "The provisioning template %s does not exist." % name_)
+        if template["claimCertificateIds"] is not None and claim_id not in template["claimCertificateIds"]:
+            raise ProvisioningError(403, "UnauthorizedException",
+                                    "The claim certificate may not use template %s." % name_)
+        return template["templateBody"]
+
+    def register_thing(self, name_, payload, claim_id):
+        body = self.template(name_, claim_id)
+        given = payload.get("parameters") or {}
+        if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
+            raise ProvisioningError(400, "InvalidRequestException",
+                                    "parameters must map names to strings.")
+        parameters = {k: v["Default"] for k, v in (body.get("Parameters") or {}).items()
+                      if isinstance(v, dict) and "Default" in v}
+        parameters.update(given)
+        self.sweep()
+        token = payload.get("certificateOwnershipToken")
+        # One registration per token: the lock is held until it is used up.
+        with self.lock:
+            entry = self.token_entry(token)
+            parameters["AWS::IoT::Certificate::Id"] = entry["certificateId"]
+            resources = resolve_template_value(body.get("Resources") or {}, parameters)
+            configuration = resolve_template_value(body.get("DeviceConfiguration") or {}, parameters)
+            thing = self.service.provision(entry["certificateId"], resources)
+            entry["used"] = True
+        return {"deviceConfiguration": configuration, "thingName": thing}
+
+
+class MqttConnection:
+    """One client connection, served by one thread (reads and writes of a
+    TLS connection stay in one thread; other connections hand it messages
+    through its queue)."""
+
+    def __init__(self, broker, sock, number):
+        self.broker = broker
+        self.sock = sock
+        self.number = number
+        self.client_id = None
+        self.certificate_id = None
+        self.certificate_arn = None
+        self.subscriptions = {}
+        self.outbox = []
+        self.outbox_lock = threading.Lock()
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.packet_id = 0
+        self.keep_alive = 0
+        self.closing = None
+
+    def log(self, event, **fields):
+        self.broker.log.add(self.number, event, **fields)
+
+    # --- I/O
+
+    def recv_exact(self, count):
+        data = b""
+        while len(data) < count:
+            chunk = self.sock.recv(count - len(data))
+            if not chunk:
+                raise MqttClosed("client closed the connection")
+            data += chunk
+        return data
+
+    def read_packet(self):
+        first = self.recv_exact(1)[0]
+        length, shift = 0, 0
+        for _ in range(4):
+            digit = self.recv_exact(1)[0]
+            length |= (digit & 0x7f) << shift
+            shift += 7
+            if not digit & 0x80:
+                break
+        else:
+            raise MqttClosed("malformed packet: remaining length")
+        if length > MQTT_MAX_PACKET:
+            raise MqttClosed("packet of %d bytes exceeds the limit" % length)
+        return first >> 4, first & 0x0f, self.recv_exact(length)
+
+    def send(self, kind, flags, body=b""):
+        self.sock.sendall(encode_packet(kind, flags, body))
+
+    def deliver(self, topic, payload, qos):
+        """Queue a message for this connection (any thread)."""
+        with self.outbox_lock:
+            self.outbox.append((topic, payload, qos))
+        try:
+            self.wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def close_from_outside(self, reason):
+        self.closing = reason
+        try:
+            self.wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def flush_outbox(self):
+        with self.outbox_lock:
+            messages, self.outbox = self.outbox, []
+        for topic, payload, qos in messages:
+            body = encode_string(topic)
+            if qos:
+                self.packet_id = self.packet_id % 65535 + 1
+                body += self.packet_id.to_bytes(2, "big")
+            self.send(MQTT_PUBLISH, qos << 1, body + payload)
+            self.log("deliver", clientId=self.client_id, topic=topic, qos=qos, bytes=len(payload))
+
+    # --- the connection's life
+
+    def serve(self):
+        reason = "closed"
+        try:
+            self.handshake()
+            self.loop()
+        except MqttClosed as e:
+            reason = str(e)
+        except (ssl.SSLError, OSError) as e:
+            reason = "connection error: %s" % e
+        finally:
+            # Logged before the client can see the connection end.
+            self.log("close", clientId=self.client_id, certificateId=self.certificate_id,
+                     reason=reason)
+            self.broker.forget(self)
+            for s in (self.sock, self.wake_r, self.wake_w):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def handshake(self):
+        """TLS with a client certificate the service knows as ACTIVE: the
+        context trusts exactly those certificates, so any other fails the
+        handshake with a TLS alert, before any MQTT byte is read."""
+        raw = self.sock
+        raw.settimeout(30)
+        try:
+            self.sock = self.broker.tls_context().wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            self.log("tls-refused", reason=getattr(e, "reason", None) or str(e),
+                     detail=str(e))
+            raise MqttClosed("TLS handshake failed") from None
+        der = self.sock.getpeercert(binary_form=True)
+        self.certificate_id = hashlib.sha256(der).hexdigest() if der else None
+        record = self.broker.service.active_certificate(self.certificate_id)
+        if record is None:  # the status changed during the handshake
+            self.log("tls-refused", reason="certificate not ACTIVE", certificateId=self.certificate_id)
+            raise MqttClosed("certificate not ACTIVE")
+        self.certificate_arn = record["certificateArn"]
+        self.log("tls", certificateId=self.certificate_id, alpn=self.sock.selected_alpn_protocol(),
+                 tlsVersion=self.sock.version())
+
+    def loop(self):
+        kind, flags, body = self.read_packet()
+        if kind != MQTT_CONNECT:
+            raise MqttClosed("first packet is not CONNECT")
+        self.connect(body)
+        last = time.monotonic()
+        while True:
+            if self.closing:
+                raise MqttClosed(self.closing)
+            self.flush_outbox()
+            limit = self.keep_alive * 1.5 if self.keep_alive else 1800
+            remaining = last + limit - time.monotonic()
+            if remaining <= 0:
+                raise MqttClosed("keep-alive timeout")
+            if not self.sock.pending():
+                readable, _, _ = select.select([self.sock, self.wake_r], [], [], remaining)
+                if self.wake_r in readable:
+                    self.wake_r.recv(4096)
+                if self.sock not in readable:
+                    continue
+            kind, flags, body = self.read_packet()
+            last = time.monotonic()
+            self.dispatch(kind, flags, body)
+
+    def dispatch(self, kind, flags, body):
+        if kind == MQTT_PUBLISH:
+            self.publish(flags, body)
+        elif kind == MQTT_SUBSCRIBE:
+            self.subscribe(body)
+        elif kind == MQTT_UNSUBSCRIBE:
+            self.unsubscribe(body)
+        elif kind == MQTT_PINGREQ:
+            self.send(MQTT_PINGRESP, 0)
+        elif kind == MQTT_PUBACK:
+            pass  # deliveries are not retried
+        elif kind == MQTT_DISCONNECT:
+            raise MqttClosed("client sent DISCONNECT")
+        else:
+            raise MqttClosed("unexpected packet type %d" % kind)
+
+    # --- CONNECT
+
+    def parse_connect(self, body):
+        protocol, offset = mqtt_string(body, 0)
+        if offset + 4 > len(body):
+            raise MqttClosed("malformed CONNECT")
+        level, flags = body[offset], body[offset + 1]
+        keep_alive = int.from_bytes(body[offset + 2:offset + 4], "big")
+        client_id, offset = mqtt_string(body, offset + 4)
+        return protocol, level, flags, keep_alive, client_id
+
+    def connect(self, body):
+        protocol, level, flags, keep_alive, client_id = self.parse_connect(body)
+        self.keep_alive = keep_alive
+        if (protocol, level) != ("MQTT", 4):
+            self.log("connect", clientId=client_id, certificateId=self.certificate_id,
+                     result="unacceptable protocol %s level %d" % (protocol, level))
+            self.send(MQTT_CONNACK, 0, b"\x00\x01")
+            raise MqttClosed("unacceptable protocol version")
+        if not client_id:
+            client_id = "emulator-" + uuid.uuid4().hex[:12]
+        self.client_id = client_id
+        fault = self.broker.faults.take("Connect")
+        if fault:
+            time.sleep(fault["delay"])
+        if fault and fault["mode"] == "disconnect":
+            self.log("connect", clientId=client_id, certificateId=self.certificate_id,
+                     result="fault: disconnected without CONNACK")
+            raise MqttClosed("fault: disconnect after CONNECT")
+        if fault and fault["mode"] == "connack":
+            self.log("connect", clientId=client_id, certificateId=self.certificate_id,
+                     result="fault: CONNACK return code %d" % fault["returnCode"])
+            self.send(MQTT_CONNACK, 0, bytes([0, fault["returnCode"]]))
+            raise MqttClosed("fault: CONNACK refusal")
+        if not self.allowed("iot:Connect", "client/" + client_id):
+            # AWS IoT does not answer an unauthorised CONNECT: it closes.
+            self.log("connect", clientId=client_id, certificateId=self.certificate_id,
+                     result="not authorized: no policy allows iot:Connect")
+            raise MqttClosed("not authorized to connect as %s" % client_id)
+        self.broker.register(self)
+        self.log("connect", clientId=client_id, certificateId=self.certificate_id,
+                 keepAlive=keep_alive, cleanSession=bool(flags & 0x02), result="accepted")
+        self.send(MQTT_CONNACK, 0, b"\x00\x00")
+
+    def allowed(self, action, resource):
+        service = self.broker.service
+        variables = {
+            "iot:ClientId": self.client_id,
+            "iot:Connection.Thing.ThingName":
+                self.client_id if service.thing_has_principal(self.client_id, self.certificate_arn) else None,
+        }
+        return policy_allows(service.policy_documents(self.certificate_arn), action,
+                             "arn:aws:iot:%s:%s:%s" % (service.region, service.account, resource),
+                             variables)
+
+    # --- SUBSCRIBE, UNSUBSCRIBE
+
+    def subscribe(self, body):
+        packet_id, offset, granted = body[:2], 2, []
+        while offset < len(body):
+            topic_filter, offset = mqtt_string(body, offset)
+            if offset >= len(body):
+                raise MqttClosed("malformed SUBSCRIBE")
+            qos = body[offset] & 0x03
+            offset += 1
+            if self.allowed("iot:Subscribe", "topicfilter/" + topic_filter):
+                self.subscriptions[topic_filter] = min(qos, 1)
+                granted.append(min(qos, 1))
+            else:
+                granted.append(0x80)
+            self.log("subscribe", clientId=self.client_id, topicFilter=topic_filter, qos=qos,
+                     granted=granted[-1])
+        self.send(MQTT_SUBACK, 0, packet_id + bytes(granted))
+
+    def unsubscribe(self, body):
+        packet_id, offset = body[:2], 2
+        while offset < len(body):
+            topic_filter, offset = mqtt_string(body, offset)
+            self.subscriptions.pop(topic_filter, None)
+            self.log("unsubscribe", clientId=self.client_id, topicFilter=topic_filter)
+        self.send(MQTT_UNSUBACK, 0, packet_id)
+
+    def wants(self, topic):
+        """The QoS this connection receives topic at, or None."""
+        # (called from other connections' threads: iterate over a copy)
+        levels = [q for f, q in tuple(self.subscriptions.items()) if topic_matches(f, topic)]
+        if not levels or not self.allowed("iot:Receive", "topic/" + topic):
+            return None
+        return max(levels)
+
+    # --- PUBLISH
+
+    def publish(self, flags, body):
+        qos = (flags >> 1) & 0x03
+        topic, offset = mqtt_string(body, 0)
+        packet_id = b""
+        if qos:
+            packet_id, offset = body[offset:offset + 2], offset + 2
+        payload = body[offset:]
+        self.log("publish", clientId=self.client_id, topic=topic, qos=qos, bytes=len(payload))
+        if qos > 1:
+            raise MqttClosed("QoS 2 is not supported")
+        if "+" in topic or "#" in topic or not self.allowed("iot:Publish", "topic/" + topic):
+            # AWS IoT closes an MQTT 3.1.1 connection that publishes where
+            # its policy does not allow.
+            raise MqttClosed("not authorized to publish to %s" % topic)
+        if qos:
+            self.send(MQTT_PUBACK, 0, packet_id)
+        if topic == CSR_TOPIC or PROVISION_TOPIC.fullmatch(topic):
+            self.provision(topic, payload)
+        elif topic.startswith("$aws/"):
+            pass  # other reserved topics: nothing answers here
+        else:
+            self.broker.route(topic, payload, qos)
+
+    def provision(self, topic, payload):
+        match = PROVISION_TOPIC.fullmatch(topic)
+        operation = "RegisterThing" if match else "CreateCertificateFromCsr"
+        fault = self.broker.faults.take(operation)
+        mode = fault["mode"] if fault else None
+        if fault:
+            time.sleep(fault["delay"])
+        if mode == "disconnect":
+            self.log("provision", operation=operation, result="fault: disconnected")
+            raise MqttClosed("fault: disconnect on %s" % operation)
+        try:
+            if mode == "rejected":
+                raise ProvisioningError(fault["statusCode"], fault["errorCode"], fault["errorMessage"])
+            try:
+                request = json.loads(payload)
+            except (ValueError, UnicodeDecodeError):
+                request = None
+            if not isinstance(request, dict):
+                raise ProvisioningError(400, "InvalidPayload", "The payload is not a JSON object.")
+            provisioning = self.broker.provisioning
+            if match:
+                answer = provisioning.register_thing(match.group(1), request, self.certificate_id)
+                fields = {"thingName": answer["thingName"]}
+            else:
+                answer = provisioning.create_certificate_from_csr(request)
+                fields = {"certificateId": answer["certificateId"]}
+            outcome = "accepted"
+        except ProvisioningError as e:
+            answer, fields, outcome = e.payload(), e.payload(), "rejected"
+        self.log("provision", operation=operation, clientId=self.client_id, result=outcome,
+                 fault=mode, **fields)
+        if mode == "hold":
+            self.broker.holds.hold()
+        if mode == "drop":
+            return
+        reply = topic + "/" + outcome
+        qos = self.wants(reply)
+        if qos is not None:
+            self.deliver(reply, json.dumps(answer).encode(), qos)
+
+
+class MqttBroker:
+    """The listener: accepts TCP connections on loopback and serves each
+    in its own thread."""
+
+    def __init__(self, args, pki, service, holds):
+        self.pki = pki
+        self.service = service
+        self.holds = holds
+        self.faults = MqttFaults()
+        self.provisioning = Provisioning(service, args.token_lifetime)
+        self.log = MqttLog(os.path.join(args.dir, "mqtt.jsonl"))
+        self.lock = threading.Lock()
+        self.connections = {}     # client id -> connection
+        self.count = 0
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", args.mqtt_port))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+
+    def tls_context(self):
+        """A server context trusting exactly the certificates ACTIVE now,
+        each as its own trust anchor (whoever issued it: the emulator, a
+        registered CA or none)."""
+        ctx = self.pki.ssl_context()
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        ctx.set_alpn_protocols([MQTT_ALPN])
+        pems = self.service.active_pems()
+        if pems:
+            ctx.load_verify_locations(cadata="".join(pems))
+        return ctx
+
+    def sweep_forever(self):
+        """Expired tokens' certificates go within a second, as on AWS
+        they go when the token expires, whoever asks."""
+        while True:
+            time.sleep(0.5)
+            self.provisioning.sweep()
+
+    def serve_forever(self):
+        threading.Thread(target=self.sweep_forever, daemon=True).start()
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.count += 1
+                number = self.count
+            connection = MqttConnection(self, sock, number)
+            threading.Thread(target=connection.serve, daemon=True).start()
+
+    def register(self, connection):
+        """AWS IoT allows one connection per client id: the older one goes."""
+        with self.lock:
+            old = self.connections.get(connection.client_id)
+            self.connections[connection.client_id] = connection
+        if old is not None:
+            old.close_from_outside("another connection with the same client id")
+
+    def forget(self, connection):
+        with self.lock:
+            if self.connections.get(connection.client_id) is connection:
+                del self.connections[connection.client_id]
+
+    def route(self, topic, payload, qos):
+        with self.lock:
+            connections = list(self.connections.values())
+        for connection in connections:
+            wanted = connection.wants(topic)
+            if wanted is not None:
+                connection.deliver(topic, payload, min(qos, wanted))
+
+    def make_claim(self, spec):
+        """A claim certificate and key (EC P-256, ACTIVE), with a policy
+        allowing only the provisioning topics (of the given templates, or
+        any)."""
+        spec = spec if isinstance(spec, dict) else {}
+        templates = spec.get("templates") or ["*"]
+        key = ec.generate_private_key(ec.SECP256R1())
+        record = self.service.store(self.pki.issue(key.public_key()), "ACTIVE")
+        prefix = "arn:aws:iot:%s:%s:" % (self.service.region, self.service.account)
+        topics = [CSR_TOPIC] + ["$aws/provisioning-templates/%s/provision/json" % t for t in templates]
+        replies = [t + "/" + o for t in topics for o in ("accepted", "rejected")]
+        document = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": prefix + "client/*"},
+            {"Effect": "Allow", "Action": "iot:Publish", "Resource": [prefix + "topic/" + t for t in topics]},
+            {"Effect": "Allow", "Action": "iot:Receive", "Resource": [prefix + "topic/" + t for t in replies]},
+            {"Effect": "Allow", "Action": "iot:Subscribe",
+             "Resource": [prefix + "topicfilter/" + t for t in replies]}]})
+        with self.provisioning.lock:
+            self.provisioning.claims += 1
+            policy = spec.get("policyName") or "claim-%d" % self.provisioning.claims
+        self.service.put_policy(policy, document, record["certificateArn"])
+        return {"certificateId": record["certificateId"], "certificateArn": record["certificateArn"],
+                "certificatePem": record["certificatePem"], "policyName": policy,
+                "privateKey": key.private_bytes(serialization.Encoding.PEM,
+                                                serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()).decode()}
+
+    def close(self):
+        self.listener.close()
 
 
 # --- the server ---------------------------------------------------------------
@@ -1219,14 +2262,46 @@ class Handler(BaseHTTPRequestHandler):
                 obj = server.service.state("things")
             elif key == ("GET", "/_emulator/policies"):
                 obj = server.service.state("policies")
+            elif req.path in MQTT_CONTROL:
+                obj = self.mqtt_control(req)
+                if obj is None:
+                    return
             else:
                 self.send_json(404, {"message": "no such control endpoint"},
                                request_id=req.request_id)
                 return
         except (ValueError, TypeError) as e:
-            self.send_json(400, {"message": "bad fault: %s" % e}, request_id=req.request_id)
+            self.send_json(400, {"message": "bad request: %s" % e}, request_id=req.request_id)
             return
         self.send_json(200, obj, request_id=req.request_id)
+
+    def mqtt_control(self, req):
+        """The data plane's control calls; None when answered here."""
+        broker = self.server.broker
+        if broker is None:
+            self.send_json(404, {"message": "the MQTT listener is off (start with --mqtt)"},
+                           request_id=req.request_id)
+            return None
+        key = (req.method, req.path)
+        body = json.loads(req.body or b"null")
+        if key == ("POST", "/_emulator/templates"):
+            return broker.provisioning.add_template(body)
+        if key == ("GET", "/_emulator/templates"):
+            with broker.provisioning.lock:
+                return list(broker.provisioning.templates.values())
+        if key == ("POST", "/_emulator/claim"):
+            return broker.make_claim(body)
+        if key == ("POST", "/_emulator/mqtt-faults"):
+            return {"queued": broker.faults.add(body)}
+        if key == ("DELETE", "/_emulator/mqtt-faults"):
+            broker.faults.clear()
+            return {"queued": 0}
+        if key == ("POST", "/_emulator/expire-tokens"):
+            return broker.provisioning.expire_tokens()
+        if key == ("GET", "/_emulator/mqtt"):
+            return broker.log.all()
+        self.send_json(405, {"message": "method not allowed"}, request_id=req.request_id)
+        return None
 
     # --- HTTP plumbing
 
@@ -1292,6 +2367,7 @@ def make_server(args):
     server.holds = Holds()
     server.rate_limit = RateLimit(args.rate_limit)
     server.request_log = RequestLog(os.path.join(args.dir, "requests.jsonl"))
+    server.broker = MqttBroker(args, pki, server.service, server.holds) if args.mqtt else None
     return server
 
 
@@ -1307,7 +2383,15 @@ def parse_args(argv):
                              "make sense with more than one)")
     parser.add_argument("--rate-limit", type=float, default=0,
                         help="API requests per second before ThrottlingException (0: none)")
-    return parser.parse_args(argv)
+    parser.add_argument("--mqtt", action="store_true",
+                        help="also serve MQTT over TLS (the data plane, fleet provisioning)")
+    parser.add_argument("--mqtt-port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--token-lifetime", type=float, default=3600,
+                        help="seconds a certificateOwnershipToken stays valid (AWS: one hour)")
+    args = parser.parse_args(argv)
+    if args.mqtt and args.workers > 1:
+        parser.error("--mqtt needs the state in one process: not with --workers")
+    return args
 
 
 def fork_workers(server, workers):
@@ -1346,6 +2430,12 @@ def main(argv=None):
     children = fork_workers(server, args.workers)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    mqtt_port_file = os.path.join(args.dir, "mqtt-port")
+    if server.broker is not None:
+        threading.Thread(target=server.broker.serve_forever, daemon=True).start()
+        # Before DIR/port: a test that sees the port sees this one too.
+        write_file(mqtt_port_file, "%d\n" % server.broker.port)
+        sys.stderr.write("iot-emulator: MQTT on mqtts://127.0.0.1:%d\n" % server.broker.port)
     port = server.server_address[1]
     port_file = os.path.join(args.dir, "port")
     write_file(port_file, "%d\n" % port)
@@ -1362,10 +2452,13 @@ def main(argv=None):
         for pid in children:
             os.waitpid(pid, 0)
         server.server_close()
-        try:
-            os.unlink(port_file)
-        except FileNotFoundError:
-            pass
+        if server.broker is not None:
+            server.broker.close()
+        for path in (port_file, mqtt_port_file):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
     sys.stderr.write("iot-emulator: stopped\n")
     return 0
 
