@@ -492,6 +492,23 @@ factory_reset() {
 	return 0
 }
 
+# --- a machine not set up ----------------------------------------------------------------
+
+# Installing the package enables the unit everywhere (doc/package.md): until
+# the config exists, ConditionPathExists= skips it before the program runs.
+mv "$CONFIG" "$CONFIG.off"
+requests=$(emulator_requests)
+m=$(mark)
+check "without the config: systemctl start tpm-provision succeeds" sd systemctl start tpm-provision.service
+state=$(props)
+check "skipped without the config: inactive, ConditionResult=no ($state)" \
+	like "$state" "ActiveState=inactive SubState=dead *ConditionResult=no "
+check "the journal says the config's condition skipped it" \
+	has "$(since "$m" unit)" "unmet condition check (ConditionPathExists=/etc/tpm-provision/config.json)"
+check "nothing ran: no request reached the service, no state.json" \
+	[ "$(emulator_requests)" -eq "$requests" -a ! -e "$ROOTFS$OUT/state.json" ]
+mv "$CONFIG.off" "$CONFIG"
+
 # --- first boot ------------------------------------------------------------------------
 
 # The unit as shipped, no drop-in (but a sanitizer build's): provisions

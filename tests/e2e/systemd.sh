@@ -76,6 +76,8 @@ check "Type=oneshot" has Type oneshot
 check "RemainAfterExit=yes" has RemainAfterExit yes
 check "runs once: ConditionPathExists=!/var/lib/tpm-provision/state.json" \
 	has ConditionPathExists '!/var/lib/tpm-provision/state.json'
+check "only once configured: ConditionPathExists=/etc/tpm-provision/config.json (the path ExecStart= reads)" \
+	has ConditionPathExists /etc/tpm-provision/config.json
 check "After= network-online.target, time-sync.target and the TPM device" \
 	has_words After network-online.target time-sync.target dev-tpmrm0.device
 check "Wants= network-online.target and the TPM device" has_words Wants network-online.target dev-tpmrm0.device
