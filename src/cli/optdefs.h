@@ -4,6 +4,7 @@
 #define TP_OPTDEFS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "src/cli/options.h"
 
@@ -22,6 +23,9 @@ struct opt_def {
 	unsigned cmds; /* enum tp_cmd bits */
 	bool cli_only; /* a one-off action, not a setting for a file */
 	const char *help;
+	/* Instead of help, for a value out of a table (the key algorithms,
+	 * the agents): the text made from the table, so it never lags. */
+	void (*print_help)(FILE *f);
 };
 
 extern const struct opt_def tp_opt_defs[TP_OPT__COUNT];

@@ -26,6 +26,28 @@
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
+/* --key-alg: the algorithms of the table, the default marked. */
+static void key_alg_help(FILE *f)
+{
+	const char *name;
+	int i;
+
+	for (i = 0; (name = tpm_key_alg_name(i)); i++)
+		fprintf(f, "%s%s%s", i ? ", " : "", name, i == TP_DEFAULT_KEY_ALG ? " (default)" : "");
+}
+
+/* --agent: the agents of the table. */
+static void agent_help(FILE *f)
+{
+	const struct tp_agent_info *a;
+	size_t i;
+
+	fputs("configure ", f);
+	for (i = 0; (a = tp_agent_info(i)); i++)
+		fprintf(f, "%s%s", i ? ", " : "", a->name);
+	fputs(" (repeatable)", f);
+}
+
 const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 	[TP_OPT_THING_NAME] = { "thing-name", "NAME", KIND_STRING, DEVICE, false,
 				"AWS IoT thing name (certificate CN)" },
@@ -43,8 +65,7 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 			       "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
 	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", KIND_STRING, ALL | TP_CMD_STATUS, false,
 			     "output directory (default " TP_DEFAULT_OUT_DIR ")" },
-	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, NEW_KEY, false,
-			     "ecc-p256 (default), ecc-p384, rsa-2048, rsa-3072" },
+	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", KIND_STRING, NEW_KEY, false, NULL, key_alg_help },
 	[TP_OPT_KEY_FILE] = { "key-file", "PATH", KIND_STRING, DEVICE, false,
 			      "keep the key in a TSS2 key file, not at a handle" },
 	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", KIND_STRING, NEW_KEY, false,
@@ -60,8 +81,7 @@ const struct opt_def tp_opt_defs[TP_OPT__COUNT] = {
 				  "IoT data endpoint for the agent (default: DescribeEndpoint)" },
 	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", KIND_STRING, INSTALLS, false,
 			     "CA for the agent (default " TP_DEFAULT_ROOT_CA ")" },
-	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, INSTALLS, false,
-			   "configure aws-iot-device-client, env, openssl, pkcs11 (repeatable)" },
+	[TP_OPT_AGENT] = { "agent", "NAME", KIND_LIST, INSTALLS, false, NULL, agent_help },
 	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", KIND_STRING, INSTALLS, false,
 				  "aws-iot-device-client config file" },
 	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", KIND_STRING, INSTALLS, false,
@@ -102,7 +122,12 @@ void tp_options_usage(FILE *f, enum tp_cmd cmd)
 		if (!(tp_opt_defs[i].cmds & cmd))
 			continue;
 		snprintf(left, sizeof(left), "--%s %s", tp_opt_defs[i].name, tp_opt_defs[i].arg);
-		fprintf(f, "  %-28s %s\n", left, tp_opt_defs[i].help);
+		fprintf(f, "  %-28s ", left);
+		if (tp_opt_defs[i].print_help)
+			tp_opt_defs[i].print_help(f);
+		else
+			fputs(tp_opt_defs[i].help, f);
+		fputc('\n', f);
 	}
 }
 

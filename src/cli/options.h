@@ -24,6 +24,7 @@
 #define TP_DEFAULT_DEADLINE 300
 #define TP_DEFAULT_PARALLEL 10
 #define TP_DEFAULT_ROOT_CA "/etc/ssl/certs/Amazon_Root_CA_1.pem"
+#define TP_DEFAULT_KEY_ALG TPM_ALG_ECC_P256
 #define TP_DEFAULT_AGENT_CONFIG "/etc/.aws-iot-device-client/aws-iot-device-client.conf"
 
 /* Which subcommands take an option. */

@@ -70,7 +70,7 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
 		.loc = &o->key,
 		.auth = &run->auth,
 		.force = o->force_new_key,
-		.keep_blob = (o->agents & TP_AGENTS_TOKEN) != 0,
+		.keep_blob = tp_agents_token(o->agents) != 0,
 	};
 	run->svc = (struct tp_service){
 		.endpoint = o->endpoint_url,
@@ -358,7 +358,7 @@ int tp_run_key(struct tp_run *run, struct tpm_public *ret_pub, struct tp_error *
 	tp_test_crash_point("key-created");
 	/* A reused persistent key may lack what the token links: say so
 	 * before a certificate is asked for. */
-	if (run->plan.agents & TP_AGENTS_TOKEN) {
+	if (tp_agents_token(run->plan.agents)) {
 		_cleanup_free_ char *key_file = NULL;
 
 		return token_key_file(run, &key_file, err);
@@ -427,7 +427,7 @@ static int make_token(const struct tp_run *run, struct tp_error *err)
 		.gid = run->o.owner_gid,
 	};
 
-	if (!(run->plan.agents & TP_AGENTS_TOKEN))
+	if (!tp_agents_token(run->plan.agents))
 		return 0;
 	if (token_key_file(run, &key_file, err) < 0)
 		return -1;
