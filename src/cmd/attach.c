@@ -135,7 +135,7 @@ int tp_attach_provisioned(struct tp_run *run, struct tp_error *err)
 	/* What was attached is recorded, also when a later attachment failed. */
 	s->attached_thing = done.thing;
 	s->policies = done.policies;
-	if (tp_state_write(run->o.out_dir, s, run->o.owner_uid, run->o.owner_gid, r < 0 ? NULL : err) < 0 || r < 0)
+	if (tp_state_save(run->o.out_dir, s, run->o.owner_uid, run->o.owner_gid, r < 0 ? NULL : err) < 0 || r < 0)
 		return -1;
 	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe(&done, &what, err) < 0)
 		return -1;

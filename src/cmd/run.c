@@ -286,7 +286,7 @@ int tp_run_begin(struct tp_run *run, struct tp_error *err)
 	/* --force-new-key asks for a new key even on a provisioned device. */
 	if (run->o.force_new_key)
 		return 0;
-	r = tp_state_read(run->o.out_dir, &state, err);
+	r = tp_state_load(run->o.out_dir, &state, err);
 	if (r == 0 && check_provisioned(run, &state, err) < 0)
 		r = -1;
 	else if (r == 0 && attachments_missing(run, &state)) {

@@ -121,7 +121,7 @@ static int key_algorithm(const char *dir, struct report *r, X509 *cert, struct t
 
 	/* The journal only adds to what is shown: a broken one is passed
 	 * over, as when there is none. */
-	recorded = tp_keyjournal_read(dir, &j, &ignored) == 0 && j.phase == TP_KEY_CREATED && j.key_name &&
+	recorded = tp_keyjournal_load(dir, &j, &ignored) == 0 && j.phase == TP_KEY_CREATED && j.key_name &&
 		   strcmp(j.key_name, r->state.key_name) == 0 && tp_keyloc_equal(&j.key, &r->state.key);
 	if (recorded)
 		r->key_alg = strdup(tpm_key_alg_name(j.alg));
@@ -289,7 +289,7 @@ static int status(struct tp_run *run, struct tp_error *err)
 	_cleanup_(report_free) struct report r = { 0 };
 	int s;
 
-	s = tp_state_read(run->o.out_dir, &r.state, err);
+	s = tp_state_load(run->o.out_dir, &r.state, err);
 	if (s == TP_MISSING) {
 		if (run->o.json)
 			printf("{\"provisioned\":false}\n");

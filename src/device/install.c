@@ -478,5 +478,5 @@ int tp_install(const struct tp_install_plan *p, X509 *cert, const struct tp_stat
 	for (a = agents; a < agents + N_AGENTS; a++)
 		if ((p->agents & a->info.bit) && a->install && a->install(p, pem, s, err) < 0)
 			return -1;
-	return tp_state_write(p->dir, s, p->uid, p->gid, err);
+	return tp_state_save(p->dir, s, p->uid, p->gid, err);
 }
