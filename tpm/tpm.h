@@ -46,7 +46,13 @@ struct tpm_error {
 /* The device key algorithms AWS IoT accepts for CreateCertificateFromCsr:
  * the rows of the one table of them (tpm/key.c), which every layer reads
  * through the lookups below.  Adding one is a value here and a row there. */
-enum tpm_key_alg { TPM_ALG_ECC_P256 = 0, TPM_ALG_ECC_P384, TPM_ALG_RSA_2048, TPM_ALG_RSA_3072, TPM_ALG__COUNT };
+enum tpm_key_alg {
+	TPM_ALG_ECC_P256 = 0,
+	TPM_ALG_ECC_P384,
+	TPM_ALG_RSA_2048,
+	TPM_ALG_RSA_3072,
+	TPM_ALG__COUNT, /* not one: the end of the table */
+};
 
 enum tpm_key_type { TPM_KEY_ECC = 1, TPM_KEY_RSA = 2 };
 
@@ -54,7 +60,7 @@ enum tpm_key_type { TPM_KEY_ECC = 1, TPM_KEY_RSA = 2 };
  * row's TPM side (the template, the signature scheme) stays in tpm/. */
 struct tpm_key_alg_info {
 	const char *name;	/* as the user spells it (--key-alg, journal.json, status) */
-	enum tpm_key_type type; /* RSA keys may sign RSASSA-PSS (--rsa-pss) */
+	enum tpm_key_type type; /* what it signs with: ECDSA, or RSASSA (PKCS#1 v1.5 or PSS) */
 	unsigned bits;		/* the curve's or the modulus's size */
 	const char *curve;	/* ECC: the curve as OpenSSL names it; NULL for RSA */
 	const char *csr_digest; /* the hash the CSR is signed with, as OpenSSL names it */
