@@ -48,8 +48,7 @@ static int check_support(struct tpm_conn *c, enum tpm_key_alg alg, struct tpm_er
 	TPM2B_PUBLIC tmpl;
 	TSS2_RC rc;
 
-	tpm_key_template(alg, &tmpl);
-	if (check_alg_and_curve(c, &tmpl, alg, err) < 0)
+	if (tpm_key_template(alg, &tmpl, err) < 0 || check_alg_and_curve(c, &tmpl, alg, err) < 0)
 		return -1;
 	parms.type = tmpl.publicArea.type;
 	parms.parameters = tmpl.publicArea.parameters;
@@ -85,9 +84,8 @@ static int make_key(struct tpm_conn *c, struct tpm_obj *srk, enum tpm_key_alg al
 
 	/* The new key's authorization value goes in the encrypted first
 	 * parameter of a session salted with the SRK. */
-	if (tpm_session_start(c, srk, &session, err) < 0)
+	if (tpm_session_start(c, srk, &session, err) < 0 || tpm_key_template(alg, &tmpl, err) < 0)
 		return -1;
-	tpm_key_template(alg, &tmpl);
 	sensitive.sensitive.userAuth.size = auth->len;
 	memcpy(sensitive.sensitive.userAuth.buffer, auth->value, auth->len);
 	TPM_RETRY(rc = Esys_Create(c->esys, srk->tr, session.tr, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &tmpl,

@@ -54,8 +54,8 @@ bool tpm_retry(TSS2_RC rc, unsigned *tries);
 /* Fill out from a TPM2B_PUBLIC and its name. */
 int tpm_public_fill(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, struct tpm_public *out, struct tpm_error *err);
 
-/* The template of the device key for alg. */
-void tpm_key_template(enum tpm_key_alg alg, TPM2B_PUBLIC *out);
+/* The template of the device key for alg, from its row of the table. */
+int tpm_key_template(enum tpm_key_alg alg, TPM2B_PUBLIC *out, struct tpm_error *err);
 
 /* The storage root key: open it (TPM_ABSENT when there is none), or make
  * sure it exists, creating and persisting it. */

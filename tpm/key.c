@@ -14,67 +14,115 @@
 	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | \
 	 TPMA_OBJECT_SIGN_ENCRYPT)
 
-static const char *const alg_names[TPM_ALG__COUNT] = {
-	[TPM_ALG_ECC_P256] = "ecc-p256",
-	[TPM_ALG_ECC_P384] = "ecc-p384",
-	[TPM_ALG_RSA_2048] = "rsa-2048",
-	[TPM_ALG_RSA_3072] = "rsa-3072",
+/* The one table of the device key algorithms: what the rest of the
+ * program reads (info), and what the TPM is told: the template's type and
+ * curve (ECC) or key size (RSA: info.bits), and the scheme of the signature
+ * that tests a key's authorization.  No scheme is fixed in the template (see
+ * tpm_key_template). */
+struct key_alg {
+	struct tpm_key_alg_info info;
+	TPMI_ALG_PUBLIC tpm_type;
+	TPMI_ECC_CURVE tpm_curve; /* ECC only */
+	TPMI_ALG_SIG_SCHEME sign_scheme;
 };
+
+static const struct key_alg key_algs[TPM_ALG__COUNT] = {
+	[TPM_ALG_ECC_P256] = { { "ecc-p256", TPM_KEY_ECC, 256, "P-256", "SHA256" },
+			       TPM2_ALG_ECC,
+			       TPM2_ECC_NIST_P256,
+			       TPM2_ALG_ECDSA },
+	[TPM_ALG_ECC_P384] = { { "ecc-p384", TPM_KEY_ECC, 384, "P-384", "SHA384" },
+			       TPM2_ALG_ECC,
+			       TPM2_ECC_NIST_P384,
+			       TPM2_ALG_ECDSA },
+	[TPM_ALG_RSA_2048] = { { "rsa-2048", TPM_KEY_RSA, 2048, NULL, "SHA256" },
+			       TPM2_ALG_RSA,
+			       TPM2_ECC_NONE,
+			       TPM2_ALG_RSASSA },
+	[TPM_ALG_RSA_3072] = { { "rsa-3072", TPM_KEY_RSA, 3072, NULL, "SHA256" },
+			       TPM2_ALG_RSA,
+			       TPM2_ECC_NONE,
+			       TPM2_ALG_RSASSA },
+};
+
+/* The row of alg, or NULL. */
+static const struct key_alg *key_alg_row(enum tpm_key_alg alg)
+{
+	return (unsigned)alg < TPM_ALG__COUNT ? &key_algs[alg] : NULL;
+}
+
+const struct tpm_key_alg_info *tpm_key_alg_info(enum tpm_key_alg alg)
+{
+	const struct key_alg *a = key_alg_row(alg);
+
+	return a ? &a->info : NULL;
+}
 
 int tpm_key_alg_parse(const char *s)
 {
 	int i;
 
 	for (i = 0; s && i < TPM_ALG__COUNT; i++)
-		if (strcmp(s, alg_names[i]) == 0)
+		if (strcmp(s, key_algs[i].info.name) == 0)
 			return i;
 	return -1;
 }
 
 const char *tpm_key_alg_name(enum tpm_key_alg alg)
 {
-	return alg < TPM_ALG__COUNT ? alg_names[alg] : "unknown";
+	const struct key_alg *a = key_alg_row(alg);
+
+	return a ? a->info.name : NULL;
 }
 
 bool tpm_key_alg_is_rsa(enum tpm_key_alg alg)
 {
-	return alg == TPM_ALG_RSA_2048 || alg == TPM_ALG_RSA_3072;
+	const struct key_alg *a = key_alg_row(alg);
+
+	return a && a->info.type == TPM_KEY_RSA;
 }
 
 /* No scheme is fixed in the key, so the signer (the OpenSSL provider, an
  * agent's TLS stack) chooses the hash and, for RSA, PKCS#1 v1.5 or PSS. */
-void tpm_key_template(enum tpm_key_alg alg, TPM2B_PUBLIC *out)
+int tpm_key_template(enum tpm_key_alg alg, TPM2B_PUBLIC *out, struct tpm_error *err)
 {
+	const struct key_alg *a = key_alg_row(alg);
 	TPMT_PUBLIC *p = &out->publicArea;
 
+	if (!a)
+		return tpm_fail_with(err, TPM_ERR_CONFIG, "unknown key algorithm %d", (int)alg);
 	memset(out, 0, sizeof(*out));
+	p->type = a->tpm_type;
 	p->nameAlg = TPM2_ALG_SHA256;
 	p->objectAttributes = KEY_ATTRS;
-	if (tpm_key_alg_is_rsa(alg)) {
-		p->type = TPM2_ALG_RSA;
+	if (a->tpm_type == TPM2_ALG_RSA) {
 		p->parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
 		p->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
-		p->parameters.rsaDetail.keyBits = alg == TPM_ALG_RSA_3072 ? 3072 : 2048;
+		p->parameters.rsaDetail.keyBits = a->info.bits;
 		p->parameters.rsaDetail.exponent = 0;
 	} else {
-		p->type = TPM2_ALG_ECC;
 		p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
 		p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-		p->parameters.eccDetail.curveID = alg == TPM_ALG_ECC_P384 ? TPM2_ECC_NIST_P384 : TPM2_ECC_NIST_P256;
+		p->parameters.eccDetail.curveID = a->tpm_curve;
 		p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
 	}
+	return 0;
 }
 
+/* The row a public area is of: its type, and its curve (ECC) or key size
+ * (RSA); -1 when none is. */
 static int alg_of(const TPMT_PUBLIC *p)
 {
-	if (p->type == TPM2_ALG_ECC && p->parameters.eccDetail.curveID == TPM2_ECC_NIST_P256)
-		return TPM_ALG_ECC_P256;
-	if (p->type == TPM2_ALG_ECC && p->parameters.eccDetail.curveID == TPM2_ECC_NIST_P384)
-		return TPM_ALG_ECC_P384;
-	if (p->type == TPM2_ALG_RSA && p->parameters.rsaDetail.keyBits == 2048)
-		return TPM_ALG_RSA_2048;
-	if (p->type == TPM2_ALG_RSA && p->parameters.rsaDetail.keyBits == 3072)
-		return TPM_ALG_RSA_3072;
+	const struct key_alg *a;
+	int i;
+
+	for (i = 0; i < TPM_ALG__COUNT; i++) {
+		a = &key_algs[i];
+		if (p->type == a->tpm_type &&
+		    (a->tpm_type == TPM2_ALG_RSA ? p->parameters.rsaDetail.keyBits == a->info.bits
+						 : p->parameters.eccDetail.curveID == a->tpm_curve))
+			return i;
+	}
 	return -1;
 }
 
@@ -93,7 +141,7 @@ static int fill_point(const TPMT_PUBLIC *p, struct tpm_public *out, struct tpm_e
 	if (q->x.size > sizeof(out->x) || q->y.size > sizeof(out->y))
 		return tpm_fail_with(err, TPM_ERR_IO, "TPM returned an oversized ECC point");
 	out->type = TPM_KEY_ECC;
-	out->bits = out->alg == TPM_ALG_ECC_P384 ? 384 : out->alg == TPM_ALG_ECC_P256 ? 256 : 0;
+	out->bits = out->alg >= 0 ? key_algs[out->alg].info.bits : 0;
 	memcpy(out->x, q->x.buffer, q->x.size);
 	out->x_len = q->x.size;
 	memcpy(out->y, q->y.buffer, q->y.size);
@@ -212,19 +260,19 @@ int tpm_read_key(const char *tcti, const struct tpm_keyref *ref, struct tpm_publ
 	return 0;
 }
 
-/* A signature scheme the key can use for the test signature. */
-static TPMT_SIG_SCHEME test_scheme(const TPM2B_PUBLIC *public)
+/* The scheme of the test signature: its algorithm's, with SHA-256 (the
+ * test digest's size).  A key of none of the table's algorithms is not one
+ * this program made, and is not signed with. */
+static int test_scheme(const TPM2B_PUBLIC *public, TPMT_SIG_SCHEME *ret, struct tpm_error *err)
 {
-	TPMT_SIG_SCHEME scheme = { 0 };
+	int alg = alg_of(&public->publicArea);
 
-	if (public->publicArea.type == TPM2_ALG_RSA) {
-		scheme.scheme = TPM2_ALG_RSASSA;
-		scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
-	} else {
-		scheme.scheme = TPM2_ALG_ECDSA;
-		scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-	}
-	return scheme;
+	if (alg < 0)
+		return tpm_fail_with(err, TPM_ERR_CONFIG, "the key is of no algorithm tpm-provision makes");
+	*ret = (TPMT_SIG_SCHEME){ .scheme = key_algs[alg].sign_scheme };
+	/* Every signing scheme's details begin with its hash. */
+	ret->details.any.hashAlg = TPM2_ALG_SHA256;
+	return 0;
 }
 
 /* An HMAC session for the key's authorization: salted with the SRK when
@@ -268,7 +316,8 @@ int tpm_check_auth(const char *tcti, const struct tpm_keyref *ref, const struct 
 	explicit_bzero(&value, sizeof(value));
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(&c, err, rc, "SetAuth (device key)");
-	scheme = test_scheme(public);
+	if (test_scheme(public, &scheme, err) < 0)
+		return -1;
 	TPM_RETRY(
 		rc = Esys_Sign(c.esys, o.tr, session.tr, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme, &ticket, &sig));
 	if (rc != TSS2_RC_SUCCESS)

@@ -43,16 +43,28 @@ struct tpm_error {
 	char msg[512];		  /* one line, never a secret */
 };
 
-/* The device key algorithms AWS IoT accepts for CreateCertificateFromCsr. */
+/* The device key algorithms AWS IoT accepts for CreateCertificateFromCsr:
+ * the rows of the one table of them (tpm/key.c), which every layer reads
+ * through the lookups below.  Adding one is a value here and a row there. */
 enum tpm_key_alg {
-	TPM_ALG_ECC_P256 = 0, /* the default */
+	TPM_ALG_ECC_P256 = 0,
 	TPM_ALG_ECC_P384,
 	TPM_ALG_RSA_2048,
 	TPM_ALG_RSA_3072,
-	TPM_ALG__COUNT
+	TPM_ALG__COUNT, /* not one: the end of the table */
 };
 
 enum tpm_key_type { TPM_KEY_ECC = 1, TPM_KEY_RSA = 2 };
+
+/* What the program outside tpm/ knows of an algorithm, in plain terms: its
+ * row's TPM side (the template, the signature scheme) stays in tpm/. */
+struct tpm_key_alg_info {
+	const char *name;	/* as the user spells it (--key-alg, journal.json, status) */
+	enum tpm_key_type type; /* what it signs with: ECDSA, or RSASSA (PKCS#1 v1.5 or PSS) */
+	unsigned bits;		/* the curve's or the modulus's size */
+	const char *curve;	/* ECC: the curve as OpenSSL names it; NULL for RSA */
+	const char *csr_digest; /* the hash the CSR is signed with, as OpenSSL names it */
+};
 
 /* A TPM public key in plain terms, for code that does not speak tss2. */
 struct tpm_public {
@@ -122,8 +134,14 @@ int tpm_check_lockout(const char *tcti, struct tpm_error *err);
 /* Evict the persistent key at handle, only when its TPM name is expected's. */
 int tpm_evict_key(const char *tcti, uint32_t handle, const struct tpm_public *expected, struct tpm_error *err);
 
-/* "ecc-p256" ... "rsa-3072"; -1 for anything else. */
+/* The row of alg, or NULL when alg is not one (i >= TPM_ALG__COUNT: the
+ * end of the table for a loop, else a caller's bug): never a default. */
+const struct tpm_key_alg_info *tpm_key_alg_info(enum tpm_key_alg alg);
+
+/* The algorithm named s ("ecc-p256" ... "rsa-3072"); -1 for anything else. */
 int tpm_key_alg_parse(const char *s);
+
+/* Its row's name and type; NULL and false when alg is not one. */
 const char *tpm_key_alg_name(enum tpm_key_alg alg);
 bool tpm_key_alg_is_rsa(enum tpm_key_alg alg);
 

@@ -18,6 +18,28 @@
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
+/* --key-alg: the algorithms of the table, the default marked. */
+static void key_alg_help(FILE *f)
+{
+	const char *name;
+	int i;
+
+	for (i = 0; (name = tpm_key_alg_name(i)); i++)
+		fprintf(f, "%s%s%s", i ? ", " : "", name, i == TP_DEFAULT_KEY_ALG ? " (default)" : "");
+}
+
+/* --agent: the agents of the table. */
+static void agent_help(FILE *f)
+{
+	const struct tp_agent_info *a;
+	size_t i;
+
+	fputs("configure ", f);
+	for (i = 0; (a = tp_agent_info(i)); i++)
+		fprintf(f, "%s%s", i ? ", " : "", a->name);
+	fputs(" (repeatable)", f);
+}
+
 /* The shared options, with the set each is in; a command's own options
  * are declared in its file. */
 
@@ -38,8 +60,8 @@ const struct tp_opt_def tp_opt_defs[TP_OPT__COUNT] = {
 			       "CA bundle for the endpoint (default $AWS_CA_BUNDLE, system)" },
 	[TP_OPT_OUT_DIR] = { "out-dir", "DIR", TP_KIND_STRING, TP_OPTS_EVERY, false,
 			     "output directory (default " TP_DEFAULT_OUT_DIR ")" },
-	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", TP_KIND_STRING, TP_OPTS_NEW_KEY, false,
-			     "ecc-p256 (default), ecc-p384, rsa-2048, rsa-3072" },
+	[TP_OPT_KEY_ALG] = { "key-alg", "ALG", TP_KIND_STRING, TP_OPTS_NEW_KEY, false, NULL,
+			     .print_help = key_alg_help },
 	[TP_OPT_KEY_FILE] = { "key-file", "PATH", TP_KIND_STRING, TP_OPTS_DEVICE, false,
 			      "keep the key in a TSS2 key file, not at a handle" },
 	[TP_OPT_KEY_AUTH_FILE] = { "key-auth-file", "FILE", TP_KIND_STRING, TP_OPTS_NEW_KEY, false,
@@ -56,8 +78,7 @@ const struct tp_opt_def tp_opt_defs[TP_OPT__COUNT] = {
 				  "IoT data endpoint for the agent (default: DescribeEndpoint)" },
 	[TP_OPT_ROOT_CA] = { "root-ca", "FILE", TP_KIND_STRING, TP_OPTS_INSTALL, false,
 			     "CA for the agent (default " TP_DEFAULT_ROOT_CA ")" },
-	[TP_OPT_AGENT] = { "agent", "NAME", TP_KIND_LIST, TP_OPTS_INSTALL, false,
-			   "configure aws-iot-device-client, env, openssl, pkcs11 (repeatable)" },
+	[TP_OPT_AGENT] = { "agent", "NAME", TP_KIND_LIST, TP_OPTS_INSTALL, false, NULL, .print_help = agent_help },
 	[TP_OPT_AGENT_CONFIG] = { "agent-config", "PATH", TP_KIND_STRING, TP_OPTS_INSTALL, false,
 				  "aws-iot-device-client config file" },
 	[TP_OPT_OWNER] = { "owner", "USER[:GROUP]", TP_KIND_STRING, TP_OPTS_INSTALL, false,
@@ -127,7 +148,12 @@ static void print_option(const struct tp_opt_def *def, int opt, void *data)
 
 	(void)opt;
 	snprintf(left, sizeof(left), "--%s %s", def->name, def->arg);
-	fprintf(data, "  %-28s %s\n", left, def->help);
+	fprintf(data, "  %-28s ", left);
+	if (def->print_help)
+		def->print_help(data);
+	else
+		fputs(def->help, data);
+	fputc('\n', data);
 }
 
 void tp_options_usage(FILE *f, const struct tp_command *cmd)

@@ -23,6 +23,7 @@
 #define TP_DEFAULT_OUT_DIR "/var/lib/tpm-provision"
 #define TP_DEFAULT_DEADLINE 300
 #define TP_DEFAULT_ROOT_CA "/etc/ssl/certs/Amazon_Root_CA_1.pem"
+#define TP_DEFAULT_KEY_ALG TPM_ALG_ECC_P256
 #define TP_DEFAULT_AGENT_CONFIG "/etc/.aws-iot-device-client/aws-iot-device-client.conf"
 
 /* The option sets several commands share; a command's row in the command
@@ -65,6 +66,9 @@ struct tp_opt_def {
 	bool cli_only; /* a one-off action, not a setting for a file */
 	const char *help;
 	bool after_json; /* a command's own, listed after --json in --help */
+	/* Instead of help, for a value out of a table (the key algorithms,
+	 * the agents): the text made from the table, so it never lags. */
+	void (*print_help)(FILE *f);
 };
 
 /* The options only one command takes, at most this many. */

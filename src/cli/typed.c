@@ -119,7 +119,7 @@ static int apply_defaults(struct tp_raw_options *raw, struct tp_error *err)
 				    "give either key-handle or key-file, not both");
 	if (set_default(raw, TP_OPT_TCTI, TP_DEFAULT_TCTI, TP_FROM_DEFAULT, err) < 0 ||
 	    set_default(raw, TP_OPT_KEY_HANDLE, flag(raw, TP_OPT_KEY_FILE) ? NULL : handle, TP_FROM_DEFAULT, err) < 0 ||
-	    set_default(raw, TP_OPT_KEY_ALG, tpm_key_alg_name(TPM_ALG_ECC_P256), TP_FROM_DEFAULT, err) < 0 ||
+	    set_default(raw, TP_OPT_KEY_ALG, tpm_key_alg_name(TP_DEFAULT_KEY_ALG), TP_FROM_DEFAULT, err) < 0 ||
 	    set_default(raw, TP_OPT_REGION, getenv("AWS_REGION"), TP_FROM_ENV, err) < 0 ||
 	    set_default(raw, TP_OPT_REGION, getenv("AWS_DEFAULT_REGION"), TP_FROM_ENV, err) < 0 ||
 	    set_default(raw, TP_OPT_SIGNING_NAME, "iot", TP_FROM_DEFAULT, err) < 0 ||
@@ -229,6 +229,45 @@ static int check_thing_and_tcti(const struct tp_raw_options *raw, struct tp_erro
 	return check_tcti_option(raw, err);
 }
 
+/* The names of the key algorithms (of RSA keys only: rsa_only), joined by
+ * sep, for a message; NULL when out of memory. */
+static char *key_alg_names(bool rsa_only, const char *sep)
+{
+	char **names = NULL, *joined;
+	const char *name;
+	int i;
+
+	for (i = 0; (name = tpm_key_alg_name(i)); i++)
+		if ((!rsa_only || tpm_key_alg_is_rsa(i)) && tp_strv_push_copy(&names, name) < 0) {
+			tp_strv_free(names);
+			return NULL;
+		}
+	joined = tp_strv_join(names, sep);
+	tp_strv_free(names);
+	return joined;
+}
+
+/* --key-alg names none of the table's algorithms. */
+static int bad_key_alg(const struct tp_raw_options *raw, struct tp_error *err)
+{
+	_cleanup_free_ char *names = key_alg_names(false, ", "), *why = NULL;
+
+	if (!names || asprintf(&why, "is not a key algorithm (%s)", names) < 0)
+		return tp_error_oom(err);
+	return bad_value(raw, TP_OPT_KEY_ALG, why, err);
+}
+
+/* --rsa-pss with a key that is not RSA. */
+static int bad_pss_key(const struct tp_raw_options *raw, struct tp_error *err)
+{
+	_cleanup_free_ char *names = key_alg_names(true, " or ");
+
+	if (!names)
+		return tp_error_oom(err);
+	return tp_error_set(err, raw->v[TP_OPT_RSA_PSS].origin == TP_FROM_CONFIG ? EX_CONFIG : EX_USAGE,
+			    "rsa-pss needs an RSA key (key-alg %s), not %s", names, val(raw, TP_OPT_KEY_ALG));
+}
+
 static int parse_key(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
 {
 	int alg;
@@ -240,14 +279,11 @@ static int parse_key(const struct tp_raw_options *raw, struct tp_options *o, str
 		return bad_value(raw, TP_OPT_KEY_HANDLE, "is the storage root key's handle", err);
 	alg = tpm_key_alg_parse(val(raw, TP_OPT_KEY_ALG));
 	if (alg < 0)
-		return bad_value(raw, TP_OPT_KEY_ALG, "is not a key algorithm (ecc-p256, ecc-p384, rsa-2048, rsa-3072)",
-				 err);
+		return bad_key_alg(raw, err);
 	o->key_alg = (enum tpm_key_alg)alg;
 	o->rsa_pss = flag(raw, TP_OPT_RSA_PSS);
 	if (o->rsa_pss && !tpm_key_alg_is_rsa(o->key_alg))
-		return tp_error_set(err, raw->v[TP_OPT_RSA_PSS].origin == TP_FROM_CONFIG ? EX_CONFIG : EX_USAGE,
-				    "rsa-pss needs an RSA key (key-alg rsa-2048 or rsa-3072), not %s",
-				    val(raw, TP_OPT_KEY_ALG));
+		return bad_pss_key(raw, err);
 	o->force_new_key = flag(raw, TP_OPT_FORCE_NEW_KEY);
 	return nonempty(raw, TP_OPT_KEY_FILE, err) < 0 || nonempty(raw, TP_OPT_KEY_AUTH_FILE, err) < 0 ? -1 : 0;
 }
@@ -433,29 +469,28 @@ static int parse_service(struct tp_raw_options *raw, struct tp_options *o, struc
 	return parse_deadline(raw, o, err);
 }
 
+/* --agent names none of the table's agents. */
+static int bad_agent(const struct tp_raw_options *raw, const char *name, struct tp_error *err)
+{
+	_cleanup_free_ char *names = tp_agent_names(~0u, ", "), *why = NULL;
+
+	if (!names || asprintf(&why, "names an agent other than %s", names) < 0)
+		return tp_error_oom(err);
+	return bad(raw, TP_OPT_AGENT, name, why, err);
+}
+
 /* Each --agent names an agent this program can configure. */
 static int parse_agents(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)
 {
-	static const struct {
-		const char *name;
-		enum tp_agent agent;
-	} known[] = {
-		{ "aws-iot-device-client", TP_AGENT_DEVICE_CLIENT },
-		{ "env", TP_AGENT_ENV },
-		{ "openssl", TP_AGENT_OPENSSL },
-		{ "pkcs11", TP_AGENT_PKCS11 },
-	};
+	const struct tp_agent_info *a;
 	char **item;
-	size_t i;
 
 	o->agents = 0;
 	for (item = raw->v[TP_OPT_AGENT].items; item && *item; item++) {
-		for (i = 0; i < sizeof(known) / sizeof(known[0]) && strcmp(known[i].name, *item) != 0; i++)
-			;
-		if (i == sizeof(known) / sizeof(known[0]))
-			return bad(raw, TP_OPT_AGENT, *item,
-				   "names an agent other than aws-iot-device-client, env, openssl, pkcs11", err);
-		o->agents |= known[i].agent;
+		a = tp_agent_lookup(*item);
+		if (!a)
+			return bad_agent(raw, *item, err);
+		o->agents |= a->bit;
 	}
 	return 0;
 }
@@ -498,7 +533,7 @@ static int check_env_values(const struct tp_raw_options *raw, const struct tp_op
 	const char *problem;
 	size_t i;
 
-	if (!(o->agents & (TP_AGENT_ENV | TP_AGENT_PKCS11)))
+	if (!tp_agents_env(o->agents))
 		return 0;
 	for (i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
 		problem = val(raw, written[i]) ? tp_env_value_problem(val(raw, written[i])) : NULL;
@@ -515,13 +550,15 @@ static int check_env_values(const struct tp_raw_options *raw, const struct tp_op
  * the PKCS#11 token is not made for such a key. */
 static int check_token_key(const struct tp_raw_options *raw, const struct tp_options *o, struct tp_error *err)
 {
-	if (!(o->agents & TP_AGENTS_TOKEN))
+	_cleanup_free_ char *names = NULL;
+
+	if (!tp_agents_token(o->agents) || !val(raw, TP_OPT_KEY_AUTH_FILE))
 		return 0;
-	if (val(raw, TP_OPT_KEY_AUTH_FILE))
-		return tp_error_set(err, conflict_code(raw, TP_OPT_AGENT, TP_OPT_KEY_AUTH_FILE),
-				    "--key-auth-file cannot be used with the PKCS#11 token's agents "
-				    "(aws-iot-device-client, pkcs11)");
-	return 0;
+	names = tp_agent_names(tp_agents_token(~0u), ", ");
+	if (!names)
+		return tp_error_oom(err);
+	return tp_error_set(err, conflict_code(raw, TP_OPT_AGENT, TP_OPT_KEY_AUTH_FILE),
+			    "--key-auth-file cannot be used with the PKCS#11 token's agents (%s)", names);
 }
 
 static int parse_install(const struct tp_raw_options *raw, struct tp_options *o, struct tp_error *err)

@@ -70,7 +70,7 @@ int tp_run_setup(struct tp_run *run, const struct tp_command *cmd, int argc, cha
 		.loc = &o->key,
 		.auth = &run->auth,
 		.force = o->force_new_key,
-		.keep_blob = (o->agents & TP_AGENTS_TOKEN) != 0,
+		.keep_blob = tp_agents_token(o->agents) != 0,
 	};
 	run->svc = (struct tp_service){
 		.endpoint = o->endpoint_url,
@@ -278,7 +278,7 @@ int tp_run_begin(struct tp_run *run, struct tp_error *err)
 	/* --force-new-key asks for a new key even on a provisioned device. */
 	if (run->o.force_new_key)
 		return 0;
-	r = tp_state_read(run->o.out_dir, &state, err);
+	r = tp_state_load(run->o.out_dir, &state, err);
 	if (r == 0 && check_provisioned(run, &state, err) < 0)
 		r = -1;
 	else if (r == 0 && attachments_missing(run, &state)) {
@@ -348,7 +348,7 @@ int tp_run_key(struct tp_run *run, struct tpm_public *ret_pub, struct tp_error *
 	tp_test_crash_point("key-created");
 	/* A reused persistent key may lack what the token links: say so
 	 * before a certificate is asked for. */
-	if (run->plan.agents & TP_AGENTS_TOKEN) {
+	if (tp_agents_token(run->plan.agents)) {
 		_cleanup_free_ char *key_file = NULL;
 
 		return token_key_file(run, &key_file, err);
@@ -417,7 +417,7 @@ static int make_token(const struct tp_run *run, struct tp_error *err)
 		.gid = run->o.owner_gid,
 	};
 
-	if (!(run->plan.agents & TP_AGENTS_TOKEN))
+	if (!tp_agents_token(run->plan.agents))
 		return 0;
 	if (token_key_file(run, &key_file, err) < 0)
 		return -1;
@@ -527,7 +527,7 @@ static int attach_provisioned(struct tp_run *run, struct tp_error *err)
 	/* What was attached is recorded, also when a later attachment failed. */
 	s->attached_thing = done.thing;
 	s->policies = done.policies;
-	if (tp_state_write(run->o.out_dir, s, run->o.owner_uid, run->o.owner_gid, r < 0 ? NULL : err) < 0 || r < 0)
+	if (tp_state_save(run->o.out_dir, s, run->o.owner_uid, run->o.owner_gid, r < 0 ? NULL : err) < 0 || r < 0)
 		return -1;
 	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe(&done, &what, err) < 0)
 		return -1;

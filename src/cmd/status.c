@@ -20,6 +20,7 @@
 #include "src/base/strv.h"
 #include "src/cmd/jsonout.h"
 #include "src/cmd/run.h"
+#include "src/device/agentfiles.h"
 #include "src/store/file.h"
 #include "src/store/keyjournal.h"
 #include "src/x509/cert.h"
@@ -27,8 +28,6 @@
 #include "src/x509/pkey.h"
 
 #define NOT_PROVISIONED 1
-
-static const char *const installed_files[] = { "certificate.pem", "root-ca.pem", "agent.env", "openssl.cnf", NULL };
 
 static void status_usage(const struct tp_command *cmd)
 {
@@ -96,18 +95,19 @@ static char *cert_key_alg(X509 *cert)
 {
 	EVP_PKEY *key = X509_get0_pubkey(cert);
 	char group[64] = "", *s = NULL;
+	int alg;
 
 	if (!key)
 		return NULL;
+	alg = tp_pkey_key_alg(key);
+	if (alg >= 0)
+		return strdup(tpm_key_alg_name(alg));
+	/* A key of none of the table's algorithms, described. */
 	if (EVP_PKEY_is_a(key, "RSA"))
 		return asprintf(&s, "rsa-%d", EVP_PKEY_get_bits(key)) < 0 ? NULL : s;
 	if (!EVP_PKEY_is_a(key, "EC"))
 		return strdup(EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "unknown");
 	EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL);
-	if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
-		return strdup("ecc-p256");
-	if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
-		return strdup("ecc-p384");
 	return asprintf(&s, "ecc %s", *group ? group : "(unknown curve)") < 0 ? NULL : s;
 }
 
@@ -121,7 +121,7 @@ static int key_algorithm(const char *dir, struct findings *r, X509 *cert, struct
 
 	/* The journal only adds to what is shown: a broken one is passed
 	 * over, as when there is none. */
-	recorded = tp_keyjournal_read(dir, &j, &ignored) == 0 && j.phase == TP_KEY_CREATED && j.key_name &&
+	recorded = tp_keyjournal_load(dir, &j, &ignored) == 0 && j.phase == TP_KEY_CREATED && j.key_name &&
 		   strcmp(j.key_name, r->state.key_name) == 0 && tp_keyloc_equal(&j.key, &r->state.key);
 	if (recorded)
 		r->key_alg = strdup(tpm_key_alg_name(j.alg));
@@ -179,18 +179,32 @@ static int check_cert_and_key(struct tp_run *run, struct findings *r, struct tp_
 	return check_key(run, r, cert, path, err);
 }
 
+/* Add name to the files found when it is in dir (once). */
+static int find_file(const char *dir, const char *name, struct findings *r, struct tp_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (tp_strv_contains(r->files, name))
+		return 0;
+	if (tp_path_join(dir, name, &path, err) < 0)
+		return -1;
+	if (access(path, F_OK) == 0 && tp_strv_push_copy(&r->files, name) < 0)
+		return tp_error_oom(err);
+	return 0;
+}
+
+/* The files install writes in the output directory: the certificate, the
+ * root CA, and each agent's. */
 static int find_files(const char *dir, struct findings *r, struct tp_error *err)
 {
-	const char *const *f;
+	const struct tp_agent_info *a;
+	size_t i;
 
-	for (f = installed_files; *f; f++) {
-		_cleanup_free_ char *path = NULL;
-
-		if (tp_path_join(dir, *f, &path, err) < 0)
+	if (find_file(dir, TP_CERT_FILE, r, err) < 0 || find_file(dir, TP_ROOT_CA_FILE, r, err) < 0)
+		return -1;
+	for (i = 0; (a = tp_agent_info(i)); i++)
+		if (a->file && find_file(dir, a->file, r, err) < 0)
 			return -1;
-		if (access(path, F_OK) == 0 && tp_strv_push_copy(&r->files, *f) < 0)
-			return tp_error_oom(err);
-	}
 	return 0;
 }
 
@@ -275,7 +289,7 @@ static int status(struct tp_run *run, struct tp_error *err)
 	_cleanup_(findings_free) struct findings r = { 0 };
 	int s;
 
-	s = tp_state_read(run->o.out_dir, &r.state, err);
+	s = tp_state_load(run->o.out_dir, &r.state, err);
 	if (s == TP_MISSING) {
 		if (run->o.json)
 			printf("{\"provisioned\":false}\n");

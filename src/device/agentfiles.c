@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "src/base/cleanup.h"
+#include "src/base/strv.h"
 #include "src/device/pkcs11.h"
 #include "src/store/file.h"
 #include "src/store/json.h"
@@ -144,10 +145,12 @@ static int env_openssl_lines(const struct tp_install_plan *p, const struct tp_st
 
 /* agent.env, --agent pkcs11: the key as a PKCS#11 URI, the module, the PIN
  * file, and where tpm2-pkcs11 finds its store and the TPM. */
-static int env_pkcs11_lines(const struct tp_install_plan *p, char **text, struct tp_error *err)
+static int env_pkcs11_lines(const struct tp_install_plan *p, const struct tp_state *s, char **text,
+			    struct tp_error *err)
 {
 	_cleanup_free_ char *uri = NULL, *store = NULL, *pin_file = NULL;
 
+	(void)s;
 	if (tp_pkcs11_uri(&uri, err) < 0 || tp_pkcs11_store(p->dir, &store, err) < 0 ||
 	    tp_path_join(store, TP_PKCS11_PIN_FILE, &pin_file, err) < 0)
 		return -1;
@@ -161,31 +164,9 @@ static int env_pkcs11_lines(const struct tp_install_plan *p, char **text, struct
 	return 0;
 }
 
-/* agent.env: a systemd EnvironmentFile= for any agent, also sourced by
- * shells (set -a; . agent.env). */
-static int install_env(const struct tp_install_plan *p, const struct tp_state *s, struct tp_error *err)
-{
-	_cleanup_free_ char *cert = NULL, *ca = NULL;
-	_cleanup_free_ char *text = NULL;
-
-	if (tp_path_join(p->dir, TP_CERT_FILE, &cert, err) < 0 || tp_path_join(p->dir, TP_ROOT_CA_FILE, &ca, err) < 0)
-		return -1;
-	text = strdup("# Written by tpm-provision for the device's IoT agent.\n");
-	if (!text)
-		return tp_error_oom(err);
-	if (env_line(&text, "IOT_ENDPOINT", s->iot_endpoint, err) < 0 ||
-	    env_line(&text, "IOT_THING_NAME", s->thing_name, err) < 0 || env_line(&text, "IOT_CERT", cert, err) < 0 ||
-	    env_line(&text, "IOT_ROOT_CA", ca, err) < 0 ||
-	    ((p->agents & TP_AGENT_ENV) && env_openssl_lines(p, s, &text, err) < 0) ||
-	    ((p->agents & TP_AGENT_PKCS11) && env_pkcs11_lines(p, &text, err) < 0))
-		/* cppcheck does not follow the cleanup attribute: text is freed. */
-		// cppcheck-suppress memleak
-		return -1;
-	return write_owned(p, p->dir, TP_AGENT_ENV_FILE, text, 0644, err);
-}
-
 /* openssl.cnf: the tpm2 provider next to default, for any OpenSSL 3 agent. */
-static int install_openssl_cnf(const struct tp_install_plan *p, struct tp_error *err)
+static int install_openssl_cnf(const struct tp_install_plan *p, const char *pem, const struct tp_state *s,
+			       struct tp_error *err)
 {
 	static const char text[] =
 		"# Written by tpm-provision: load the tpm2 provider next to default, so an\n"
@@ -199,6 +180,8 @@ static int install_openssl_cnf(const struct tp_install_plan *p, struct tp_error 
 		"[tpm_provision_default]\nactivate = 1\n\n"
 		"[tpm_provision_tpm2]\nactivate = 1\n";
 
+	(void)pem;
+	(void)s;
 	return write_owned(p, p->dir, TP_OPENSSL_CNF_FILE, text, 0644, err);
 }
 
@@ -316,6 +299,18 @@ static int private_dir(const struct tp_install_plan *p, const char *dir, struct 
 	return 0;
 }
 
+/* What can be checked of the device client's config before anything is
+ * done: it is a JSON object, in a directory only its owner can write. */
+static int check_device_client(const struct tp_install_plan *p, struct tp_error *err)
+{
+	_cleanup_free_ char *dir = NULL, *name = NULL;
+	_cleanup_json_ cJSON *root = NULL;
+
+	if (read_device_client(p, &root, err) < 0 || tp_path_split(p->agent_config, &dir, &name, err) < 0)
+		return -1;
+	return access(dir, F_OK) == 0 ? tp_check_dir_safe(dir, err) : 0;
+}
+
 /* The device client's certificate and root CA (0644) in its 0700
  * directory, then its config. */
 static int install_for_device_client(const struct tp_install_plan *p, const char *pem, const struct tp_state *s,
@@ -330,11 +325,127 @@ static int install_for_device_client(const struct tp_install_plan *p, const char
 	return install_device_client(p, s, err);
 }
 
+/* The one table of the agents: each row's checks before anything is done,
+ * its lines in agent.env and its own files (each NULL when none). */
+struct agent {
+	struct tp_agent_info info;
+	int (*check)(const struct tp_install_plan *p, struct tp_error *err);
+	int (*env_lines)(const struct tp_install_plan *p, const struct tp_state *s, char **text, struct tp_error *err);
+	int (*install)(const struct tp_install_plan *p, const char *pem, const struct tp_state *s,
+		       struct tp_error *err);
+};
+
+static const struct agent agents[] = {
+	{ { "aws-iot-device-client", TP_AGENT_DEVICE_CLIENT, NULL, true },
+	  check_device_client,
+	  NULL,
+	  install_for_device_client },
+	{ { "env", TP_AGENT_ENV, TP_AGENT_ENV_FILE, false }, NULL, env_openssl_lines, NULL },
+	{ { "openssl", TP_AGENT_OPENSSL, TP_OPENSSL_CNF_FILE, false }, NULL, NULL, install_openssl_cnf },
+	{ { "pkcs11", TP_AGENT_PKCS11, TP_AGENT_ENV_FILE, true }, NULL, env_pkcs11_lines, NULL },
+};
+#define N_AGENTS (sizeof(agents) / sizeof(agents[0]))
+
+const struct tp_agent_info *tp_agent_info(size_t i)
+{
+	return i < N_AGENTS ? &agents[i].info : NULL;
+}
+
+const struct tp_agent_info *tp_agent_lookup(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < N_AGENTS; i++)
+		if (strcmp(agents[i].info.name, name) == 0)
+			return &agents[i].info;
+	return NULL;
+}
+
+static bool uses_token(const struct agent *a)
+{
+	return a->info.token;
+}
+
+static bool writes_env(const struct agent *a)
+{
+	return a->env_lines != NULL;
+}
+
+/* The agents of mask whose rows are such. */
+static unsigned agents_that(unsigned mask, bool (*such)(const struct agent *a))
+{
+	unsigned found = 0;
+	size_t i;
+
+	for (i = 0; i < N_AGENTS; i++)
+		if ((mask & agents[i].info.bit) && such(&agents[i]))
+			found |= agents[i].info.bit;
+	return found;
+}
+
+unsigned tp_agents_token(unsigned mask)
+{
+	return agents_that(mask, uses_token);
+}
+
+unsigned tp_agents_env(unsigned mask)
+{
+	return agents_that(mask, writes_env);
+}
+
+char *tp_agent_names(unsigned mask, const char *sep)
+{
+	char **names = NULL, *joined;
+	size_t i;
+
+	for (i = 0; i < N_AGENTS; i++)
+		if ((mask & agents[i].info.bit) && tp_strv_push_copy(&names, agents[i].info.name) < 0) {
+			tp_strv_free(names);
+			return NULL;
+		}
+	joined = tp_strv_join(names, sep);
+	tp_strv_free(names);
+	return joined;
+}
+
+/* The lines of agent.env of each agent of the plan that gets some. */
+static int agents_env_lines(const struct tp_install_plan *p, const struct tp_state *s, char **text,
+			    struct tp_error *err)
+{
+	const struct agent *a;
+
+	for (a = agents; a < agents + N_AGENTS; a++)
+		if ((p->agents & a->info.bit) && a->env_lines && a->env_lines(p, s, text, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* agent.env: a systemd EnvironmentFile= for any agent, also sourced by
+ * shells (set -a; . agent.env). */
+static int install_env(const struct tp_install_plan *p, const struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_free_ char *cert = NULL, *ca = NULL;
+	_cleanup_free_ char *text = NULL;
+
+	if (tp_path_join(p->dir, TP_CERT_FILE, &cert, err) < 0 || tp_path_join(p->dir, TP_ROOT_CA_FILE, &ca, err) < 0)
+		return -1;
+	text = strdup("# Written by tpm-provision for the device's IoT agent.\n");
+	if (!text)
+		return tp_error_oom(err);
+	if (env_line(&text, "IOT_ENDPOINT", s->iot_endpoint, err) < 0 ||
+	    env_line(&text, "IOT_THING_NAME", s->thing_name, err) < 0 || env_line(&text, "IOT_CERT", cert, err) < 0 ||
+	    env_line(&text, "IOT_ROOT_CA", ca, err) < 0 || agents_env_lines(p, s, &text, err) < 0)
+		/* cppcheck does not follow the cleanup attribute: text is freed. */
+		// cppcheck-suppress memleak
+		return -1;
+	return write_owned(p, p->dir, TP_AGENT_ENV_FILE, text, 0644, err);
+}
+
 int tp_install_check(const struct tp_install_plan *p, struct tp_error *err)
 {
-	_cleanup_free_ char *buf = NULL, *dir = NULL, *name = NULL;
-	_cleanup_json_ cJSON *root = NULL;
+	_cleanup_free_ char *buf = NULL;
 	_cleanup_x509_ X509 *ca = NULL;
+	const struct agent *a;
 	size_t len;
 	int r;
 
@@ -343,18 +454,18 @@ int tp_install_check(const struct tp_install_plan *p, struct tp_error *err)
 		return tp_error_set(err, EX_CONFIG, "%s does not exist", p->root_ca);
 	if (r < 0 || tp_cert_parse_first_pem(buf, len, p->root_ca, &ca, err) < 0)
 		return -1;
-	if ((p->agents & TP_AGENTS_TOKEN) && tp_pkcs11_check(err) < 0)
+	if (tp_agents_token(p->agents) && tp_pkcs11_check(err) < 0)
 		return -1;
-	if (!(p->agents & TP_AGENT_DEVICE_CLIENT))
-		return 0;
-	if (read_device_client(p, &root, err) < 0 || tp_path_split(p->agent_config, &dir, &name, err) < 0)
-		return -1;
-	return access(dir, F_OK) == 0 ? tp_check_dir_safe(dir, err) : 0;
+	for (a = agents; a < agents + N_AGENTS; a++)
+		if ((p->agents & a->info.bit) && a->check && a->check(p, err) < 0)
+			return -1;
+	return 0;
 }
 
 int tp_install(const struct tp_install_plan *p, X509 *cert, const struct tp_state *s, struct tp_error *err)
 {
 	_cleanup_free_ char *pem = NULL;
+	const struct agent *a;
 
 	/* Re-encode what was checked, so the file holds exactly that. */
 	if (tp_cert_to_pem(cert, &pem, err) < 0)
@@ -362,9 +473,10 @@ int tp_install(const struct tp_install_plan *p, X509 *cert, const struct tp_stat
 	if (install_copy(p, p->root_ca, p->dir, TP_ROOT_CA_FILE, 0644, true, err) < 0 ||
 	    (s->key.file && install_copy(p, s->key.file, p->dir, TP_KEY_FILE_COPY, 0640, false, err) < 0) ||
 	    write_owned(p, p->dir, TP_CERT_FILE, pem, 0644, err) < 0 ||
-	    ((p->agents & (TP_AGENT_ENV | TP_AGENT_PKCS11)) && install_env(p, s, err) < 0) ||
-	    ((p->agents & TP_AGENT_OPENSSL) && install_openssl_cnf(p, err) < 0) ||
-	    ((p->agents & TP_AGENT_DEVICE_CLIENT) && install_for_device_client(p, pem, s, err) < 0))
+	    (tp_agents_env(p->agents) && install_env(p, s, err) < 0))
 		return -1;
-	return tp_state_write(p->dir, s, p->uid, p->gid, err);
+	for (a = agents; a < agents + N_AGENTS; a++)
+		if ((p->agents & a->info.bit) && a->install && a->install(p, pem, s, err) < 0)
+			return -1;
+	return tp_state_save(p->dir, s, p->uid, p->gid, err);
 }

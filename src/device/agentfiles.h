@@ -4,6 +4,7 @@
 #define TP_AGENTFILES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include <openssl/types.h>
@@ -20,7 +21,9 @@
  * directory, as it requires. */
 #define TP_DEVICE_CLIENT_DIR "device-client"
 
-/* The agents install can configure. */
+/* The agents install can configure: a bit each, for the rows of the one
+ * table of them (install.c), which every layer reads through the lookups
+ * below.  Adding one is a bit here, and a row and its writer there. */
 enum tp_agent {
 	TP_AGENT_DEVICE_CLIENT = 1 << 0, /* aws-iot-device-client's config */
 	TP_AGENT_ENV = 1 << 1,		 /* agent.env */
@@ -28,8 +31,30 @@ enum tp_agent {
 	TP_AGENT_PKCS11 = 1 << 3,	 /* the PKCS#11 token, in agent.env */
 };
 
-/* The agents that use the key through the PKCS#11 token. */
-#define TP_AGENTS_TOKEN (TP_AGENT_DEVICE_CLIENT | TP_AGENT_PKCS11)
+/* One agent, as the rest of the program knows it; how its configuration
+ * is written is its row's, in install.c. */
+struct tp_agent_info {
+	const char *name;  /* as --agent spells it */
+	enum tp_agent bit; /* in tp_install_plan.agents */
+	const char *file;  /* what it gets in the output directory (status
+			    * lists it), NULL when nothing of its own */
+	bool token;	   /* it uses the key through the PKCS#11 token */
+};
+
+/* The i-th agent of the table, NULL past the last. */
+const struct tp_agent_info *tp_agent_info(size_t i);
+
+/* The agent named name ("env"); NULL for any other name. */
+const struct tp_agent_info *tp_agent_lookup(const char *name);
+
+/* Of the agents in the mask agents: those that use the PKCS#11 token,
+ * those that get agent.env (as masks). */
+unsigned tp_agents_token(unsigned agents);
+unsigned tp_agents_env(unsigned agents);
+
+/* The names of the agents in the mask agents (every one: ~0u), joined by
+ * sep; NULL when out of memory. */
+char *tp_agent_names(unsigned agents, const char *sep);
 
 /* What to install where, from the options. */
 struct tp_install_plan {

@@ -68,7 +68,7 @@ int tp_devkey_read_auth(const char *path, struct tpm_auth *ret_auth, struct tp_e
 	return r;
 }
 
-static int journal_write(const struct tp_devkey *k, enum tp_key_phase phase, const char *name_hex, struct tp_error *err)
+static int journal_save(const struct tp_devkey *k, enum tp_key_phase phase, const char *name_hex, struct tp_error *err)
 {
 	const struct tp_keyjournal j = {
 		.phase = phase,
@@ -77,7 +77,7 @@ static int journal_write(const struct tp_devkey *k, enum tp_key_phase phase, con
 		.key_name = (char *)name_hex,
 	};
 
-	return tp_keyjournal_write(k->out_dir, &j, err);
+	return tp_keyjournal_save(k->out_dir, &j, err);
 }
 
 /* Run fn with the key's reference: the handle, or the key file's blob. */
@@ -190,7 +190,7 @@ static int reuse_or_replace(const struct tp_devkey *k, const struct tp_keyjourna
 	}
 	if (pub->alg != (int)k->alg)
 		return refuse_other_alg(k, pub, err);
-	if (j->phase == TP_KEY_CREATING && journal_write(k, TP_KEY_CREATED, pub->name_hex, err) < 0)
+	if (j->phase == TP_KEY_CREATING && journal_save(k, TP_KEY_CREATED, pub->name_hex, err) < 0)
 		return -1;
 	r = with_keyref(k, check_auth, NULL, err);
 	if (r == TP_MISSING)
@@ -204,7 +204,7 @@ int tp_devkey_find(const struct tp_devkey *k, struct tpm_public *ret_pub, struct
 	struct tpm_public pub;
 	int r;
 
-	r = tp_keyjournal_read(k->out_dir, &j, err);
+	r = tp_keyjournal_load(k->out_dir, &j, err);
 	if (r < 0)
 		return -1;
 	r = tp_devkey_read(k, &pub, err);
@@ -241,7 +241,7 @@ int tp_devkey_create(const struct tp_devkey *k, struct tpm_public *ret_pub, stru
 
 	/* The intent first: a crash after the TPM made the key and before
 	 * its name is recorded leaves a key the rerun may claim. */
-	if (journal_write(k, TP_KEY_CREATING, NULL, err) < 0)
+	if (journal_save(k, TP_KEY_CREATING, NULL, err) < 0)
 		return -1;
 	if (tpm_create_key(k->tcti, k->alg, k->auth, k->loc->file ? 0 : k->loc->handle, &pub, &blob, &e) < 0)
 		tpm_failed(&e, err);
@@ -249,7 +249,7 @@ int tp_devkey_create(const struct tp_devkey *k, struct tpm_public *ret_pub, stru
 		;
 	else if (keep_blob(k, &blob, err) < 0)
 		;
-	else if (journal_write(k, TP_KEY_CREATED, pub.name_hex, err) == 0)
+	else if (journal_save(k, TP_KEY_CREATED, pub.name_hex, err) == 0)
 		r = 0;
 	explicit_bzero(&blob, sizeof(blob));
 	if (r == 0)

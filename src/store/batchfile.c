@@ -42,29 +42,6 @@ static int file_name(const char *name, const char *suffix, char **ret, struct tp
 	return asprintf(ret, "%s%s", name, suffix) < 0 ? tp_error_oom(err) : 0;
 }
 
-static int save(const char *dir, const char *name, const char *suffix, mode_t mode, const struct tp_batch_record *rec,
-		struct tp_error *err)
-{
-	_cleanup_json_ cJSON *root = record_json(rec, NULL);
-	_cleanup_free_ char *file = NULL, *json = NULL;
-
-	if (!root)
-		return tp_error_oom(err);
-	if (file_name(name, suffix, &file, err) < 0 || tp_json_print(root, &json, err) < 0)
-		return -1;
-	return tp_write_file_unsynced(dir, file, json, strlen(json), mode, err);
-}
-
-int tp_batch_pending_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err)
-{
-	return save(dir, name, ".pending", 0644, rec, err);
-}
-
-int tp_batch_result_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err)
-{
-	return save(dir, name, ".json", 0644, rec, err);
-}
-
 int tp_batch_pending_remove(const char *dir, const char *name, bool durable, struct tp_error *err)
 {
 	_cleanup_free_ char *file = NULL, *path = NULL;
@@ -108,7 +85,7 @@ int tp_batch_record_line(const struct tp_batch_record *rec, const char *error, c
 	return 0;
 }
 
-static int record_from_json(const cJSON *root, const char *path, struct tp_batch_record *ret, struct tp_error *err)
+static int record_from_json(const cJSON *root, const char *path, void *ret, struct tp_error *err)
 {
 	struct tp_batch_record rec = { 0 };
 	int phase;
@@ -129,30 +106,53 @@ static int record_from_json(const cJSON *root, const char *path, struct tp_batch
 		tp_batch_record_free(&rec);
 		return -1;
 	}
-	*ret = rec;
+	*(struct tp_batch_record *)ret = rec;
 	return 0;
+}
+
+static cJSON *record_to_json(const void *record)
+{
+	return record_json(record, NULL);
+}
+
+/* The files are synced together by the caller (group commit). */
+static const struct tp_record_type batch_record = {
+	.max = RECORD_MAX, .mode = 0644, .group_commit = true, .to_json = record_to_json, .from_json = record_from_json
+};
+
+static int save(const char *dir, const char *name, const char *suffix, const struct tp_batch_record *rec,
+		struct tp_error *err)
+{
+	_cleanup_free_ char *file = NULL;
+
+	if (file_name(name, suffix, &file, err) < 0)
+		return -1;
+	return tp_record_save(&batch_record, dir, file, rec, (uid_t)-1, (gid_t)-1, err);
+}
+
+int tp_batch_pending_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err)
+{
+	return save(dir, name, ".pending", rec, err);
+}
+
+int tp_batch_result_save(const char *dir, const char *name, const struct tp_batch_record *rec, struct tp_error *err)
+{
+	return save(dir, name, ".json", rec, err);
 }
 
 int tp_batch_record_parse(const char *json, size_t len, const char *path, struct tp_batch_record *ret,
 			  struct tp_error *err)
 {
-	_cleanup_json_ cJSON *root = tp_json_parse_object(json, len, path, err);
-
-	return root ? record_from_json(root, path, ret, err) : -1;
+	return tp_record_parse(&batch_record, json, len, path, ret, err);
 }
 
 int tp_batch_pending_load(const char *dir, const char *name, struct tp_batch_record *ret, struct tp_error *err)
 {
-	_cleanup_json_ cJSON *root = NULL;
-	_cleanup_free_ char *file = NULL, *path = NULL;
-	int r;
+	_cleanup_free_ char *file = NULL;
 
 	if (file_name(name, ".pending", &file, err) < 0)
 		return -1;
-	r = tp_json_read_file(dir, file, RECORD_MAX, &root, &path, err);
-	if (r != 0)
-		return r;
-	return record_from_json(root, path, ret, err);
+	return tp_record_load(&batch_record, dir, file, ret, err);
 }
 
 void tp_batch_record_free(struct tp_batch_record *rec)

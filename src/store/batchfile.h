@@ -3,7 +3,7 @@
  * the journal of its request (durable before the request is sent, then
  * rewritten with the certificate once it is received and checked), and
  * NAME.json, the result (written after NAME.cert.pem; its presence means
- * done).  This module alone parses, formats, reads and writes them.
+ * done).  This module alone parses, formats, loads and saves them.
  *
  * The saves write each file (fsync, rename) but do not sync the directory:
  * the caller does, with tp_sync_dir(), once for all the files it wrote

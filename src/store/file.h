@@ -1,4 +1,6 @@
-/* Files: bounded reads, atomic replacement, removal, the run lock. */
+/* Files: bounded reads, atomic replacement, removal, the run lock.  Bytes
+ * are read and written here; the records made of them are loaded and saved
+ * (json.h). */
 #ifndef TP_FILE_H
 #define TP_FILE_H
 

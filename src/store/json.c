@@ -185,33 +185,44 @@ int tp_json_keyloc(const cJSON *root, const char *path, struct tp_keyloc *ret, s
 	return 0;
 }
 
-int tp_json_read_file(const char *dir, const char *name, size_t max, cJSON **ret_root, char **ret_path,
-		      struct tp_error *err)
+int tp_record_format(const struct tp_record_type *t, const void *record, char **ret_json, struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = t->to_json(record);
+
+	return root ? tp_json_print(root, ret_json, err) : tp_error_oom(err);
+}
+
+int tp_record_parse(const struct tp_record_type *t, const char *json, size_t len, const char *path, void *ret_record,
+		    struct tp_error *err)
+{
+	_cleanup_json_ cJSON *root = tp_json_parse_object(json, len, path, err);
+
+	return root ? t->from_json(root, path, ret_record, err) : -1;
+}
+
+int tp_record_load(const struct tp_record_type *t, const char *dir, const char *name, void *ret_record,
+		   struct tp_error *err)
 {
 	_cleanup_free_ char *path = NULL, *json = NULL;
 	size_t len;
-	cJSON *root;
 	int r;
 
 	if (tp_path_join(dir, name, &path, err) < 0)
 		return -1;
-	r = tp_read_file(path, max, &json, &len, err);
+	r = tp_read_file(path, t->max, &json, &len, err);
 	if (r != 0)
 		return r;
-	root = tp_json_parse_object(json, len, path, err);
-	if (!root)
-		return -1;
-	*ret_root = root;
-	*ret_path = TAKE_PTR(path);
-	return 0;
+	return tp_record_parse(t, json, len, path, ret_record, err);
 }
 
-int tp_json_write_file(const char *dir, const char *name, const cJSON *root, mode_t mode, uid_t uid, gid_t gid,
-		       struct tp_error *err)
+int tp_record_save(const struct tp_record_type *t, const char *dir, const char *name, const void *record, uid_t uid,
+		   gid_t gid, struct tp_error *err)
 {
 	_cleanup_free_ char *json = NULL;
 
-	if (tp_json_print(root, &json, err) < 0)
+	if (tp_record_format(t, record, &json, err) < 0)
 		return -1;
-	return tp_write_file_atomic(dir, name, json, strlen(json), mode, uid, gid, err);
+	if (t->group_commit)
+		return tp_write_file_unsynced(dir, name, json, strlen(json), t->mode, err);
+	return tp_write_file_atomic(dir, name, json, strlen(json), t->mode, uid, gid, err);
 }

@@ -2,7 +2,9 @@
 #ifndef TP_STORE_JSON_H
 #define TP_STORE_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -50,13 +52,39 @@ int tp_json_member_enum(const cJSON *root, const char *name, const char *const *
 int tp_json_add_keyloc(cJSON *root, const struct tp_keyloc *k);
 int tp_json_keyloc(const cJSON *root, const char *path, struct tp_keyloc *ret, struct tp_error *err);
 
-/* Read dir/name (at most max bytes) as an object: TP_MISSING when absent.
- * *ret_path names the file. */
-int tp_json_read_file(const char *dir, const char *name, size_t max, cJSON **ret_root, char **ret_path,
-		      struct tp_error *err);
+/*
+ * The one skeleton of the store's JSON records (state.json, journal.json,
+ * request.json, a batch's files): a record type says how large its file may
+ * be, its mode, whether its directory is synced, and how a record (a struct
+ * of its module) becomes a JSON object and back; the functions below do the
+ * rest the same way for all.  A record is loaded and saved; the bytes of a
+ * file are read and written (file.h).
+ */
+struct tp_record_type {
+	size_t max;	   /* the largest file loaded */
+	mode_t mode;	   /* of the file saved */
+	bool group_commit; /* the caller syncs the directory (tp_sync_dir), once
+			    * for many files; the owner is then this user */
+	/* The record as a new object; NULL when out of memory. */
+	cJSON *(*to_json)(const void *record);
+	/* The object as a record, written only on success; a missing member
+	 * or a wrong type is EX_DATAERR naming it and path. */
+	int (*from_json)(const cJSON *root, const char *path, void *ret_record, struct tp_error *err);
+};
 
-/* Write root to dir/name atomically, mode, owner uid:gid (or -1). */
-int tp_json_write_file(const char *dir, const char *name, const cJSON *root, mode_t mode, uid_t uid, gid_t gid,
-		       struct tp_error *err);
+/* The record as pretty JSON with a final newline. */
+int tp_record_format(const struct tp_record_type *t, const void *record, char **ret_json, struct tp_error *err);
+
+/* The document as a record; path names it in errors. */
+int tp_record_parse(const struct tp_record_type *t, const char *json, size_t len, const char *path, void *ret_record,
+		    struct tp_error *err);
+
+/* dir/name as a record: TP_MISSING when there is no such file. */
+int tp_record_load(const struct tp_record_type *t, const char *dir, const char *name, void *ret_record,
+		   struct tp_error *err);
+
+/* Replace dir/name with the record atomically, owned by uid:gid (or -1). */
+int tp_record_save(const struct tp_record_type *t, const char *dir, const char *name, const void *record, uid_t uid,
+		   gid_t gid, struct tp_error *err);
 
 #endif

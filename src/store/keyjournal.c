@@ -11,8 +11,9 @@ static const char *const phase_names[] = {
 	[TP_KEY_CREATED] = "key-created",
 };
 
-static cJSON *journal_json(const struct tp_keyjournal *j)
+static cJSON *journal_json(const void *record)
 {
+	const struct tp_keyjournal *j = record;
 	cJSON *root = cJSON_CreateObject();
 
 	if (!root || !cJSON_AddStringToObject(root, "phase", phase_names[j->phase]) ||
@@ -22,22 +23,6 @@ static cJSON *journal_json(const struct tp_keyjournal *j)
 		return NULL;
 	}
 	return root;
-}
-
-int tp_keyjournal_format(const struct tp_keyjournal *j, char **ret_json, struct tp_error *err)
-{
-	_cleanup_json_ cJSON *root = journal_json(j);
-
-	return root ? tp_json_print(root, ret_json, err) : tp_error_oom(err);
-}
-
-int tp_keyjournal_write(const char *dir, const struct tp_keyjournal *j, struct tp_error *err)
-{
-	_cleanup_json_ cJSON *root = journal_json(j);
-
-	if (!root)
-		return tp_error_oom(err);
-	return tp_json_write_file(dir, TP_KEYJOURNAL_FILE, root, 0644, (uid_t)-1, (gid_t)-1, err);
 }
 
 static int parse_phase(const cJSON *root, const char *path, enum tp_key_phase *ret, struct tp_error *err)
@@ -65,7 +50,7 @@ static int parse_alg(const cJSON *root, const char *path, enum tpm_key_alg *ret,
 	return 0;
 }
 
-static int journal_from_json(const cJSON *root, const char *path, struct tp_keyjournal *ret, struct tp_error *err)
+static int journal_from_json(const cJSON *root, const char *path, void *ret, struct tp_error *err)
 {
 	struct tp_keyjournal j = { 0 };
 
@@ -75,28 +60,33 @@ static int journal_from_json(const cJSON *root, const char *path, struct tp_keyj
 		tp_keyjournal_free(&j);
 		return -1;
 	}
-	*ret = j;
+	*(struct tp_keyjournal *)ret = j;
 	return 0;
+}
+
+static const struct tp_record_type journal_record = {
+	.max = JOURNAL_MAX, .mode = 0644, .to_json = journal_json, .from_json = journal_from_json
+};
+
+int tp_keyjournal_format(const struct tp_keyjournal *j, char **ret_json, struct tp_error *err)
+{
+	return tp_record_format(&journal_record, j, ret_json, err);
 }
 
 int tp_keyjournal_parse(const char *json, size_t len, const char *path, struct tp_keyjournal *ret_journal,
 			struct tp_error *err)
 {
-	_cleanup_json_ cJSON *root = tp_json_parse_object(json, len, path, err);
-
-	return root ? journal_from_json(root, path, ret_journal, err) : -1;
+	return tp_record_parse(&journal_record, json, len, path, ret_journal, err);
 }
 
-int tp_keyjournal_read(const char *dir, struct tp_keyjournal *ret_journal, struct tp_error *err)
+int tp_keyjournal_load(const char *dir, struct tp_keyjournal *ret_journal, struct tp_error *err)
 {
-	_cleanup_json_ cJSON *root = NULL;
-	_cleanup_free_ char *path = NULL;
-	int r;
+	return tp_record_load(&journal_record, dir, TP_KEYJOURNAL_FILE, ret_journal, err);
+}
 
-	r = tp_json_read_file(dir, TP_KEYJOURNAL_FILE, JOURNAL_MAX, &root, &path, err);
-	if (r != 0)
-		return r;
-	return journal_from_json(root, path, ret_journal, err);
+int tp_keyjournal_save(const char *dir, const struct tp_keyjournal *j, struct tp_error *err)
+{
+	return tp_record_save(&journal_record, dir, TP_KEYJOURNAL_FILE, j, (uid_t)-1, (gid_t)-1, err);
 }
 
 void tp_keyjournal_free(struct tp_keyjournal *j)

@@ -5,8 +5,8 @@
  * absent) and right after (phase "key-created", with the key's TPM name).
  * A rerun trusts a key at the handle (in the file) only when the journal
  * names it, or, after "creating-key", when it has the attributes this
- * program gives its keys.  This module alone parses, formats, reads and
- * writes it.
+ * program gives its keys.  This module alone parses, formats, loads and
+ * saves it.
  */
 #ifndef TP_KEYJOURNAL_H
 #define TP_KEYJOURNAL_H
@@ -33,8 +33,8 @@ int tp_keyjournal_parse(const char *json, size_t len, const char *path, struct t
 			struct tp_error *err);
 
 /* dir/journal.json: TP_MISSING when there is none. */
-int tp_keyjournal_read(const char *dir, struct tp_keyjournal *ret_journal, struct tp_error *err);
-int tp_keyjournal_write(const char *dir, const struct tp_keyjournal *j, struct tp_error *err);
+int tp_keyjournal_load(const char *dir, struct tp_keyjournal *ret_journal, struct tp_error *err);
+int tp_keyjournal_save(const char *dir, const struct tp_keyjournal *j, struct tp_error *err);
 
 void tp_keyjournal_free(struct tp_keyjournal *j);
 

@@ -29,8 +29,9 @@ static bool add_certificate(cJSON *root, const struct tp_reqjournal *q)
 						tp_json_add_strv(root, "attached-policies", q->attached_policies));
 }
 
-static cJSON *request_json(const struct tp_reqjournal *q)
+static cJSON *request_json(const void *record)
 {
+	const struct tp_reqjournal *q = record;
 	cJSON *root = cJSON_CreateObject();
 
 	if (!root || !cJSON_AddStringToObject(root, "phase", phase_names[q->phase]) ||
@@ -42,22 +43,6 @@ static cJSON *request_json(const struct tp_reqjournal *q)
 		return NULL;
 	}
 	return root;
-}
-
-int tp_reqjournal_format(const struct tp_reqjournal *q, char **ret_json, struct tp_error *err)
-{
-	_cleanup_json_ cJSON *root = request_json(q);
-
-	return root ? tp_json_print(root, ret_json, err) : tp_error_oom(err);
-}
-
-int tp_reqjournal_save(const char *dir, const struct tp_reqjournal *q, struct tp_error *err)
-{
-	_cleanup_json_ cJSON *root = request_json(q);
-
-	if (!root)
-		return tp_error_oom(err);
-	return tp_json_write_file(dir, TP_REQJOURNAL_FILE, root, 0600, (uid_t)-1, (gid_t)-1, err);
 }
 
 static int parse_phase(const cJSON *root, const char *path, enum tp_request_phase *ret, struct tp_error *err)
@@ -90,7 +75,7 @@ static int certificate_from_json(const cJSON *root, const char *path, struct tp_
 	return 0;
 }
 
-static int request_from_json(const cJSON *root, const char *path, struct tp_reqjournal *ret, struct tp_error *err)
+static int request_from_json(const cJSON *root, const char *path, void *ret, struct tp_error *err)
 {
 	struct tp_reqjournal q = { 0 };
 
@@ -102,36 +87,44 @@ static int request_from_json(const cJSON *root, const char *path, struct tp_reqj
 		tp_reqjournal_free(&q);
 		return -1;
 	}
-	*ret = q;
+	*(struct tp_reqjournal *)ret = q;
 	return 0;
+}
+
+static const struct tp_record_type request_record = {
+	.max = REQUEST_MAX, .mode = 0600, .to_json = request_json, .from_json = request_from_json
+};
+
+int tp_reqjournal_format(const struct tp_reqjournal *q, char **ret_json, struct tp_error *err)
+{
+	return tp_record_format(&request_record, q, ret_json, err);
 }
 
 int tp_reqjournal_parse(const char *json, size_t len, const char *path, struct tp_reqjournal *ret_request,
 			struct tp_error *err)
 {
-	_cleanup_json_ cJSON *root = tp_json_parse_object(json, len, path, err);
-
-	return root ? request_from_json(root, path, ret_request, err) : -1;
+	return tp_record_parse(&request_record, json, len, path, ret_request, err);
 }
 
 int tp_reqjournal_load(const char *dir, const char *key_name, struct tp_reqjournal *ret_request, struct tp_error *err)
 {
-	_cleanup_json_ cJSON *root = NULL;
-	_cleanup_free_ char *path = NULL;
 	struct tp_reqjournal q;
 	int r;
 
-	r = tp_json_read_file(dir, TP_REQJOURNAL_FILE, REQUEST_MAX, &root, &path, err);
+	r = tp_record_load(&request_record, dir, TP_REQJOURNAL_FILE, &q, err);
 	if (r != 0)
 		return r;
-	if (request_from_json(root, path, &q, err) < 0)
-		return -1;
 	if (strcmp(q.key_name, key_name) != 0) {
 		tp_reqjournal_free(&q);
 		return TP_MISSING;
 	}
 	*ret_request = q;
 	return 0;
+}
+
+int tp_reqjournal_save(const char *dir, const struct tp_reqjournal *q, struct tp_error *err)
+{
+	return tp_record_save(&request_record, dir, TP_REQJOURNAL_FILE, q, (uid_t)-1, (gid_t)-1, err);
 }
 
 int tp_reqjournal_remove(const char *dir, struct tp_error *err)

@@ -9,7 +9,7 @@
  * second request once a certificate was received, and says so when a
  * request was in flight without an answer (it may have left an unused
  * certificate at the service).  Removed once state.json is installed.
- * This module alone parses, formats, reads and writes it.
+ * This module alone parses, formats, loads and saves it.
  */
 #ifndef TP_REQJOURNAL_H
 #define TP_REQJOURNAL_H

@@ -8,8 +8,9 @@
 
 #define STATE_MAX (64 * 1024)
 
-static cJSON *state_json(const struct tp_state *s)
+static cJSON *state_json(const void *record)
 {
+	const struct tp_state *s = record;
 	cJSON *root = cJSON_CreateObject();
 
 	if (!root || !cJSON_AddStringToObject(root, "thing-name", s->thing_name) ||
@@ -29,25 +30,7 @@ static cJSON *state_json(const struct tp_state *s)
 	return root;
 }
 
-int tp_state_format(const struct tp_state *s, char **ret_json, struct tp_error *err)
-{
-	_cleanup_json_ cJSON *root = state_json(s);
-
-	if (!root)
-		return tp_error_oom(err);
-	return tp_json_print(root, ret_json, err);
-}
-
-int tp_state_write(const char *dir, const struct tp_state *s, uid_t uid, gid_t gid, struct tp_error *err)
-{
-	_cleanup_json_ cJSON *root = state_json(s);
-
-	if (!root)
-		return tp_error_oom(err);
-	return tp_json_write_file(dir, TP_STATE_FILE, root, 0644, uid, gid, err);
-}
-
-static int state_from_json(const cJSON *root, const char *path, struct tp_state *ret_state, struct tp_error *err)
+static int state_from_json(const cJSON *root, const char *path, void *ret_state, struct tp_error *err)
 {
 	struct tp_state s = { 0 };
 
@@ -66,27 +49,32 @@ static int state_from_json(const cJSON *root, const char *path, struct tp_state 
 		tp_state_free(&s);
 		return -1;
 	}
-	*ret_state = s;
+	*(struct tp_state *)ret_state = s;
 	return 0;
+}
+
+static const struct tp_record_type state_record = {
+	.max = STATE_MAX, .mode = 0644, .to_json = state_json, .from_json = state_from_json
+};
+
+int tp_state_format(const struct tp_state *s, char **ret_json, struct tp_error *err)
+{
+	return tp_record_format(&state_record, s, ret_json, err);
 }
 
 int tp_state_parse(const char *json, size_t len, const char *path, struct tp_state *ret_state, struct tp_error *err)
 {
-	_cleanup_json_ cJSON *root = tp_json_parse_object(json, len, path, err);
-
-	return root ? state_from_json(root, path, ret_state, err) : -1;
+	return tp_record_parse(&state_record, json, len, path, ret_state, err);
 }
 
-int tp_state_read(const char *dir, struct tp_state *ret_state, struct tp_error *err)
+int tp_state_load(const char *dir, struct tp_state *ret_state, struct tp_error *err)
 {
-	_cleanup_json_ cJSON *root = NULL;
-	_cleanup_free_ char *path = NULL;
-	int r;
+	return tp_record_load(&state_record, dir, TP_STATE_FILE, ret_state, err);
+}
 
-	r = tp_json_read_file(dir, TP_STATE_FILE, STATE_MAX, &root, &path, err);
-	if (r != 0)
-		return r;
-	return state_from_json(root, path, ret_state, err);
+int tp_state_save(const char *dir, const struct tp_state *s, uid_t uid, gid_t gid, struct tp_error *err)
+{
+	return tp_record_save(&state_record, dir, TP_STATE_FILE, s, uid, gid, err);
 }
 
 void tp_state_free(struct tp_state *s)

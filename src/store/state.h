@@ -1,5 +1,5 @@
 /* state.json: what was provisioned, the record a rerun trusts.  This module
- * alone parses, formats, reads and writes it. */
+ * alone parses, formats, loads and saves it. */
 #ifndef TP_STATE_H
 #define TP_STATE_H
 
@@ -33,10 +33,10 @@ int tp_state_format(const struct tp_state *s, char **ret_json, struct tp_error *
 int tp_state_parse(const char *json, size_t len, const char *path, struct tp_state *ret_state, struct tp_error *err);
 
 /* dir/state.json: TP_MISSING when there is none. */
-int tp_state_read(const char *dir, struct tp_state *ret_state, struct tp_error *err);
+int tp_state_load(const char *dir, struct tp_state *ret_state, struct tp_error *err);
 
-/* Write dir/state.json atomically, 0644, owned by uid:gid (or -1). */
-int tp_state_write(const char *dir, const struct tp_state *s, uid_t uid, gid_t gid, struct tp_error *err);
+/* Save dir/state.json atomically, 0644, owned by uid:gid (or -1). */
+int tp_state_save(const char *dir, const struct tp_state *s, uid_t uid, gid_t gid, struct tp_error *err);
 
 void tp_state_free(struct tp_state *s);
 

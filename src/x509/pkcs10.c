@@ -115,11 +115,6 @@ static int load_tpm_key(struct providers *p, const struct tp_csr_key *k, EVP_PKE
 	return 0;
 }
 
-const char *tp_csr_digest(enum tpm_key_alg alg)
-{
-	return alg == TPM_ALG_ECC_P384 ? "SHA384" : "SHA256";
-}
-
 static int new_request(struct providers *p, EVP_PKEY *key, const char *cn, X509_REQ **ret, struct tp_error *err)
 {
 	_cleanup_(X509_REQ_freep) X509_REQ *req = X509_REQ_new_ex(p->libctx, TPM2_PROPQ);
@@ -136,12 +131,15 @@ static int new_request(struct providers *p, EVP_PKEY *key, const char *cn, X509_
 static int sign_request(struct providers *p, EVP_PKEY *key, const struct tp_csr_key *k, const char *cn, char **ret_pem,
 			struct tp_error *err)
 {
-	const char *digest = tp_csr_digest(k->alg);
+	const struct tpm_key_alg_info *alg = tpm_key_alg_info(k->alg);
+	const char *digest = alg ? alg->csr_digest : NULL;
 	_cleanup_(X509_REQ_freep) X509_REQ *req = NULL;
 	_cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *mdctx = NULL;
 	_cleanup_bio_ BIO *bio = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
 
+	if (!digest)
+		return tp_error_set(err, EX_SOFTWARE, "unknown key algorithm %d", (int)k->alg);
 	if (new_request(p, key, cn, &req, err) < 0)
 		return -1;
 	mdctx = EVP_MD_CTX_new();

@@ -14,12 +14,9 @@
 struct tp_csr_key {
 	const struct tp_keyloc *loc;
 	const struct tpm_auth *auth; /* its authorization value */
-	enum tpm_key_alg alg;	     /* P-384 signs with SHA-384, others SHA-256 */
+	enum tpm_key_alg alg;	     /* its row's CSR digest is the hash */
 	bool pss;		     /* RSA: RSASSA-PSS, else PKCS#1 v1.5 */
 };
-
-/* The CSR signature's hash for a key: "SHA384" for P-384, else "SHA256". */
-const char *tp_csr_digest(enum tpm_key_alg alg);
 
 /* Build a CSR (subject CN=common_name) signed by the key k, through the tpm2
  * OpenSSL provider on tcti.  Before returning, the PEM is parsed back and

@@ -44,6 +44,14 @@ check "enroll --key-alg <TAB> -> the four algorithms" offers "$(printf 'ecc-p256
 check "enroll --agent a<TAB> -> aws-iot-device-client" offers aws-iot-device-client enroll --agent a
 check "enroll --agent <TAB> -> the four agents" \
 	offers "$(printf 'aws-iot-device-client\nenv\nopenssl\npkcs11')" enroll --agent ""
+# help_values OPTION: the values enroll --help lists for OPTION, one per
+# line, sorted (they are made from the program's tables).
+help_values() {
+	"$TPM_PROVISION" enroll --help | sed -n "s/^  --$1 [A-Z]* *//p" |
+		sed -e 's/^configure //' -e 's/ (repeatable)$//' -e 's/ (default)//g' | tr ',' '\n' | tr -d ' ' | sort
+}
+check "enroll --key-alg <TAB> -> the algorithms of --help" offers "$(help_values key-alg)" enroll --key-alg ""
+check "enroll --agent <TAB> -> the agents of --help" offers "$(help_values agent)" enroll --agent ""
 check "enroll --signing-name <TAB> -> iot execute-api" offers "$(printf 'execute-api\niot')" enroll --signing-name ""
 check "register --status <TAB> -> ACTIVE INACTIVE" offers "$(printf 'ACTIVE\nINACTIVE')" register --status ""
 check "help e<TAB> -> enroll" offers enroll help e

@@ -261,7 +261,7 @@ static void test_key_options(void)
 	       "default key: ecc-p256 at 0x81000002");
 	tp_options_free(&o);
 	tap_ok(finish(p384, 7, &o, &err) == 0 && o.key_alg == TPM_ALG_ECC_P384 &&
-		       strcmp(tp_csr_digest(o.key_alg), "SHA384") == 0,
+		       strcmp(tpm_key_alg_info(o.key_alg)->csr_digest, "SHA384") == 0,
 	       "ecc-p384 signs with SHA-384");
 	tp_options_free(&o);
 	tap_ok(finish(bad, 7, &o, &err) < 0 && err.exit_code == EX_USAGE && strstr(err.msg, "\"rsa-1024\""),
