@@ -1,10 +1,12 @@
-/* The identity step: the certificate attached to its thing and policies,
- * which is what lets the device connect. */
+/* What is attached to a certificate at the service (its thing and
+ * policies, which is what lets the device connect), and how a command's
+ * success line says it. */
 #ifndef TP_ATTACH_H
 #define TP_ATTACH_H
 
+#include <stdbool.h>
+
 #include "src/base/err.h"
-#include "src/cmd/run.h"
 
 /* What is attached at the service so far. */
 struct tp_attached {
@@ -12,17 +14,9 @@ struct tp_attached {
 	char **policies;
 };
 
-/* Told after each attachment is made, to journal it. */
-typedef int (*tp_attach_journal_fn)(void *ctx, const struct tp_attached *done, struct tp_error *err);
-
-/* Attach what the options ask for and done does not have yet: CreateThing
- * and AttachThingPrincipal for --attach-thing, then AttachPolicy for each
- * --policy; done grows with each, and journal (when given) is told. */
-int tp_attach_missing(struct tp_run *run, const char *cert_id, const char *cert_arn, struct tp_attached *done,
-		      tp_attach_journal_fn journal, void *ctx, struct tp_error *err);
-
-/* Whether the options ask for something done does not have. */
-bool tp_attach_wanted(const struct tp_run *run, const struct tp_attached *done);
+/* Whether thing (or NULL) and policies (or NULL) ask for something done
+ * does not have. */
+bool tp_attach_wanted(const char *thing, char *const *policies, const struct tp_attached *done);
 
 /* "; attached to thing T and policies a, b" or the hint that nothing is
  * attached yet, for the success line (allocated). */
@@ -32,10 +26,6 @@ int tp_attach_describe(const struct tp_attached *done, char **ret, struct tp_err
  * it attached nothing, it says so, and what the device needs if nothing
  * else attached the certificate, which it cannot know. */
 int tp_attach_describe_offline(const struct tp_attached *done, char **ret, struct tp_error *err);
-
-/* A provisioned device asked for attachments it does not have: make just
- * those, and record them in state.json. */
-int tp_attach_provisioned(struct tp_run *run, struct tp_error *err);
 
 void tp_attached_free(struct tp_attached *a);
 

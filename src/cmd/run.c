@@ -10,6 +10,7 @@
 
 #include "src/base/cleanup.h"
 #include "src/cmd/attach.h"
+#include "src/cmd/certsync.h"
 #include "src/cmd/log.h"
 #include "src/cmd/report.h"
 #include "src/device/pkcs11.h"
@@ -269,7 +270,7 @@ static bool attachments_missing(const struct tp_run *run, const struct tp_state 
 {
 	const struct tp_attached done = { .thing = state->attached_thing, .policies = state->policies };
 
-	return tp_attach_wanted(run, &done);
+	return tp_attach_wanted(run->o.attach_thing ? run->o.thing_name : NULL, run->o.policies, &done);
 }
 
 int tp_run_begin(struct tp_run *run, struct tp_error *err)
@@ -410,6 +411,19 @@ int tp_run_load_key_auth(struct tp_run *run, struct tp_error *err)
 	return tp_devkey_read_auth(run->o.key_auth_file, &run->auth, err);
 }
 
+struct tp_certflow tp_run_certflow(const struct tp_run *run, EVP_PKEY *key, tp_certflow_journal_fn journal, void *ctx)
+{
+	return (struct tp_certflow){
+		.key = key,
+		.status = "ACTIVE",
+		.thing = run->o.attach_thing ? run->o.thing_name : NULL,
+		.policies = run->o.policies,
+		.endpoint = run->svc.endpoint,
+		.journal = journal,
+		.ctx = ctx,
+	};
+}
+
 int tp_run_load_creds(struct tp_run *run, struct tp_error *err)
 {
 	return tp_creds_load(&run->creds, err);
@@ -475,6 +489,65 @@ int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub,
 			  err);
 }
 
+/* A certificate installed with no ARN (by install, offline): the service
+ * names it, and must describe the very certificate installed, ACTIVE. */
+static int learn_arn(struct tp_run *run, struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_(tp_issued_cert_free) struct tp_issued_cert c = { 0 };
+
+	if (tp_iot_describe_certificate(&run->svc, s->certificate_id, &c, err) < 0)
+		return -1;
+	if (strcmp(c.id, s->certificate_id) != 0 || (c.status && strcmp(c.status, "ACTIVE") != 0))
+		return tp_error_set(err, EX_DATAERR, "certificate %s is %.32s at the service, not ACTIVE",
+				    s->certificate_id, c.status ? c.status : "unknown");
+	if (!c.arn)
+		return tp_error_set(err, EX_DATAERR, "the service gave no ARN for certificate %s", s->certificate_id);
+	s->certificate_arn = TAKE_PTR(c.arn);
+	return 0;
+}
+
+/* The record's certificate, attached to what is missing; what was
+ * attached is back in the record, also when a later attachment failed. */
+static int attach_missing(struct tp_run *run, struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_(tp_certflow_free) struct tp_certflow f = tp_run_certflow(run, NULL, NULL, NULL);
+	struct tp_issued_cert c = { .id = TAKE_PTR(s->certificate_id), .arn = TAKE_PTR(s->certificate_arn) };
+	struct tp_attached done = { .thing = TAKE_PTR(s->attached_thing), .policies = TAKE_PTR(s->policies) };
+	int r;
+
+	r = tp_certsync_run(&run->svc, &f, tp_certflow_resume(&f, &c, &done, false, err), err);
+	s->certificate_id = TAKE_PTR(f.issued.id);
+	s->certificate_arn = TAKE_PTR(f.issued.arn);
+	s->attached_thing = TAKE_PTR(f.attached.thing);
+	s->policies = TAKE_PTR(f.attached.policies);
+	return r;
+}
+
+/* A provisioned device asked for attachments it does not have: make just
+ * those, and record them in state.json. */
+static int attach_provisioned(struct tp_run *run, struct tp_error *err)
+{
+	struct tp_state *s = &run->provisioned;
+	_cleanup_free_ char *what = NULL;
+	int r;
+
+	r = tp_run_load_creds(run, err);
+	if (r == 0 && !s->certificate_arn)
+		r = learn_arn(run, s, err);
+	if (r == 0)
+		r = attach_missing(run, s, err);
+	if (tp_state_write(run->o.out_dir, s, run->o.owner_uid, run->o.owner_gid, r < 0 ? NULL : err) < 0 || r < 0)
+		return -1;
+	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 ||
+	    tp_attach_describe(&(struct tp_attached){ .thing = s->attached_thing, .policies = s->policies }, &what,
+			       err) < 0)
+		return -1;
+	tp_log(TP_PRIO_NOTICE, "already provisioned as thing %s, certificate %s%s", run->o.thing_name,
+	       s->certificate_id, what);
+	return tp_run_report(run, "attached", s->certificate_id, s->certificate_arn,
+			     &(struct tp_attached){ .thing = s->attached_thing, .policies = s->policies }, err);
+}
+
 void tp_run_free(struct tp_run *run)
 {
 	if (!run)
@@ -516,7 +589,7 @@ int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
 	if (r == 0)
 		r = tp_run_begin(&run, err);
 	if (r == TP_NEED_ATTACH)
-		r = tp_attach_provisioned(&run, err);
+		r = attach_provisioned(&run, err);
 	else if (r == 0)
 		r = preflight(&run, err) < 0 ? -1 : steps(&run, err);
 	tp_run_free(&run);

@@ -13,6 +13,7 @@
 #include "src/aws/iot.h"
 #include "src/base/err.h"
 #include "src/cli/options.h"
+#include "src/cmd/certflow.h"
 #include "src/device/devkey.h"
 #include "src/device/install.h"
 #include "src/store/state.h"
@@ -28,8 +29,6 @@ struct tp_run {
 	int lock;		     /* the output directory's lock */
 	struct tp_state provisioned; /* state.json, when TP_NEED_ATTACH */
 };
-
-struct tp_attached;
 
 /* What every command does: set up the run from argv (printing usage for
  * --help), begin it, and, unless the device is already provisioned, run
@@ -77,6 +76,11 @@ int tp_run_key_for_cert(struct tp_run *run, X509 *cert, struct tpm_public *ret_p
 
 /* Read the key's authorization value (--key-auth-file). */
 int tp_run_load_key_auth(struct tp_run *run, struct tp_error *err);
+
+/* A record of the certificate protocol for this run: for key, ACTIVE,
+ * attached to what the options ask for, journaled by journal (or not,
+ * NULL). */
+struct tp_certflow tp_run_certflow(const struct tp_run *run, EVP_PKEY *key, tp_certflow_journal_fn journal, void *ctx);
 
 /* Load the AWS credentials. */
 int tp_run_load_creds(struct tp_run *run, struct tp_error *err);
