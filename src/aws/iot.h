@@ -49,8 +49,9 @@ int tp_iot_parse_create(const char *body, size_t len, struct tp_issued_cert *ret
 
 void tp_issued_cert_free(struct tp_issued_cert *c);
 
-/* One operation's request, built for sending by the calls above or by a
- * concurrent client (tp_multi_run): http points into the owned strings. */
+/* One operation's request, built for whoever sends it (the calls above,
+ * tp_http_call(), or the concurrent client tp_multi_run()): http points
+ * into the owned strings. */
 struct tp_iot_request {
 	struct tp_http_request http;
 	char *path, *body, *header;

@@ -32,6 +32,8 @@
 #include "src/x509/ossl.h"
 
 #define CSR_MAX (64 * 1024)
+/* Why a lock: two batches on one output directory would send the same
+ * CSRs twice. */
 #define LOCK_FILE "batch.lock"
 
 static void batch_usage(void)
@@ -431,16 +433,11 @@ static void summary(const struct batch *b)
 		       b->st.retried, b->st.throttled);
 }
 
-/* Why a lock: two batches on one output directory would send the same
- * CSRs twice. */
 static int begin(struct tp_run *run, struct batch *b, struct tp_error *err)
 {
 	const struct tp_options *o = &run->o;
 
-	if (tp_mkdir_safe(o->out_dir, err) < 0 ||
-	    tp_lock_file(o->out_dir, LOCK_FILE, o->deadline, NULL, &run->lock, err) < 0)
-		return tp_run_hint_out_dir(err);
-	if (tp_run_load_creds(run, err) < 0)
+	if (tp_run_lock(run, LOCK_FILE, false, err) < 0 || tp_run_load_creds(run, err) < 0)
 		return -1;
 	/* A batch retries many requests at once: a line each only with -v
 	 * (as debug), the summary counts them. */

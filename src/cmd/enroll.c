@@ -189,7 +189,8 @@ static int enroll(struct tp_run *run, struct tp_error *err)
 	struct tpm_public pub;
 
 	/* Before the TPM is touched: fail early on what can be checked here. */
-	if (tp_run_load_key_auth(run, err) < 0 || tp_run_load_creds(run, err) < 0)
+	if (tp_run_preflight(run, true, err) < 0 || tp_run_load_key_auth(run, err) < 0 ||
+	    tp_run_load_creds(run, err) < 0)
 		return -1;
 	if (tp_run_key(run, &pub, err) < 0 || tp_pkey_from_tpm(&pub, &key, err) < 0 ||
 	    obtain_certificate(&r, pub.name_hex, key, err) < 0 || install(&r, &pub, err) < 0 ||
@@ -206,5 +207,7 @@ static int enroll(struct tp_run *run, struct tp_error *err)
 
 int cmd_enroll(int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_command(TP_CMD_ENROLL, argc, argv, enroll_usage, enroll, err);
+	static const struct tp_provisioning cmd = { .cmd = TP_CMD_ENROLL, .usage = enroll_usage, .steps = enroll };
+
+	return tp_run_command(&cmd, argc, argv, err);
 }

@@ -33,6 +33,25 @@ static void install_usage(void)
 	tp_options_usage(stdout, TP_CMD_INSTALL);
 }
 
+/* On a provisioned device, the same certificate is a rerun; another one
+ * is not installed behind the record's back. */
+static int check_same_cert(const struct tp_run *run, const struct tp_state *state, const char *path,
+			   struct tp_error *err)
+{
+	_cleanup_x509_ X509 *cert = NULL;
+	_cleanup_free_ char *pem = NULL;
+	char id[TP_CERT_ID_MAX];
+
+	if (tp_cert_load_file(run->o.cert, &cert, &pem, err) < 0 || tp_cert_id(cert, id, err) < 0)
+		return -1;
+	if (strcmp(id, state->certificate_id) == 0)
+		return 0;
+	return tp_error_set(err, EX_DATAERR,
+			    "%s: this device is already provisioned with certificate %s; %s is certificate %s: "
+			    "move %s away to install another",
+			    path, state->certificate_id, run->o.cert, id, path);
+}
+
 /* Only to attach: the service must know this very certificate, ACTIVE;
  * its ARN names it in the attachments. */
 static int attach_at_service(struct tp_run *run, struct tp_certflow *f, const char *id, struct tp_error *err)
@@ -53,7 +72,7 @@ static int install(struct tp_run *run, struct tp_error *err)
 	struct tpm_public pub;
 
 	/* Step 1: the certificate is for the TPM key and valid now. */
-	if (tp_cert_load_file(run->o.cert, &cert, &pem, err) < 0 ||
+	if (tp_run_preflight(run, true, err) < 0 || tp_cert_load_file(run->o.cert, &cert, &pem, err) < 0 ||
 	    tp_cert_check_validity(cert, run->o.cert, err) < 0 || tp_cert_id(cert, id, err) < 0 ||
 	    tp_run_key_for_cert(run, cert, &pub, &key, err) < 0)
 		return -1;
@@ -76,5 +95,9 @@ static int install(struct tp_run *run, struct tp_error *err)
 
 int cmd_install(int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_command(TP_CMD_INSTALL, argc, argv, install_usage, install, err);
+	static const struct tp_provisioning cmd = {
+		.cmd = TP_CMD_INSTALL, .usage = install_usage, .check_rerun = check_same_cert, .steps = install
+	};
+
+	return tp_run_command(&cmd, argc, argv, err);
 }

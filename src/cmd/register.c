@@ -69,7 +69,7 @@ static int do_register(struct tp_run *run, struct tp_error *err)
 	struct tpm_public pub;
 
 	/* Step 1: the files, and the certificate's id as AWS computes it. */
-	if (tp_cert_load_file(run->o.cert, &cert, &cert_pem, err) < 0 ||
+	if (tp_run_preflight(run, true, err) < 0 || tp_cert_load_file(run->o.cert, &cert, &cert_pem, err) < 0 ||
 	    (run->o.ca_cert && tp_cert_load_file(run->o.ca_cert, &ca, &ca_pem, err) < 0) ||
 	    tp_cert_id(cert, cert_id, err) < 0 || tp_run_key_for_cert(run, cert, &pub, &key, err) < 0)
 		return -1;
@@ -91,5 +91,9 @@ static int do_register(struct tp_run *run, struct tp_error *err)
 
 int cmd_register(int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_command(TP_CMD_REGISTER, argc, argv, register_usage, do_register, err);
+	static const struct tp_provisioning cmd = { .cmd = TP_CMD_REGISTER,
+						    .usage = register_usage,
+						    .steps = do_register };
+
+	return tp_run_command(&cmd, argc, argv, err);
 }

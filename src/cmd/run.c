@@ -25,8 +25,8 @@
 #include "src/x509/pkey.h"
 #include "src/cmd/testhook.h"
 
+/* One provisioning of this device at a time. */
 #define LOCK_FILE "tpm-provision.lock"
-#define CERT_MAX (64 * 1024)
 
 /* The one place retries are printed: the client only reports them. */
 static void note_retry(const char *line)
@@ -59,7 +59,7 @@ int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, str
 	const struct tp_options *o = &run->o;
 	int r;
 
-	*run = (struct tp_run){ .lock = -1, .cmd = cmd };
+	*run = (struct tp_run){ .lock = -1, .command = argv[0] };
 	r = tp_options_load(&run->o, cmd, argc, argv, err);
 	if (r != 0)
 		return r;
@@ -124,33 +124,12 @@ static int wait_for_clock(unsigned deadline, struct tp_error *err)
 			    now_s, built_s, deadline);
 }
 
-/* install --cert on a provisioned device: the same certificate is a
- * rerun; another one is not installed behind the record's back. */
-static int check_same_cert(const struct tp_run *run, const struct tp_state *state, const char *path,
-			   struct tp_error *err)
-{
-	_cleanup_x509_ X509 *cert = NULL;
-	_cleanup_free_ char *pem = NULL;
-	char id[TP_CERT_ID_MAX];
-
-	if (run->cmd != TP_CMD_INSTALL)
-		return 0;
-	if (tp_cert_load_file(run->o.cert, &cert, &pem, err) < 0 || tp_cert_id(cert, id, err) < 0)
-		return -1;
-	if (strcmp(id, state->certificate_id) == 0)
-		return 0;
-	return tp_error_set(err, EX_DATAERR,
-			    "%s: this device is already provisioned with certificate %s; %s is certificate %s: "
-			    "move %s away to install another",
-			    path, state->certificate_id, run->o.cert, id, path);
-}
-
 /* The record names this thing and this key location. */
 static int check_record(const struct tp_run *run, const struct tp_state *state, const char *path, struct tp_error *err)
 {
 	_cleanup_free_ char *have = NULL, *want = NULL;
 
-	if (check_same_cert(run, state, path, err) < 0)
+	if (run->check_rerun && run->check_rerun(run, state, path, err) < 0)
 		return -1;
 
 	if (strcmp(state->thing_name, run->o.thing_name) != 0)
@@ -238,22 +217,9 @@ static int say_provisioned(const struct tp_run *run, const struct tp_state *stat
 int tp_run_report(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
 		  const struct tp_attached *attached, struct tp_error *err)
 {
-	static const struct {
-		enum tp_cmd cmd;
-		const char *name;
-	} names[] = { { TP_CMD_ENROLL, "enroll" },
-		      { TP_CMD_REGISTER, "register" },
-		      { TP_CMD_CSR, "csr" },
-		      { TP_CMD_INSTALL, "install" } };
-	const char *command = "";
-	size_t i;
-
 	if (!run->o.json)
 		return 0;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].cmd == run->cmd)
-			command = names[i].name;
-	return tp_report(&(struct tp_report){ .command = command,
+	return tp_report(&(struct tp_report){ .command = run->command,
 					      .result = result,
 					      .thing = run->o.thing_name,
 					      .certificate_id = cert_id,
@@ -273,17 +239,23 @@ static bool attachments_missing(const struct tp_run *run, const struct tp_state 
 	return tp_attach_wanted(run->o.attach_thing ? run->o.thing_name : NULL, run->o.policies, &done);
 }
 
+int tp_run_lock(struct tp_run *run, const char *lock_file, bool say_waiting, struct tp_error *err)
+{
+	/* The run's first writes into the output directory. */
+	if (tp_mkdir_safe(run->o.out_dir, err) < 0 ||
+	    tp_lock_file(run->o.out_dir, lock_file, run->o.deadline, say_waiting ? waiting_for_lock : NULL, &run->lock,
+			 err) < 0)
+		return tp_run_hint_out_dir(err);
+	return 0;
+}
+
 int tp_run_begin(struct tp_run *run, struct tp_error *err)
 {
 	struct tp_state state = { 0 };
 	int r;
 
-	if (wait_for_clock(run->o.deadline, err) < 0)
+	if (wait_for_clock(run->o.deadline, err) < 0 || tp_run_lock(run, LOCK_FILE, true, err) < 0)
 		return -1;
-	/* The run's first writes into the output directory. */
-	if (tp_mkdir_safe(run->o.out_dir, err) < 0 ||
-	    tp_lock_file(run->o.out_dir, LOCK_FILE, run->o.deadline, waiting_for_lock, &run->lock, err) < 0)
-		return tp_run_hint_out_dir(err);
 	/* --force-new-key asks for a new key even on a provisioned device. */
 	if (run->o.force_new_key)
 		return 0;
@@ -301,17 +273,14 @@ int tp_run_begin(struct tp_run *run, struct tp_error *err)
 
 /* Why: a certificate issued and then not installable (a missing root CA, a
  * broken agent config, an unsafe key directory) costs a request and leaves
- * the device half done; check what can be checked before the TPM or the
- * service is touched. */
-static int preflight(struct tp_run *run, struct tp_error *err)
+ * the device half done. */
+int tp_run_preflight(struct tp_run *run, bool install, struct tp_error *err)
 {
 	_cleanup_free_ char *dir = NULL, *base = NULL;
 
-	if (run->cmd == TP_CMD_BATCH)
-		return 0;
 	if (run->o.key.file && (tp_path_split(run->o.key.file, &dir, &base, err) < 0 || tp_mkdir_safe(dir, err) < 0))
 		return -1;
-	return run->cmd == TP_CMD_CSR ? 0 : tp_install_check(&run->plan, err);
+	return install ? tp_install_check(&run->plan, err) : 0;
 }
 
 /* What the PKCS#11 token links the key from: its key file, or the blob of
@@ -459,6 +428,17 @@ int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub,
 {
 	_cleanup_free_ char *iot_endpoint = NULL;
 	char when[TP_TIME_MAX];
+	struct tp_state state = {
+		.thing_name = run->o.thing_name,
+		.certificate_id = issued->id,
+		.certificate_arn = issued->arn,
+		.certificate_created_at = issued->created_at,
+		.key = run->o.key,
+		.key_name = (char *)pub->name_hex,
+		.endpoint = run->o.endpoint_url,
+		.attached_thing = attached->thing,
+		.policies = attached->policies,
+	};
 
 	/* The agent's data endpoint: given, or asked of the service. */
 	if (run->o.iot_endpoint)
@@ -469,24 +449,10 @@ int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub,
 		return tp_error_oom(err);
 	if (make_token(run, err) < 0)
 		return -1;
-	tp_format_time(time(NULL), when);
+	state.iot_endpoint = iot_endpoint;
+	tp_state_stamp(&state, when);
 	tp_step("installing the certificate and the agent files in %s", run->o.out_dir);
-	return tp_install(&run->plan, cert,
-			  &(struct tp_state){
-				  .thing_name = run->o.thing_name,
-				  .certificate_id = issued->id,
-				  .certificate_arn = issued->arn,
-				  .certificate_created_at = issued->created_at,
-				  .key = run->o.key,
-				  .key_name = (char *)pub->name_hex,
-				  .endpoint = run->o.endpoint_url,
-				  .iot_endpoint = iot_endpoint,
-				  .provisioned_at = when,
-				  .tool_version = PACKAGE_VERSION,
-				  .attached_thing = attached->thing,
-				  .policies = attached->policies,
-			  },
-			  err);
+	return tp_install(&run->plan, cert, &state, err);
 }
 
 /* A certificate installed with no ARN (by install, offline): the service
@@ -576,22 +542,22 @@ int tp_run_plain(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
 	return r < 0 ? -1 : 0;
 }
 
-int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
-		   int (*steps)(struct tp_run *run, struct tp_error *err), struct tp_error *err)
+int tp_run_command(const struct tp_provisioning *cmd, int argc, char **argv, struct tp_error *err)
 {
 	struct tp_run run;
 	int r;
 
-	r = tp_run_setup(&run, cmd, argc, argv, err);
+	r = tp_run_setup(&run, cmd->cmd, argc, argv, err);
+	run.check_rerun = cmd->check_rerun;
 	if (r == TP_HELP)
-		usage();
+		cmd->usage();
 	/* The clock, one run at a time, and a provisioned device left alone. */
 	if (r == 0)
 		r = tp_run_begin(&run, err);
 	if (r == TP_NEED_ATTACH)
 		r = attach_provisioned(&run, err);
 	else if (r == 0)
-		r = preflight(&run, err) < 0 ? -1 : steps(&run, err);
+		r = cmd->steps(&run, err);
 	tp_run_free(&run);
 	return r < 0 ? -1 : 0;
 }

@@ -18,8 +18,16 @@
 #include "src/device/install.h"
 #include "src/store/state.h"
 
+struct tp_run;
+
+/* On a device already provisioned: 0 when this run may be taken for a
+ * rerun of the provisioning state (read from path) records, else the
+ * error that says why not. */
+typedef int (*tp_run_rerun_fn)(const struct tp_run *run, const struct tp_state *state, const char *path,
+			       struct tp_error *err);
+
 struct tp_run {
-	enum tp_cmd cmd;
+	const char *command; /* the name it was called by (argv[0]), for --json */
 	struct tp_options o;
 	struct tpm_auth auth; /* the key's authorization value */
 	struct tp_devkey key;
@@ -28,13 +36,21 @@ struct tp_run {
 	struct tp_install_plan plan;
 	int lock;		     /* the output directory's lock */
 	struct tp_state provisioned; /* state.json, when TP_NEED_ATTACH */
+	tp_run_rerun_fn check_rerun; /* NULL: a run for the same thing and key is a rerun */
 };
 
-/* What every command does: set up the run from argv (printing usage for
- * --help), begin it, and, unless the device is already provisioned, run
- * steps.  0 or -1 with err set. */
-int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
-		   int (*steps)(struct tp_run *run, struct tp_error *err), struct tp_error *err);
+/* A command that provisions this device, as the runner runs it. */
+struct tp_provisioning {
+	enum tp_cmd cmd; /* whose options it takes */
+	void (*usage)(void);
+	tp_run_rerun_fn check_rerun; /* or NULL */
+	int (*steps)(struct tp_run *run, struct tp_error *err);
+};
+
+/* What every command that provisions this device does: set up the run
+ * from argv (printing usage for --help), begin it, and, unless the device
+ * is already provisioned, run its steps.  0 or -1 with err set. */
+int tp_run_command(const struct tp_provisioning *cmd, int argc, char **argv, struct tp_error *err);
 
 /* For the commands that do not provision this device (status, check,
  * batch): set up the run from argv (usage for --help), then body; no
@@ -42,17 +58,27 @@ int tp_run_command(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
 int tp_run_plain(enum tp_cmd cmd, int argc, char **argv, void (*usage)(void),
 		 int (*body)(struct tp_run *run, struct tp_error *err), struct tp_error *err);
 
-/* Parse the options of cmd into run (which must not move afterwards):
- * 0, or TP_HELP when --help was asked for. */
+/* Parse the options of cmd (argv[0] its name) into run (which must not
+ * move afterwards): 0, or TP_HELP when --help was asked for. */
 int tp_run_setup(struct tp_run *run, enum tp_cmd cmd, int argc, char **argv, struct tp_error *err);
 
 /* Wait for the clock, lock the output directory, and leave a provisioned
  * device alone: TP_PROVISIONED when state.json records a provisioning that
- * the TPM key and the installed certificate agree with (said on stdout),
+ * the TPM key and the installed certificate agree with (said on stderr),
  * TP_NEED_ATTACH when such a record lacks an attachment the options ask for
  * (run->provisioned holds it), 0 to go on; an error when the record and the
  * device disagree. */
 int tp_run_begin(struct tp_run *run, struct tp_error *err);
+
+/* The output directory made (when it is not there) and locked in
+ * lock_file, one run at a time; waiting says so (a batch does not). */
+int tp_run_lock(struct tp_run *run, const char *lock_file, bool say_waiting, struct tp_error *err);
+
+/* What can be checked before the TPM or the service is touched: the key
+ * file's directory is safe, and (unless install is false: the key and
+ * its CSR only) the certificate and the agent files can be installed, so
+ * that a certificate is not issued for a device that cannot take it. */
+int tp_run_preflight(struct tp_run *run, bool install, struct tp_error *err);
 
 /* An error from a write into the output directory (err set): when this
  * user may not write there (EACCES, EPERM), add the way out, --out-dir or
@@ -61,7 +87,7 @@ int tp_run_hint_out_dir(struct tp_error *err);
 
 /* Step 1 of enroll and csr: the key is made inside the TPM and never
  * leaves it; a key made by an earlier, interrupted run is reused.  Says
- * which on stdout. */
+ * which (stderr). */
 int tp_run_key(struct tp_run *run, struct tpm_public *ret_pub, struct tp_error *err);
 
 /* A CSR for the thing, signed in the TPM by the key whose public part is
@@ -91,7 +117,8 @@ int tp_run_load_creds(struct tp_run *run, struct tp_error *err);
 int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub, const struct tp_issued_cert *issued,
 		   const struct tp_attached *attached, struct tp_error *err);
 
-/* --json: the command's result object on stdout (nothing without it). */
+/* --json: the command's result object on stdout (nothing without it);
+ * attached may be NULL. */
 int tp_run_report(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
 		  const struct tp_attached *attached, struct tp_error *err);
 

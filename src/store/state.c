@@ -1,6 +1,7 @@
 #include "src/store/state.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "src/base/strv.h"
 #include "src/store/file.h"
@@ -36,6 +37,13 @@ int tp_state_format(const struct tp_state *s, char **ret_json, struct tp_error *
 	if (!root)
 		return tp_error_oom(err);
 	return tp_json_print(root, ret_json, err);
+}
+
+void tp_state_stamp(struct tp_state *s, char when[TP_TIME_MAX])
+{
+	tp_format_time(time(NULL), when);
+	s->provisioned_at = when;
+	s->tool_version = (char *)PACKAGE_VERSION;
 }
 
 int tp_state_write(const char *dir, const struct tp_state *s, uid_t uid, gid_t gid, struct tp_error *err)
