@@ -181,6 +181,11 @@ static int journal(void *ctx, const struct tp_certflow *f, enum tp_certflow_even
 	if (event == TP_CERTFLOW_ATTACHED) /* attaching again is harmless: a rerun does */
 		return 0;
 	if (event == TP_CERTFLOW_SENDING) {
+		/* A fresh request: nothing of a refused one stays. */
+		char *csr = TAKE_PTR(r->csr);
+
+		tp_batch_record_free(r);
+		r->csr = csr;
 		r->phase = TP_BATCH_SENT;
 		if (stamp(&r->sent_at, err) < 0)
 			return -1;
@@ -202,8 +207,11 @@ static int resume(struct job *j, struct tp_error *err)
 {
 	struct tp_batch_record *r = &j->rec;
 	struct tp_issued_cert c = { 0 };
-	struct tp_attached done = { .thing = TAKE_PTR(r->attached_thing), .policies = TAKE_PTR(r->policies) };
+	struct tp_attached done = { .thing = r->attached_thing, .policies = r->policies };
 
+	/* done takes them: NAME.json gets what the record has at the end. */
+	r->attached_thing = NULL;
+	r->policies = NULL;
 	if (set_field(&c.id, r->certificate_id, err) < 0 || set_field(&c.arn, r->certificate_arn, err) < 0 ||
 	    set_field(&c.status, r->status, err) < 0) {
 		tp_issued_cert_free(&c);
@@ -252,6 +260,23 @@ static int settle(struct batch *b, struct job *j, int r, struct tp_error *err)
 	return 0;
 }
 
+/* The CSR's record of the certificate protocol, from its first request:
+ * the attachments still missing of a certificate received before, or a
+ * fresh request. */
+static int start(struct batch *b, struct job *j, bool received, struct tp_error *err)
+{
+	const struct tp_options *o = &b->run->o;
+
+	j->flow = (struct tp_certflow){ .key = j->csr.key,
+					.status = "ACTIVE",
+					.thing = o->attach_thing ? j->csr.cn : NULL,
+					.policies = o->policies,
+					.endpoint = b->run->svc.endpoint,
+					.journal = journal,
+					.ctx = j };
+	return settle(b, j, received ? resume(j, err) : tp_certflow_request(&j->flow, j->csr.pem, err), err);
+}
+
 /* A job for NAME: 1 with its first request, 0 when it needs none (done
  * before, or counted as failed and reported here), -1 to stop. */
 static int prepare_job(struct batch *b, char *name, struct job **ret, struct tp_error *err)
@@ -292,18 +317,7 @@ static int prepare_job(struct batch *b, char *name, struct job **ret, struct tp_
 		failed(b, j, e.exit_code, e.msg);
 		return 0;
 	}
-	j->flow = (struct tp_certflow){ .key = j->csr.key,
-					.status = "ACTIVE",
-					.thing = b->run->o.attach_thing ? j->csr.cn : NULL,
-					.policies = b->run->o.policies,
-					.endpoint = b->run->svc.endpoint,
-					.journal = journal,
-					.ctx = j };
-	if (r == 0 && j->rec.phase == TP_BATCH_RECEIVED)
-		r = resume(j, err);
-	else
-		r = tp_certflow_request(&j->flow, j->csr.pem, err);
-	r = settle(b, j, r, err);
+	r = start(b, j, r == 0 && j->rec.phase == TP_BATCH_RECEIVED, err);
 	if (r == 1)
 		*ret = TAKE_PTR(j);
 	return r;

@@ -103,12 +103,15 @@ static int journal(void *ctx, const struct tp_certflow *f, enum tp_certflow_even
 static int resume_received(struct request *r, struct tp_error *err)
 {
 	struct tp_reqjournal *q = &r->q;
-	struct tp_issued_cert issued = { .id = TAKE_PTR(q->certificate_id),
-					 .arn = TAKE_PTR(q->certificate_arn),
-					 .pem = TAKE_PTR(q->certificate_pem),
-					 .created_at = TAKE_PTR(q->created_at) };
-	struct tp_attached attached = { .thing = TAKE_PTR(q->attached_thing),
-					.policies = TAKE_PTR(q->attached_policies) };
+	struct tp_issued_cert issued = { 0 };
+	struct tp_attached attached = { 0 };
+
+	issued.id = TAKE_PTR(q->certificate_id);
+	issued.arn = TAKE_PTR(q->certificate_arn);
+	issued.pem = TAKE_PTR(q->certificate_pem);
+	issued.created_at = TAKE_PTR(q->created_at);
+	attached.thing = TAKE_PTR(q->attached_thing);
+	attached.policies = TAKE_PTR(q->attached_policies);
 
 	tp_log(TP_PRIO_NOTICE, "resuming: using certificate %s received by an interrupted run", issued.id);
 	return tp_certflow_resume(&r->flow, &issued, &attached, true, err);

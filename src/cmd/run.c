@@ -477,10 +477,14 @@ static int learn_arn(struct tp_run *run, struct tp_state *s, struct tp_error *er
 static int attach_missing(struct tp_run *run, struct tp_state *s, struct tp_error *err)
 {
 	_cleanup_(tp_certflow_free) struct tp_certflow f = tp_run_certflow(run, NULL, NULL, NULL);
-	struct tp_issued_cert c = { .id = TAKE_PTR(s->certificate_id), .arn = TAKE_PTR(s->certificate_arn) };
-	struct tp_attached done = { .thing = TAKE_PTR(s->attached_thing), .policies = TAKE_PTR(s->policies) };
+	struct tp_issued_cert c = { 0 };
+	struct tp_attached done = { 0 };
 	int r;
 
+	c.id = TAKE_PTR(s->certificate_id);
+	c.arn = TAKE_PTR(s->certificate_arn);
+	done.thing = TAKE_PTR(s->attached_thing);
+	done.policies = TAKE_PTR(s->policies);
 	r = tp_certsync_run(&run->svc, &f, tp_certflow_resume(&f, &c, &done, false, err), err);
 	s->certificate_id = TAKE_PTR(f.issued.id);
 	s->certificate_arn = TAKE_PTR(f.issued.arn);

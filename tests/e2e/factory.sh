@@ -340,6 +340,7 @@ check "nothing written for it" [ ! -e "$TEST_DIR/o7/wrong-1.json" ] && [ ! -e "$
 run -- batch $(batch_args) --csr-dir "$B7" --out-dir "$TEST_DIR/o7"
 check "the rerun sends a fresh request and gets a certificate for the key" completed "$B7" "$TEST_DIR/o7" 1
 check "no journal is left after the rerun" [ ! -e "$TEST_DIR/o7/wrong-1.pending" ]
+check "the result keeps nothing of the refused certificate" not grep -q refused "$TEST_DIR/o7/wrong-1.json"
 
 # Long input is used whole or refused, never cut: a 2,500-character
 # endpoint path reaches the service whole; a 3,000-character output
