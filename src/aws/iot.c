@@ -285,51 +285,6 @@ int tp_iot_describe_certificate(const struct tp_service *svc, const char *id, st
 	return 0;
 }
 
-/* What a describe adds to a create answer that had only the id. */
-static int complete_from_describe(const struct tp_service *svc, struct tp_issued_cert *c, struct tp_error *err)
-{
-	_cleanup_(issued_freep) struct tp_issued_cert d = { 0 };
-
-	if (tp_iot_describe_certificate(svc, c->id, &d, err) < 0)
-		return -1;
-	if (strcmp(d.id, c->id) != 0)
-		return tp_error_set(err, EX_DATAERR, "GET %s/certificates/%s: the service described certificate %s",
-				    svc->endpoint, c->id, d.id);
-	c->pem = TAKE_PTR(d.pem);
-	if (!c->arn)
-		c->arn = TAKE_PTR(d.arn);
-	if (!c->status)
-		c->status = TAKE_PTR(d.status);
-	return 0;
-}
-
-/* Why: CreateCertificateFromCsr has AWS IoT issue a certificate for the
- * TPM key without the private key ever leaving the device. */
-int tp_iot_create_from_csr(const struct tp_service *svc, const char *csr_pem, struct tp_issued_cert *ret_cert,
-			   bool *ret_rejected, struct tp_error *err)
-{
-	_cleanup_(tp_iot_request_free) struct tp_iot_request req = { 0 };
-	_cleanup_(issued_freep) struct tp_issued_cert c = { 0 };
-	_cleanup_answer_ struct tp_answer a = { 0 };
-
-	*ret_rejected = false;
-	if (tp_iot_request_create(csr_pem, &req, err) < 0 || tp_http_call(svc, &req.http, &a, err) < 0)
-		return -1;
-	if (a.failed) {
-		*ret_rejected = a.status >= 400 && a.status < 500;
-		return fail(svc, &req.http, &a, err);
-	}
-	if (parse_issued(a.data, &c, err) < 0) {
-		tp_error_append(err, "POST %s%s", svc->endpoint, req.path);
-		return -1;
-	}
-	if (!c.pem && complete_from_describe(svc, &c, err) < 0)
-		return -1;
-	*ret_cert = c;
-	c = (struct tp_issued_cert){ 0 };
-	return 0;
-}
-
 /* A 409 for exactly this certificate: the success a crashed run could not
  * record.  0 with *ret filled (the ARN when the answer names it), or
  * TP_MISSING when the answer is another 409 or another failure. */
@@ -405,47 +360,6 @@ int tp_iot_describe_endpoint(const struct tp_service *svc, char **ret_host, stru
 			return tp_error_set(err, EX_DATAERR, "GET %s%s: the endpointAddress is not a host name",
 					    svc->endpoint, path);
 	*ret_host = TAKE_PTR(host);
-	return 0;
-}
-
-int tp_iot_update_certificate(const struct tp_service *svc, const char *id, const char *new_status,
-			      struct tp_error *err)
-{
-	_cleanup_(tp_iot_request_free) struct tp_iot_request req = { 0 };
-	_cleanup_answer_ struct tp_answer a = { 0 };
-
-	if (tp_iot_request_update(id, new_status, &req, err) < 0)
-		return -1;
-	return operation(svc, &req.http, &a, err);
-}
-
-/* Why: fleet tooling finds a device by its thing, and an agent connects as
- * it.  CreateThing answers 200 for a thing that exists alike, so a rerun
- * may do it again. */
-int tp_iot_attach_thing(const struct tp_service *svc, const char *thing, const char *cert_arn, struct tp_error *err)
-{
-	_cleanup_(tp_iot_request_free) struct tp_iot_request create = { 0 }, attach = { 0 };
-	_cleanup_answer_ struct tp_answer a = { 0 }, b = { 0 };
-
-	if (tp_iot_request_create_thing(thing, &create, err) < 0 ||
-	    tp_iot_request_attach_thing(thing, cert_arn, &attach, err) < 0)
-		return -1;
-	if (operation(svc, &create.http, &a, err) < 0)
-		return -1;
-	return operation(svc, &attach.http, &b, err);
-}
-
-/* Why: AWS IoT authorizes a connection by the policies attached to the
- * certificate; without one the device cannot connect. */
-int tp_iot_attach_policy(const struct tp_service *svc, const char *policy, const char *cert_arn, struct tp_error *err)
-{
-	_cleanup_(tp_iot_request_free) struct tp_iot_request req = { 0 };
-	_cleanup_answer_ struct tp_answer a = { 0 };
-
-	if (tp_iot_request_attach_policy(policy, cert_arn, &req, err) < 0 || tp_http_call(svc, &req.http, &a, err) < 0)
-		return -1;
-	if (a.failed)
-		return tp_iot_policy_failure(&a, svc->endpoint, req.path, policy, err);
 	return 0;
 }
 

@@ -21,29 +21,9 @@ struct tp_issued_cert {
 	char *created_at; /* a gateway's created_at, or NULL */
 };
 
-/* CreateCertificateFromCsr: POST /certificates?setAsActive=true; fetches
- * the PEM (and ARN and status) with DescribeCertificate when the answer has
- * only the id.  On failure, *ret_rejected tells whether the service
- * answered with a client error (4xx), which creates nothing. */
-int tp_iot_create_from_csr(const struct tp_service *svc, const char *csr_pem, struct tp_issued_cert *ret_cert,
-			   bool *ret_rejected, struct tp_error *err);
-
 /* DescribeCertificate: GET /certificates/{id}. */
 int tp_iot_describe_certificate(const struct tp_service *svc, const char *id, struct tp_issued_cert *ret_cert,
 				struct tp_error *err);
-
-/* UpdateCertificate: PUT /certificates/{id}?newStatus=STATUS. */
-int tp_iot_update_certificate(const struct tp_service *svc, const char *id, const char *new_status,
-			      struct tp_error *err);
-
-/* CreateThing (POST /things/{name}; 200 also when it exists alike), then
- * AttachThingPrincipal (PUT /things/{name}/principals, the certificate ARN
- * in the signed x-amzn-principal header). */
-int tp_iot_attach_thing(const struct tp_service *svc, const char *thing, const char *cert_arn, struct tp_error *err);
-
-/* AttachPolicy: PUT /target-policies/{policy}, {"target": cert_arn}.  A
- * policy that does not exist is EX_DATAERR naming it. */
-int tp_iot_attach_policy(const struct tp_service *svc, const char *policy, const char *cert_arn, struct tp_error *err);
 
 /* Whether s can be a path segment as this client sends it: libcurl signs
  * the path exactly as written, so only characters that need no escaping
@@ -69,8 +49,9 @@ int tp_iot_parse_create(const char *body, size_t len, struct tp_issued_cert *ret
 
 void tp_issued_cert_free(struct tp_issued_cert *c);
 
-/* One operation's request, built for sending by the calls above or by a
- * concurrent client (tp_multi_run): http points into the owned strings. */
+/* One operation's request, built for whoever sends it (the calls above,
+ * tp_http_call(), or the concurrent client tp_multi_run()): http points
+ * into the owned strings. */
 struct tp_iot_request {
 	struct tp_http_request http;
 	char *path, *body, *header;

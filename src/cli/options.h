@@ -44,8 +44,7 @@ enum tp_opt_set {
 /* How a command uses its options, beyond the sets it takes. */
 enum tp_cmd_flag {
 	/* Installs a certificate already registered at the service: the
-	 * service only to attach it; on a provisioned device only that same
-	 * certificate is a rerun. */
+	 * service only to attach it. */
 	TP_CMD_CERT_REGISTERED = 1 << 0,
 };
 

@@ -1,20 +1,12 @@
-/* The identity step: the certificate attached to its thing and policies,
- * which is what lets the device connect. */
+/* What is attached to a certificate at the service (its thing and
+ * policies, which is what lets the device connect), and how a command's
+ * success line says it. */
 #ifndef TP_ATTACH_H
 #define TP_ATTACH_H
 
 #include <stdbool.h>
 
-#include "src/aws/service.h"
 #include "src/base/err.h"
-
-/* What a run asks to attach, and the service to ask: all attaching needs
- * of it. */
-struct tp_attach_plan {
-	const struct tp_service *svc;
-	const char *thing;     /* --attach-thing: the thing to attach to; NULL: none */
-	char *const *policies; /* --policy, NULL-terminated; NULL: none */
-};
 
 /* What is attached at the service so far. */
 struct tp_attached {
@@ -22,17 +14,9 @@ struct tp_attached {
 	char **policies;
 };
 
-/* Told after each attachment is made, to journal it. */
-typedef int (*tp_attach_journal_fn)(void *ctx, const struct tp_attached *done, struct tp_error *err);
-
-/* Attach what the options ask for and done does not have yet: CreateThing
- * and AttachThingPrincipal for --attach-thing, then AttachPolicy for each
- * --policy; done grows with each, and journal (when given) is told. */
-int tp_attach_missing(const struct tp_attach_plan *plan, const char *cert_id, const char *cert_arn,
-		      struct tp_attached *done, tp_attach_journal_fn journal, void *ctx, struct tp_error *err);
-
-/* Whether the options ask for something done does not have. */
-bool tp_attach_wanted(const struct tp_attach_plan *plan, const struct tp_attached *done);
+/* Whether thing (or NULL) and policies (or NULL) ask for something done
+ * does not have. */
+bool tp_attach_wanted(const char *thing, char *const *policies, const struct tp_attached *done);
 
 /* "; attached to thing T and policies a, b" or the hint that nothing is
  * attached yet, for the success line (allocated). */

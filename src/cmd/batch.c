@@ -22,7 +22,7 @@
 #include "src/base/cleanup.h"
 #include "src/base/strv.h"
 #include "src/base/timefmt.h"
-#include "src/cmd/accept.h"
+#include "src/cmd/certflow.h"
 #include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/cmd/testhook.h"
@@ -33,6 +33,8 @@
 #include "src/x509/ossl.h"
 
 #define CSR_MAX (64 * 1024)
+/* Why a lock: two batches on one output directory would send the same
+ * CSRs twice. */
 #define LOCK_FILE "batch.lock"
 
 #define DEFAULT_PARALLEL 10
@@ -90,18 +92,14 @@ static void batch_usage(const struct tp_command *cmd)
 	tp_options_usage(stdout, cmd);
 }
 
-/* What a job does next. */
-enum step { STEP_CREATE, STEP_DESCRIBE, STEP_DEACTIVATE, STEP_THING, STEP_PRINCIPAL, STEP_POLICY };
-
+/* One CSR: its file, its journal, and its record of the certificate
+ * protocol. */
 struct job {
+	struct batch *b;
 	char *name; /* NAME of NAME.csr */
 	struct tp_csr_info csr;
-	enum step step;
-	size_t policy;
 	struct tp_batch_record rec;
-	struct tp_issued_cert issued;
-	struct tp_iot_request req;
-	char *refused; /* why its certificate was refused */
+	struct tp_certflow flow;
 };
 
 struct batch {
@@ -121,11 +119,9 @@ static void job_free(struct job *j)
 	if (!j)
 		return;
 	free(j->name);
-	free(j->refused);
 	tp_csr_info_free(&j->csr);
 	tp_batch_record_free(&j->rec);
-	tp_issued_cert_free(&j->issued);
-	tp_iot_request_free(&j->req);
+	tp_certflow_free(&j->flow);
 	free(j);
 }
 
@@ -145,7 +141,7 @@ static void print_outcome(struct batch *b, const struct job *j, const char *erro
 	if (b->run->o.json && tp_batch_record_line(&j->rec, error, &line, &e) == 0)
 		printf("%s\n", line);
 	if (error)
-		fprintf(stderr, "%stpm-provision batch: %s.csr: %s\n", tp_prio(TP_PRIO_ERR), j->name, error);
+		tp_log(TP_PRIO_ERR, "batch: %s.csr: %s", j->name, error);
 }
 
 /* A CSR that ends without a certificate; code says whether a rerun may
@@ -180,7 +176,13 @@ static int read_csr(struct batch *b, struct job *j, struct tp_error *err)
 	return 0;
 }
 
-static int attach_next(struct batch *b, struct job *j, struct tp_error *err);
+/* A copy of value (or NULL) into a record's field. */
+static int set_field(char **field, const char *value, struct tp_error *err)
+{
+	free(*field);
+	*field = value ? strdup(value) : NULL;
+	return *field || !value ? 0 : tp_error_oom(err);
+}
 
 /* The time now into a record's field. */
 static int stamp(char **field, struct tp_error *err)
@@ -188,22 +190,138 @@ static int stamp(char **field, struct tp_error *err)
 	char now[TP_TIME_MAX];
 
 	tp_format_time(time(NULL), now);
-	free(*field);
-	*field = strdup(now);
-	return *field ? 0 : tp_error_oom(err);
+	return set_field(field, now, err);
 }
 
-/* A fresh request: journaled before it goes out. */
-static int start_fresh(struct batch *b, struct job *j, struct tp_error *err)
+/* The certificate, checked: NAME.cert.pem, and with attachments to make,
+ * NAME.pending with it, so that a rerun finds it. */
+static int received(struct job *j, const struct tp_certflow *f, struct tp_error *err)
 {
-	j->rec.phase = TP_BATCH_SENT;
-	if (stamp(&j->rec.sent_at, err) < 0)
+	const char *out = j->b->run->o.out_dir;
+	_cleanup_free_ char *pem = NULL, *file = NULL;
+	struct tp_batch_record *r = &j->rec;
+
+	if (tp_cert_to_pem(f->cert, &pem, err) < 0 || asprintf(&file, "%s.cert.pem", j->name) < 0 ||
+	    tp_write_file_unsynced(out, file, pem, strlen(pem), 0644, err) < 0)
 		return -1;
-	j->step = STEP_CREATE;
-	if (tp_batch_pending_save(b->run->o.out_dir, j->name, &j->rec, err) < 0)
+	j->b->unsynced = true;
+	r->phase = TP_BATCH_RECEIVED;
+	if (set_field(&r->certificate_id, f->issued.id, err) < 0 ||
+	    set_field(&r->certificate_arn, f->issued.arn, err) < 0 ||
+	    set_field(&r->status, f->issued.status ? f->issued.status : "ACTIVE", err) < 0)
 		return -1;
-	b->unsynced = true; /* commit() syncs it before the request goes */
-	return tp_iot_request_create(j->csr.pem, &j->req, err);
+	return tp_certflow_attach_wanted(f) ? tp_batch_pending_save(out, j->name, r, err) : 0;
+}
+
+/* NAME.pending follows the record: the request sent, the certificate
+ * received, or refused (a rerun then sends a fresh request).  Written
+ * without a directory sync: commit() makes them durable, once for all,
+ * before their requests go. */
+static int journal(void *ctx, const struct tp_certflow *f, enum tp_certflow_event event, struct tp_error *err)
+{
+	struct job *j = ctx;
+	struct tp_batch_record *r = &j->rec;
+
+	if (event == TP_CERTFLOW_RECEIVED)
+		return received(j, f, err);
+	if (event == TP_CERTFLOW_ATTACHED) /* attaching again is harmless: a rerun does */
+		return 0;
+	if (event == TP_CERTFLOW_SENDING) {
+		/* A fresh request: nothing of a refused one stays. */
+		char *csr = TAKE_PTR(r->csr);
+
+		tp_batch_record_free(r);
+		r->csr = csr;
+		r->phase = TP_BATCH_SENT;
+		if (stamp(&r->sent_at, err) < 0)
+			return -1;
+	} else {
+		r->phase = TP_BATCH_REFUSED;
+		if (set_field(&r->certificate_id, f->issued.id, err) < 0 ||
+		    set_field(&r->refused_because, f->why.msg, err) < 0)
+			return -1;
+	}
+	if (tp_batch_pending_save(j->b->run->o.out_dir, j->name, r, err) < 0)
+		return -1;
+	j->b->unsynced = true;
+	return 0;
+}
+
+/* The certificate an interrupted batch received and checked (it is in
+ * NAME.cert.pem): the attachments still missing. */
+static int resume(struct job *j, struct tp_error *err)
+{
+	struct tp_batch_record *r = &j->rec;
+	struct tp_issued_cert c = { 0 };
+	struct tp_attached done = { .thing = r->attached_thing, .policies = r->policies };
+
+	/* done takes them: NAME.json gets what the record has at the end. */
+	r->attached_thing = NULL;
+	r->policies = NULL;
+	if (set_field(&c.id, r->certificate_id, err) < 0 || set_field(&c.arn, r->certificate_arn, err) < 0 ||
+	    set_field(&c.status, r->status, err) < 0) {
+		tp_issued_cert_free(&c);
+		tp_attached_free(&done);
+		return -1;
+	}
+	return tp_certflow_resume(&j->flow, &c, &done, true, err);
+}
+
+/* Done: NAME.json after NAME.cert.pem; the journal goes once both are
+ * durable (commit()). */
+static int finish(struct batch *b, struct job *j, struct tp_error *err)
+{
+	j->rec.phase = TP_BATCH_DONE;
+	j->rec.attached_thing = TAKE_PTR(j->flow.attached.thing);
+	j->rec.policies = TAKE_PTR(j->flow.attached.policies);
+	if (stamp(&j->rec.done_at, err) < 0)
+		return -1;
+	if (tp_batch_result_save(b->run->o.out_dir, j->name, &j->rec, err) < 0)
+		return -1;
+	tp_test_crash_point("batch-result-written");
+	if (tp_strv_push_copy(&b->finished, j->name) < 0)
+		return tp_error_oom(err);
+	b->unsynced = true;
+	b->written++;
+	print_outcome(b, j, NULL);
+	return 0;
+}
+
+/* The record's start or answer returned r: 1 with its next request, 0
+ * when the CSR is over (finished, or failed and reported), -1 to stop the
+ * batch. */
+static int settle(struct batch *b, struct job *j, int r, struct tp_error *err)
+{
+	const struct tp_certflow *f = &j->flow;
+
+	if (r != 0)
+		return r;
+	if (f->step == TP_CERTFLOW_ACCEPTED)
+		return finish(b, j, err);
+	/* An error answer to the create created nothing; without an answer,
+	 * NAME.pending keeps it from being sent twice. */
+	if (f->step == TP_CERTFLOW_FAILED && f->create_status &&
+	    tp_batch_pending_remove(b->run->o.out_dir, j->name, true, err) < 0)
+		return -1;
+	failed(b, j, f->why.exit_code, f->why.msg);
+	return 0;
+}
+
+/* The CSR's record of the certificate protocol, from its first request:
+ * the attachments still missing of a certificate received before, or a
+ * fresh request. */
+static int start(struct batch *b, struct job *j, bool received, struct tp_error *err)
+{
+	const struct tp_options *o = &b->run->o;
+
+	j->flow = (struct tp_certflow){ .key = j->csr.key,
+					.status = "ACTIVE",
+					.thing = o->attach_thing ? j->csr.cn : NULL,
+					.policies = o->policies,
+					.endpoint = b->run->svc.endpoint,
+					.journal = journal,
+					.ctx = j };
+	return settle(b, j, received ? resume(j, err) : tp_certflow_request(&j->flow, j->csr.pem, err), err);
 }
 
 /* A done CSR whose NAME.pending is still there: the batch before was
@@ -235,6 +353,7 @@ static int prepare_job(struct batch *b, char *name, struct job **ret, struct tp_
 		free(name);
 		return tp_error_oom(err);
 	}
+	j->b = b;
 	j->name = name;
 	if (asprintf(&j->rec.csr, "%s.csr", name) < 0) {
 		j->rec.csr = NULL;
@@ -260,10 +379,7 @@ static int prepare_job(struct batch *b, char *name, struct job **ret, struct tp_
 		failed(b, j, e.exit_code, e.msg);
 		return 0;
 	}
-	if (r == 0 && j->rec.phase == TP_BATCH_RECEIVED)
-		r = attach_next(b, j, err); /* received and checked: resume */
-	else
-		r = start_fresh(b, j, err) < 0 ? -1 : 1;
+	r = start(b, j, r == 0 && j->rec.phase == TP_BATCH_RECEIVED, err);
 	if (r == 1)
 		*ret = TAKE_PTR(j);
 	return r;
@@ -301,203 +417,9 @@ static int next(void *user, struct tp_http_request *req, void **ret_job, struct 
 			return -1;
 		if (r == 0)
 			continue;
-		*req = j->req.http;
+		*req = j->flow.req.http;
 		*ret_job = j;
 		return 1;
-	}
-}
-
-/* "METHOD URL: HTTP status ..." for a failed answer to the job's request. */
-static void answer_failed(struct batch *b, struct job *j, const struct tp_answer *a, const struct tp_error *e)
-{
-	struct tp_error fe = { 0 };
-	_cleanup_free_ char *what = NULL;
-
-	if (!a) {
-		failed(b, j, e->exit_code, e->msg);
-		return;
-	}
-	if (asprintf(&what, "%s %s%s", j->req.http.method, b->run->svc.endpoint, j->req.path) < 0)
-		what = NULL;
-	if (j->step == STEP_POLICY)
-		tp_iot_policy_failure(a, b->run->svc.endpoint, j->req.path, b->run->o.policies[j->policy], &fe);
-	else
-		tp_answer_fail(a, what ? what : "the request", &fe);
-	failed(b, j, fe.exit_code, fe.msg);
-}
-
-/* Done: NAME.json after NAME.cert.pem; the journal goes once both are
- * durable (commit()). */
-static int finish(struct batch *b, struct job *j, struct tp_error *err)
-{
-	j->rec.phase = TP_BATCH_DONE;
-	if (stamp(&j->rec.done_at, err) < 0)
-		return -1;
-	if (tp_batch_result_save(b->run->o.out_dir, j->name, &j->rec, err) < 0)
-		return -1;
-	tp_test_crash_point("batch-result-written");
-	if (tp_strv_push_copy(&b->finished, j->name) < 0)
-		return tp_error_oom(err);
-	b->unsynced = true;
-	b->written++;
-	print_outcome(b, j, NULL);
-	return 0;
-}
-
-static bool wants_attachments(const struct tp_options *o)
-{
-	return o->attach_thing || (o->policies && o->policies[0]);
-}
-
-/* The attachments asked for, one request each, then finish. */
-static int attach_next(struct batch *b, struct job *j, struct tp_error *err)
-{
-	const struct tp_options *o = &b->run->o;
-	const char *arn = j->rec.certificate_arn;
-
-	tp_iot_request_free(&j->req);
-	if ((o->attach_thing && j->step < STEP_THING) || (o->policies && o->policies[j->policy])) {
-		if (!arn) {
-			failed(b, j, EX_DATAERR, "the service gave no ARN: it cannot be attached");
-			return 0;
-		}
-		if (o->attach_thing && j->step < STEP_THING) {
-			j->step = STEP_THING;
-			return tp_iot_request_create_thing(j->csr.cn, &j->req, err) < 0 ? -1 : 1;
-		}
-		j->step = STEP_POLICY;
-		return tp_iot_request_attach_policy(o->policies[j->policy], arn, &j->req, err) < 0 ? -1 : 1;
-	}
-	return finish(b, j, err);
-}
-
-/* A certificate that failed the check: deactivated at the service when it
- * is active, so that nobody uses it; a rerun sends a fresh request. */
-static int refuse(struct batch *b, struct job *j, const struct tp_error *why, struct tp_error *err)
-{
-	if (!(j->refused = strdup(why->msg)))
-		return tp_error_oom(err);
-	if (tp_batch_pending_remove(b->run->o.out_dir, j->name, true, err) < 0)
-		return -1;
-	if (j->issued.status && strcmp(j->issued.status, "ACTIVE") != 0) {
-		failed(b, j, EX_DATAERR, j->refused);
-		return 0;
-	}
-	tp_iot_request_free(&j->req);
-	j->step = STEP_DEACTIVATE;
-	return tp_iot_request_update(j->issued.id, "INACTIVE", &j->req, err) < 0 ? -1 : 1;
-}
-
-/* The certificate the service issued, checked against the CSR's key,
- * written and journaled before anything else is done with it. */
-static int accept(struct batch *b, struct job *j, struct tp_error *err)
-{
-	_cleanup_x509_ X509 *cert = NULL;
-	_cleanup_free_ char *pem = NULL, *file = NULL;
-	struct tp_error why = { 0 };
-	struct tp_batch_record *r = &j->rec;
-
-	if (tp_accept_certificate(&j->issued, j->csr.key, "ACTIVE", &cert, &why) < 0)
-		return refuse(b, j, &why, err);
-	if (tp_cert_to_pem(cert, &pem, err) < 0 || asprintf(&file, "%s.cert.pem", j->name) < 0 ||
-	    tp_write_file_unsynced(b->run->o.out_dir, file, pem, strlen(pem), 0644, err) < 0)
-		return -1;
-	b->unsynced = true;
-	r->phase = TP_BATCH_RECEIVED;
-	r->certificate_id = TAKE_PTR(j->issued.id);
-	r->certificate_arn = TAKE_PTR(j->issued.arn);
-	r->status = TAKE_PTR(j->issued.status);
-	if (!r->status && !(r->status = strdup("ACTIVE")))
-		return tp_error_oom(err);
-	/* With attachments to make, a rerun must find the certificate. */
-	if (wants_attachments(&b->run->o) && tp_batch_pending_save(b->run->o.out_dir, j->name, r, err) < 0)
-		return -1;
-	return attach_next(b, j, err);
-}
-
-/* The create answer: the certificate, or only its id (a describe then
- * fetches the rest). */
-static int created(struct batch *b, struct job *j, const struct tp_answer *a, struct tp_error *err)
-{
-	struct tp_error e = { 0 };
-
-	if (tp_iot_answer_issued(a, &j->issued, &e) < 0) {
-		failed(b, j, EX_DATAERR, e.msg); /* NAME.pending stays: unanswered */
-		return 0;
-	}
-	if (j->issued.pem)
-		return accept(b, j, err);
-	tp_iot_request_free(&j->req);
-	j->step = STEP_DESCRIBE;
-	return tp_iot_request_describe(j->issued.id, &j->req, err) < 0 ? -1 : 1;
-}
-
-static int described(struct batch *b, struct job *j, const struct tp_answer *a, struct tp_error *err)
-{
-	struct tp_issued_cert d = { 0 };
-	struct tp_error e = { 0 };
-
-	if (tp_iot_answer_described(a, &d, &e) < 0) {
-		failed(b, j, EX_DATAERR, e.msg);
-		return 0;
-	}
-	j->issued.pem = TAKE_PTR(d.pem);
-	if (!j->issued.arn)
-		j->issued.arn = TAKE_PTR(d.arn);
-	if (!j->issued.status)
-		j->issued.status = TAKE_PTR(d.status);
-	tp_issued_cert_free(&d);
-	return accept(b, j, err);
-}
-
-/* The deactivation of a refused certificate ended: the CSR failed. */
-static void deactivated(struct batch *b, struct job *j, const struct tp_answer *a, const struct tp_error *e)
-{
-	_cleanup_free_ char *why = NULL;
-	int n;
-
-	if (a && !a->failed)
-		n = asprintf(&why, "%s; certificate %s was set INACTIVE", j->refused, j->issued.id);
-	else
-		n = asprintf(&why, "%s; deactivating certificate %s failed, deactivate it by hand: %s", j->refused,
-			     j->issued.id, a ? "the service refused" : e->msg);
-	failed(b, j, EX_DATAERR, n < 0 ? j->refused : why);
-}
-
-/* The job's request ended: 1 with the next request in j->req, 0 when the
- * job is over (counted and reported), -1 to stop the batch. */
-static int advance(struct batch *b, struct job *j, const struct tp_answer *a, const struct tp_error *e,
-		   struct tp_error *err)
-{
-	if (j->step == STEP_DEACTIVATE) {
-		deactivated(b, j, a, e);
-		return 0;
-	}
-	if (!a || a->failed) {
-		/* An error answer to the create created nothing; without an
-		 * answer, NAME.pending keeps it from being sent twice. */
-		if (a && j->step == STEP_CREATE && tp_batch_pending_remove(b->run->o.out_dir, j->name, true, err) < 0)
-			return -1;
-		answer_failed(b, j, a, e);
-		return 0;
-	}
-	switch (j->step) {
-	case STEP_CREATE:
-		return created(b, j, a, err);
-	case STEP_DESCRIBE:
-		return described(b, j, a, err);
-	case STEP_THING:
-		tp_iot_request_free(&j->req);
-		j->step = STEP_PRINCIPAL;
-		return tp_iot_request_attach_thing(j->csr.cn, j->rec.certificate_arn, &j->req, err) < 0 ? -1 : 1;
-	case STEP_PRINCIPAL:
-		if (!(j->rec.attached_thing = strdup(j->csr.cn)))
-			return tp_error_oom(err);
-		return attach_next(b, j, err);
-	default: /* STEP_POLICY */
-		if (tp_strv_push_copy(&j->rec.policies, b->run->o.policies[j->policy++]) < 0)
-			return tp_error_oom(err);
-		return attach_next(b, j, err);
 	}
 }
 
@@ -528,10 +450,10 @@ static int done(void *user, void *job, const struct tp_answer *a, const struct t
 		struct tp_error *err)
 {
 	struct job *j = job;
-	int r = advance(user, j, a, e, err);
+	int r = settle(user, j, tp_certflow_answer(&j->flow, a, e, err), err);
 
 	if (r == 1) {
-		*req = j->req.http;
+		*req = j->flow.req.http;
 		return 1;
 	}
 	job_free(j);
@@ -587,16 +509,11 @@ static void summary(const struct batch *b)
 		       b->st.retried, b->st.throttled);
 }
 
-/* Why a lock: two batches on one output directory would send the same
- * CSRs twice. */
 static int begin(struct tp_run *run, struct batch *b, struct tp_error *err)
 {
 	const struct tp_options *o = &run->o;
 
-	if (tp_mkdir_safe(o->out_dir, err) < 0 ||
-	    tp_lock_file(o->out_dir, LOCK_FILE, o->deadline, NULL, &run->lock, err) < 0)
-		return tp_run_hint_out_dir(err);
-	if (tp_run_load_creds(run, err) < 0)
+	if (tp_run_lock(run, LOCK_FILE, false, err) < 0 || tp_run_load_creds(run, err) < 0)
 		return -1;
 	/* A batch retries many requests at once: a line each only with -v
 	 * (as debug), the summary counts them. */

@@ -92,9 +92,10 @@ static int csr(struct tp_run *run, struct tp_error *err)
 	_cleanup_free_ char *pem = NULL;
 	struct tpm_public pub;
 
-	if (tp_run_load_key_auth(run, err) < 0 || tp_run_key(run, &pub, err) < 0 ||
-	    tp_pkey_from_tpm(&pub, &key, err) < 0 || tp_run_build_csr(run, key, &pem, err) < 0 ||
-	    write_csr(run->o.csr_out, pem, err) < 0 || record_csr(run, pub.name_hex, err) < 0)
+	if (tp_run_preflight(run, false, err) < 0 || tp_run_load_key_auth(run, err) < 0 ||
+	    tp_run_key(run, &pub, err) < 0 || tp_pkey_from_tpm(&pub, &key, err) < 0 ||
+	    tp_run_build_csr(run, key, &pem, err) < 0 || write_csr(run->o.csr_out, pem, err) < 0 ||
+	    record_csr(run, pub.name_hex, err) < 0)
 		return -1;
 	tp_log(TP_PRIO_NOTICE, "wrote the CSR of thing %s to %s", run->o.thing_name, run->o.csr_out);
 	return tp_run_print_result(run, "csr-written", NULL, NULL, NULL, err);
@@ -102,7 +103,9 @@ static int csr(struct tp_run *run, struct tp_error *err)
 
 static int cmd_csr(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_command(cmd, argc, argv, csr_usage, csr, err);
+	static const struct tp_provisioning how = { .usage = csr_usage, .steps = csr };
+
+	return tp_run_command(cmd, argc, argv, &how, err);
 }
 
 const struct tp_command_impl tp_cmd_csr = {

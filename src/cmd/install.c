@@ -11,8 +11,9 @@
 
 #include "src/aws/iot.h"
 #include "src/base/cleanup.h"
-#include "src/cmd/accept.h"
 #include "src/cmd/attach.h"
+#include "src/cmd/certflow.h"
+#include "src/cmd/certsync.h"
 #include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/store/reqjournal.h"
@@ -45,32 +46,38 @@ static void install_usage(const struct tp_command *cmd)
 	tp_options_usage(stdout, cmd);
 }
 
-static void issued_freep(struct tp_issued_cert *c)
+/* On a provisioned device, the same certificate is a rerun; another one
+ * is not installed behind the record's back. */
+static int check_same_cert(const struct tp_run *run, const struct tp_state *state, const char *path,
+			   struct tp_error *err)
 {
-	tp_issued_cert_free(c);
+	_cleanup_x509_ X509 *cert = NULL;
+	_cleanup_free_ char *pem = NULL;
+	char id[TP_CERT_ID_MAX];
+
+	if (tp_cert_load_file(run->o.cert, &cert, &pem, err) < 0 || tp_cert_id(cert, id, err) < 0)
+		return -1;
+	if (strcmp(id, state->certificate_id) == 0)
+		return 0;
+	return tp_error_set(err, EX_DATAERR,
+			    "%s: this device is already provisioned with certificate %s; %s is certificate %s: "
+			    "move %s away to install another",
+			    path, state->certificate_id, run->o.cert, id, path);
 }
 
 /* Only to attach: the service must know this very certificate, ACTIVE;
  * its ARN names it in the attachments. */
-static int describe_at_service(struct tp_run *run, X509 *cert, const char *id, EVP_PKEY *key,
-			       struct tp_issued_cert *ret, struct tp_error *err)
+static int attach_at_service(struct tp_run *run, struct tp_certflow *f, const char *id, struct tp_error *err)
 {
-	_cleanup_x509_ X509 *described = NULL;
-
-	if (tp_run_load_creds(run, err) < 0 || tp_iot_describe_certificate(&run->svc, id, ret, err) < 0 ||
-	    tp_accept_certificate(ret, key, "ACTIVE", &described, err) < 0)
+	f->expect_file = run->o.cert;
+	if (tp_run_load_creds(run, err) < 0)
 		return -1;
-	if (X509_cmp(cert, described) != 0)
-		return tp_error_set(err, EX_DATAERR,
-				    "the service describes certificate %s with another certificate than %s", id,
-				    run->o.cert);
-	return 0;
+	return tp_certsync_run(&run->svc, f, tp_certflow_describe(f, id, NULL, err), err);
 }
 
 static int install(struct tp_run *run, struct tp_error *err)
 {
-	_cleanup_(issued_freep) struct tp_issued_cert issued = { 0 };
-	_cleanup_(tp_attached_free) struct tp_attached attached = { 0 };
+	_cleanup_(tp_certflow_free) struct tp_certflow f = { 0 };
 	_cleanup_free_ char *pem = NULL, *what = NULL;
 	_cleanup_x509_ X509 *cert = NULL;
 	_cleanup_pkey_ EVP_PKEY *key = NULL;
@@ -78,30 +85,34 @@ static int install(struct tp_run *run, struct tp_error *err)
 	struct tpm_public pub;
 
 	/* Step 1: the certificate is for the TPM key and valid now. */
-	if (tp_cert_load_file(run->o.cert, &cert, &pem, err) < 0 ||
+	if (tp_run_preflight(run, true, err) < 0 || tp_cert_load_file(run->o.cert, &cert, &pem, err) < 0 ||
 	    tp_cert_check_validity(cert, run->o.cert, err) < 0 || tp_cert_id(cert, id, err) < 0 ||
 	    tp_run_key_for_cert(run, cert, &pub, &key, err) < 0)
 		return -1;
 	/* Step 2: the identity at the service, when asked for. */
-	if (tp_attach_wanted(&run->attach, &attached) && describe_at_service(run, cert, id, key, &issued, err) < 0)
+	f = tp_run_certflow(run, key, NULL, NULL);
+	f.expect = cert;
+	if (tp_certflow_attach_wanted(&f) && attach_at_service(run, &f, id, err) < 0)
 		return -1;
-	if (!issued.id && !(issued.id = strdup(id)))
+	if (!f.issued.id && !(f.issued.id = strdup(id)))
 		return tp_error_oom(err);
-	if (tp_attach_missing(&run->attach, issued.id, issued.arn, &attached, NULL, NULL, err) < 0)
-		return -1;
 	/* Step 3: the files for the agent, state.json last. */
-	if (tp_run_install(run, cert, &pub, &issued, &attached, err) < 0 ||
-	    tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe_offline(&attached, &what, err) < 0)
+	if (tp_run_install(run, cert, &pub, &f.issued, &f.attached, err) < 0 ||
+	    tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe_offline(&f.attached, &what, err) < 0)
 		return -1;
 	tp_log(TP_PRIO_NOTICE,
 	       "installed thing %s: certificate %s in %s%s; inspect it with: tpm-provision status --out-dir %s",
 	       run->o.thing_name, id, run->o.out_dir, what, run->o.out_dir);
-	return tp_run_print_result(run, "installed", id, issued.arn, &attached, err);
+	return tp_run_print_result(run, "installed", id, f.issued.arn, &f.attached, err);
 }
 
 static int cmd_install(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_command(cmd, argc, argv, install_usage, install, err);
+	static const struct tp_provisioning how = { .usage = install_usage,
+						    .check_rerun = check_same_cert,
+						    .steps = install };
+
+	return tp_run_command(cmd, argc, argv, &how, err);
 }
 
 const struct tp_command_impl tp_cmd_install = {

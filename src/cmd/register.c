@@ -11,8 +11,9 @@
 
 #include "src/aws/iot.h"
 #include "src/base/cleanup.h"
-#include "src/cmd/accept.h"
 #include "src/cmd/attach.h"
+#include "src/cmd/certflow.h"
+#include "src/cmd/certsync.h"
 #include "src/cmd/log.h"
 #include "src/cmd/run.h"
 #include "src/x509/cert.h"
@@ -60,63 +61,64 @@ static void issued_freep(struct tp_issued_cert *c)
 	tp_issued_cert_free(c);
 }
 
-/* Step 3: AWS IoT learns the certificate, and says it has it with the
- * status asked for (a rerun meets 409 for it; an operator may have revoked
- * or deactivated it since). */
+/* Step 3: AWS IoT learns the certificate (a rerun meets 409 for it). */
 static int register_at_service(struct tp_run *run, const char *cert_pem, const char *ca_pem, const char *cert_id,
 			       struct tp_issued_cert *ret, struct tp_error *err)
 {
-	_cleanup_(issued_freep) struct tp_issued_cert registered = { 0 };
-
 	tp_step("registering certificate %s at %s", cert_id, run->svc.endpoint);
-	if (tp_run_load_creds(run, err) < 0 ||
-	    tp_iot_register(&run->svc, cert_pem, ca_pem, run->o.no_ca, tp_cert_status_name(run->o.status), cert_id,
-			    &registered, err) < 0 ||
-	    tp_iot_describe_certificate(&run->svc, registered.id, ret, err) < 0)
+	if (tp_run_load_creds(run, err) < 0)
 		return -1;
-	if (!ret->arn && registered.arn)
-		ret->arn = TAKE_PTR(registered.arn);
-	return 0;
+	return tp_iot_register(&run->svc, cert_pem, ca_pem, run->o.no_ca, tp_cert_status_name(run->o.status), cert_id,
+			       ret, err);
+}
+
+/* Step 4: the service says it has this very certificate, with the status
+ * asked for (an operator may have revoked or deactivated it since); then
+ * it is attached, exactly as enroll attaches. */
+static int check_and_attach(struct tp_run *run, struct tp_certflow *f, const struct tp_issued_cert *registered,
+			    struct tp_error *err)
+{
+	f->status = tp_cert_status_name(run->o.status);
+	f->expect_file = run->o.cert;
+	return tp_certsync_run(&run->svc, f, tp_certflow_describe(f, registered->id, registered->arn, err), err);
 }
 
 static int do_register(struct tp_run *run, struct tp_error *err)
 {
 	_cleanup_(issued_freep) struct tp_issued_cert registered = { 0 };
-	_cleanup_(tp_attached_free) struct tp_attached attached = { 0 };
+	_cleanup_(tp_certflow_free) struct tp_certflow f = { 0 };
 	_cleanup_free_ char *cert_pem = NULL, *ca_pem = NULL, *what = NULL;
-	_cleanup_x509_ X509 *cert = NULL, *ca = NULL, *described = NULL;
+	_cleanup_x509_ X509 *cert = NULL, *ca = NULL;
 	_cleanup_pkey_ EVP_PKEY *key = NULL;
 	char cert_id[TP_CERT_ID_MAX];
 	struct tpm_public pub;
 
 	/* Step 1: the files, and the certificate's id as AWS computes it. */
-	if (tp_cert_load_file(run->o.cert, &cert, &cert_pem, err) < 0 ||
+	if (tp_run_preflight(run, true, err) < 0 || tp_cert_load_file(run->o.cert, &cert, &cert_pem, err) < 0 ||
 	    (run->o.ca_cert && tp_cert_load_file(run->o.ca_cert, &ca, &ca_pem, err) < 0) ||
 	    tp_cert_id(cert, cert_id, err) < 0 || tp_run_key_for_cert(run, cert, &pub, &key, err) < 0)
 		return -1;
+	f = tp_run_certflow(run, key, NULL, NULL);
+	f.expect = cert;
 	if (register_at_service(run, cert_pem, ca_pem, cert_id, &registered, err) < 0 ||
-	    tp_accept_certificate(&registered, key, tp_cert_status_name(run->o.status), &described, err) < 0)
+	    check_and_attach(run, &f, &registered, err) < 0)
 		return -1;
-	if (X509_cmp(cert, described) != 0)
-		return tp_error_set(err, EX_DATAERR,
-				    "the service describes certificate %s with another certificate "
-				    "than %s",
-				    registered.id, run->o.cert);
-	/* Step 4: attach and install, exactly as enroll does. */
-	if (tp_attach_missing(&run->attach, registered.id, registered.arn, &attached, NULL, NULL, err) < 0 ||
-	    tp_run_install(run, cert, &pub, &registered, &attached, err) < 0 ||
-	    tp_attach_describe(&attached, &what, err) < 0)
+	/* Step 5: install, exactly as enroll does. */
+	if (tp_run_install(run, cert, &pub, &f.issued, &f.attached, err) < 0 ||
+	    tp_attach_describe(&f.attached, &what, err) < 0)
 		return -1;
 	tp_log(TP_PRIO_NOTICE,
 	       "registered thing %s: certificate %s installed in %s%s; inspect it with: tpm-provision status --out-dir "
 	       "%s",
-	       run->o.thing_name, registered.id, run->o.out_dir, what, run->o.out_dir);
-	return tp_run_print_result(run, "registered", registered.id, registered.arn, &attached, err);
+	       run->o.thing_name, f.issued.id, run->o.out_dir, what, run->o.out_dir);
+	return tp_run_print_result(run, "registered", f.issued.id, f.issued.arn, &f.attached, err);
 }
 
 static int cmd_register(const struct tp_command *cmd, int argc, char **argv, struct tp_error *err)
 {
-	return tp_run_command(cmd, argc, argv, register_usage, do_register, err);
+	static const struct tp_provisioning how = { .usage = register_usage, .steps = do_register };
+
+	return tp_run_command(cmd, argc, argv, &how, err);
 }
 
 const struct tp_command_impl tp_cmd_register = {

@@ -10,6 +10,7 @@
 
 #include "src/base/cleanup.h"
 #include "src/cmd/attach.h"
+#include "src/cmd/certsync.h"
 #include "src/cmd/commands.h"
 #include "src/cmd/log.h"
 #include "src/cmd/jsonout.h"
@@ -25,6 +26,7 @@
 #include "src/x509/pkey.h"
 #include "src/cmd/testhook.h"
 
+/* One provisioning of this device at a time. */
 #define LOCK_FILE "tpm-provision.lock"
 
 /* The one place retries are printed: the client only reports them. */
@@ -83,11 +85,6 @@ int tp_run_setup(struct tp_run *run, const struct tp_command *cmd, int argc, cha
 		.note_retry = note_retry,
 		.note_debug = note_debug,
 	};
-	run->attach = (struct tp_attach_plan){
-		.svc = &run->svc,
-		.thing = o->attach_thing ? o->thing_name : NULL,
-		.policies = o->policies,
-	};
 	run->plan = (struct tp_install_plan){
 		.dir = o->out_dir,
 		.root_ca = o->root_ca,
@@ -128,33 +125,12 @@ static int wait_for_clock(unsigned deadline, struct tp_error *err)
 			    now_s, built_s, deadline);
 }
 
-/* install --cert on a provisioned device: the same certificate is a
- * rerun; another one is not installed behind the record's back. */
-static int check_same_cert(const struct tp_run *run, const struct tp_state *state, const char *path,
-			   struct tp_error *err)
-{
-	_cleanup_x509_ X509 *cert = NULL;
-	_cleanup_free_ char *pem = NULL;
-	char id[TP_CERT_ID_MAX];
-
-	if (!(run->cmd->impl->flags & TP_CMD_CERT_REGISTERED))
-		return 0;
-	if (tp_cert_load_file(run->o.cert, &cert, &pem, err) < 0 || tp_cert_id(cert, id, err) < 0)
-		return -1;
-	if (strcmp(id, state->certificate_id) == 0)
-		return 0;
-	return tp_error_set(err, EX_DATAERR,
-			    "%s: this device is already provisioned with certificate %s; %s is certificate %s: "
-			    "move %s away to install another",
-			    path, state->certificate_id, run->o.cert, id, path);
-}
-
 /* The record names this thing and this key location. */
 static int check_record(const struct tp_run *run, const struct tp_state *state, const char *path, struct tp_error *err)
 {
 	_cleanup_free_ char *have = NULL, *want = NULL;
 
-	if (check_same_cert(run, state, path, err) < 0)
+	if (run->check_rerun && run->check_rerun(run, state, path, err) < 0)
 		return -1;
 
 	if (strcmp(state->thing_name, run->o.thing_name) != 0)
@@ -261,7 +237,17 @@ static bool attachments_missing(const struct tp_run *run, const struct tp_state 
 {
 	const struct tp_attached done = { .thing = state->attached_thing, .policies = state->policies };
 
-	return tp_attach_wanted(&run->attach, &done);
+	return tp_attach_wanted(run->o.attach_thing ? run->o.thing_name : NULL, run->o.policies, &done);
+}
+
+int tp_run_lock(struct tp_run *run, const char *lock_file, bool say_waiting, struct tp_error *err)
+{
+	/* The run's first writes into the output directory. */
+	if (tp_mkdir_safe(run->o.out_dir, err) < 0 ||
+	    tp_lock_file(run->o.out_dir, lock_file, run->o.deadline, say_waiting ? waiting_for_lock : NULL, &run->lock,
+			 err) < 0)
+		return tp_run_hint_out_dir(err);
+	return 0;
 }
 
 int tp_run_begin(struct tp_run *run, struct tp_error *err)
@@ -269,12 +255,8 @@ int tp_run_begin(struct tp_run *run, struct tp_error *err)
 	struct tp_state state = { 0 };
 	int r;
 
-	if (wait_for_clock(run->o.deadline, err) < 0)
+	if (wait_for_clock(run->o.deadline, err) < 0 || tp_run_lock(run, LOCK_FILE, true, err) < 0)
 		return -1;
-	/* The run's first writes into the output directory. */
-	if (tp_mkdir_safe(run->o.out_dir, err) < 0 ||
-	    tp_lock_file(run->o.out_dir, LOCK_FILE, run->o.deadline, waiting_for_lock, &run->lock, err) < 0)
-		return tp_run_hint_out_dir(err);
 	/* --force-new-key asks for a new key even on a provisioned device. */
 	if (run->o.force_new_key)
 		return 0;
@@ -292,15 +274,14 @@ int tp_run_begin(struct tp_run *run, struct tp_error *err)
 
 /* Why: a certificate issued and then not installable (a missing root CA, a
  * broken agent config, an unsafe key directory) costs a request and leaves
- * the device half done; check what can be checked before the TPM or the
- * service is touched. */
-static int preflight(struct tp_run *run, struct tp_error *err)
+ * the device half done. */
+int tp_run_preflight(struct tp_run *run, bool install, struct tp_error *err)
 {
 	_cleanup_free_ char *dir = NULL, *base = NULL;
 
 	if (run->o.key.file && (tp_path_split(run->o.key.file, &dir, &base, err) < 0 || tp_mkdir_safe(dir, err) < 0))
 		return -1;
-	return run->cmd->opt_sets & TP_OPTS_INSTALL ? tp_install_check(&run->plan, err) : 0;
+	return install ? tp_install_check(&run->plan, err) : 0;
 }
 
 /* What the PKCS#11 token links the key from: its key file, or the blob of
@@ -400,6 +381,19 @@ int tp_run_load_key_auth(struct tp_run *run, struct tp_error *err)
 	return tp_devkey_read_auth(run->o.key_auth_file, &run->auth, err);
 }
 
+struct tp_certflow tp_run_certflow(const struct tp_run *run, EVP_PKEY *key, tp_certflow_journal_fn journal, void *ctx)
+{
+	return (struct tp_certflow){
+		.key = key,
+		.status = "ACTIVE",
+		.thing = run->o.attach_thing ? run->o.thing_name : NULL,
+		.policies = run->o.policies,
+		.endpoint = run->svc.endpoint,
+		.journal = journal,
+		.ctx = ctx,
+	};
+}
+
 int tp_run_load_creds(struct tp_run *run, struct tp_error *err)
 {
 	return tp_creds_load(&run->creds, err);
@@ -435,6 +429,17 @@ int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub,
 {
 	_cleanup_free_ char *iot_endpoint = NULL;
 	char when[TP_TIME_MAX];
+	struct tp_state state = {
+		.thing_name = run->o.thing_name,
+		.certificate_id = issued->id,
+		.certificate_arn = issued->arn,
+		.certificate_created_at = issued->created_at,
+		.key = run->o.key,
+		.key_name = (char *)pub->name_hex,
+		.endpoint = run->o.endpoint_url,
+		.attached_thing = attached->thing,
+		.policies = attached->policies,
+	};
 
 	/* The agent's data endpoint: given, or asked of the service. */
 	if (run->o.iot_endpoint)
@@ -445,24 +450,73 @@ int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub,
 		return tp_error_oom(err);
 	if (make_token(run, err) < 0)
 		return -1;
-	tp_format_time(time(NULL), when);
+	state.iot_endpoint = iot_endpoint;
+	tp_state_stamp(&state, when);
 	tp_step("installing the certificate and the agent files in %s", run->o.out_dir);
-	return tp_install(&run->plan, cert,
-			  &(struct tp_state){
-				  .thing_name = run->o.thing_name,
-				  .certificate_id = issued->id,
-				  .certificate_arn = issued->arn,
-				  .certificate_created_at = issued->created_at,
-				  .key = run->o.key,
-				  .key_name = (char *)pub->name_hex,
-				  .endpoint = run->o.endpoint_url,
-				  .iot_endpoint = iot_endpoint,
-				  .provisioned_at = when,
-				  .tool_version = PACKAGE_VERSION,
-				  .attached_thing = attached->thing,
-				  .policies = attached->policies,
-			  },
-			  err);
+	return tp_install(&run->plan, cert, &state, err);
+}
+
+/* A certificate installed with no ARN (by install, offline): the service
+ * names it, and must describe the very certificate installed, ACTIVE. */
+static int learn_arn(struct tp_run *run, struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_(tp_issued_cert_free) struct tp_issued_cert c = { 0 };
+
+	if (tp_iot_describe_certificate(&run->svc, s->certificate_id, &c, err) < 0)
+		return -1;
+	if (strcmp(c.id, s->certificate_id) != 0 || (c.status && strcmp(c.status, "ACTIVE") != 0))
+		return tp_error_set(err, EX_DATAERR, "certificate %s is %.32s at the service, not ACTIVE",
+				    s->certificate_id, c.status ? c.status : "unknown");
+	if (!c.arn)
+		return tp_error_set(err, EX_DATAERR, "the service gave no ARN for certificate %s", s->certificate_id);
+	s->certificate_arn = TAKE_PTR(c.arn);
+	return 0;
+}
+
+/* The record's certificate, attached to what is missing; what was
+ * attached is back in the record, also when a later attachment failed. */
+static int attach_missing(struct tp_run *run, struct tp_state *s, struct tp_error *err)
+{
+	_cleanup_(tp_certflow_free) struct tp_certflow f = tp_run_certflow(run, NULL, NULL, NULL);
+	struct tp_issued_cert c = { 0 };
+	struct tp_attached done = { 0 };
+	int r;
+
+	c.id = TAKE_PTR(s->certificate_id);
+	c.arn = TAKE_PTR(s->certificate_arn);
+	done.thing = TAKE_PTR(s->attached_thing);
+	done.policies = TAKE_PTR(s->policies);
+	r = tp_certsync_run(&run->svc, &f, tp_certflow_resume(&f, &c, &done, false, err), err);
+	s->certificate_id = TAKE_PTR(f.issued.id);
+	s->certificate_arn = TAKE_PTR(f.issued.arn);
+	s->attached_thing = TAKE_PTR(f.attached.thing);
+	s->policies = TAKE_PTR(f.attached.policies);
+	return r;
+}
+
+/* A provisioned device asked for attachments it does not have: make just
+ * those, and record them in state.json. */
+static int attach_provisioned(struct tp_run *run, struct tp_error *err)
+{
+	struct tp_state *s = &run->provisioned;
+	_cleanup_free_ char *what = NULL;
+	int r;
+
+	r = tp_run_load_creds(run, err);
+	if (r == 0 && !s->certificate_arn)
+		r = learn_arn(run, s, err);
+	if (r == 0)
+		r = attach_missing(run, s, err);
+	if (tp_state_save(run->o.out_dir, s, run->o.owner_uid, run->o.owner_gid, r < 0 ? NULL : err) < 0 || r < 0)
+		return -1;
+	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 ||
+	    tp_attach_describe(&(struct tp_attached){ .thing = s->attached_thing, .policies = s->policies }, &what,
+			       err) < 0)
+		return -1;
+	tp_log(TP_PRIO_NOTICE, "already provisioned as thing %s, certificate %s%s", run->o.thing_name,
+	       s->certificate_id, what);
+	return tp_run_print_result(run, "attached", s->certificate_id, s->certificate_arn,
+				   &(struct tp_attached){ .thing = s->attached_thing, .policies = s->policies }, err);
 }
 
 void tp_run_free(struct tp_run *run)
@@ -493,65 +547,23 @@ int tp_run_plain(const struct tp_command *cmd, int argc, char **argv, void (*usa
 	return r < 0 ? -1 : 0;
 }
 
-/* A certificate installed with no ARN (by install, offline): the service
- * names it, and must describe the very certificate installed, ACTIVE. */
-static int learn_arn(struct tp_run *run, struct tp_state *s, struct tp_error *err)
-{
-	_cleanup_(tp_issued_cert_free) struct tp_issued_cert c = { 0 };
-
-	if (tp_iot_describe_certificate(&run->svc, s->certificate_id, &c, err) < 0)
-		return -1;
-	if (strcmp(c.id, s->certificate_id) != 0 || (c.status && strcmp(c.status, "ACTIVE") != 0))
-		return tp_error_set(err, EX_DATAERR, "certificate %s is %.32s at the service, not ACTIVE",
-				    s->certificate_id, c.status ? c.status : "unknown");
-	if (!c.arn)
-		return tp_error_set(err, EX_DATAERR, "the service gave no ARN for certificate %s", s->certificate_id);
-	s->certificate_arn = TAKE_PTR(c.arn);
-	return 0;
-}
-
-/* A provisioned device asked for attachments it does not have: make just
- * those, and record them in state.json. */
-static int attach_provisioned(struct tp_run *run, struct tp_error *err)
-{
-	struct tp_state *s = &run->provisioned;
-	struct tp_attached done = { .thing = s->attached_thing, .policies = s->policies };
-	_cleanup_free_ char *what = NULL;
-	int r;
-
-	r = tp_run_load_creds(run, err);
-	if (r == 0 && !s->certificate_arn)
-		r = learn_arn(run, s, err);
-	if (r == 0)
-		r = tp_attach_missing(&run->attach, s->certificate_id, s->certificate_arn, &done, NULL, NULL, err);
-	/* What was attached is recorded, also when a later attachment failed. */
-	s->attached_thing = done.thing;
-	s->policies = done.policies;
-	if (tp_state_save(run->o.out_dir, s, run->o.owner_uid, run->o.owner_gid, r < 0 ? NULL : err) < 0 || r < 0)
-		return -1;
-	if (tp_reqjournal_remove(run->o.out_dir, err) < 0 || tp_attach_describe(&done, &what, err) < 0)
-		return -1;
-	tp_log(TP_PRIO_NOTICE, "already provisioned as thing %s, certificate %s%s", run->o.thing_name,
-	       s->certificate_id, what);
-	return tp_run_print_result(run, "attached", s->certificate_id, s->certificate_arn, &done, err);
-}
-
-int tp_run_command(const struct tp_command *cmd, int argc, char **argv, void (*usage)(const struct tp_command *cmd),
-		   int (*steps)(struct tp_run *run, struct tp_error *err), struct tp_error *err)
+int tp_run_command(const struct tp_command *cmd, int argc, char **argv, const struct tp_provisioning *how,
+		   struct tp_error *err)
 {
 	struct tp_run run;
 	int r;
 
 	r = tp_run_setup(&run, cmd, argc, argv, err);
+	run.check_rerun = how->check_rerun;
 	if (r == TP_HELP)
-		usage(cmd);
+		how->usage(cmd);
 	/* The clock, one run at a time, and a provisioned device left alone. */
 	if (r == 0)
 		r = tp_run_begin(&run, err);
 	if (r == TP_NEED_ATTACH)
 		r = attach_provisioned(&run, err);
 	else if (r == 0)
-		r = preflight(&run, err) < 0 ? -1 : steps(&run, err);
+		r = how->steps(&run, err);
 	tp_run_free(&run);
 	return r < 0 ? -1 : 0;
 }

@@ -13,10 +13,18 @@
 #include "src/aws/iot.h"
 #include "src/base/err.h"
 #include "src/cli/options.h"
-#include "src/cmd/attach.h"
+#include "src/cmd/certflow.h"
 #include "src/device/devkey.h"
 #include "src/device/agentfiles.h"
 #include "src/store/state.h"
+
+struct tp_run;
+
+/* On a device already provisioned: 0 when this run may be taken for a
+ * rerun of the provisioning state (read from path) records, else the
+ * error that says why not. */
+typedef int (*tp_run_rerun_fn)(const struct tp_run *run, const struct tp_state *state, const char *path,
+			       struct tp_error *err);
 
 struct tp_run {
 	const struct tp_command *cmd; /* its row of the command table */
@@ -25,17 +33,24 @@ struct tp_run {
 	struct tp_devkey key;
 	struct tp_creds creds;
 	struct tp_service svc;
-	struct tp_attach_plan attach;
 	struct tp_install_plan plan;
 	int lock;		     /* the output directory's lock */
 	struct tp_state provisioned; /* state.json, when TP_NEED_ATTACH */
+	tp_run_rerun_fn check_rerun; /* NULL: a run for the same thing and key is a rerun */
 };
 
-/* What every command does: set up the run from argv (printing usage for
- * --help), begin it, and, unless the device is already provisioned, run
- * steps.  0 or -1 with err set. */
-int tp_run_command(const struct tp_command *cmd, int argc, char **argv, void (*usage)(const struct tp_command *cmd),
-		   int (*steps)(struct tp_run *run, struct tp_error *err), struct tp_error *err);
+/* A command that provisions this device, as the runner runs it. */
+struct tp_provisioning {
+	void (*usage)(const struct tp_command *cmd);
+	tp_run_rerun_fn check_rerun; /* or NULL */
+	int (*steps)(struct tp_run *run, struct tp_error *err);
+};
+
+/* What every command that provisions this device does: set up the run
+ * from argv (printing usage for --help), begin it, and, unless the device
+ * is already provisioned, run its steps.  0 or -1 with err set. */
+int tp_run_command(const struct tp_command *cmd, int argc, char **argv, const struct tp_provisioning *how,
+		   struct tp_error *err);
 
 /* For the commands that do not provision this device (status, check,
  * batch): set up the run from argv (usage for --help), then body; no
@@ -54,6 +69,16 @@ int tp_run_setup(struct tp_run *run, const struct tp_command *cmd, int argc, cha
  * (run->provisioned holds it), 0 to go on; an error when the record and the
  * device disagree. */
 int tp_run_begin(struct tp_run *run, struct tp_error *err);
+
+/* The output directory made (when it is not there) and locked in
+ * lock_file, one run at a time; waiting says so (a batch does not). */
+int tp_run_lock(struct tp_run *run, const char *lock_file, bool say_waiting, struct tp_error *err);
+
+/* What can be checked before the TPM or the service is touched: the key
+ * file's directory is safe, and (unless install is false: the key and
+ * its CSR only) the certificate and the agent files can be installed, so
+ * that a certificate is not issued for a device that cannot take it. */
+int tp_run_preflight(struct tp_run *run, bool install, struct tp_error *err);
 
 /* An error from a write into the output directory (err set): when this
  * user may not write there (EACCES, EPERM), add the way out, --out-dir or
@@ -78,6 +103,11 @@ int tp_run_key_for_cert(struct tp_run *run, X509 *cert, struct tpm_public *ret_p
 /* Read the key's authorization value (--key-auth-file). */
 int tp_run_load_key_auth(struct tp_run *run, struct tp_error *err);
 
+/* A record of the certificate protocol for this run: for key, ACTIVE,
+ * attached to what the options ask for, journaled by journal (or not,
+ * NULL). */
+struct tp_certflow tp_run_certflow(const struct tp_run *run, EVP_PKEY *key, tp_certflow_journal_fn journal, void *ctx);
+
 /* Load the AWS credentials. */
 int tp_run_load_creds(struct tp_run *run, struct tp_error *err);
 
@@ -87,7 +117,8 @@ int tp_run_load_creds(struct tp_run *run, struct tp_error *err);
 int tp_run_install(struct tp_run *run, X509 *cert, const struct tpm_public *pub, const struct tp_issued_cert *issued,
 		   const struct tp_attached *attached, struct tp_error *err);
 
-/* --json: the command's result object on stdout (nothing without it). */
+/* --json: the command's result object on stdout (nothing without it);
+ * attached may be NULL. */
 int tp_run_print_result(const struct tp_run *run, const char *result, const char *cert_id, const char *cert_arn,
 			const struct tp_attached *attached, struct tp_error *err);
 

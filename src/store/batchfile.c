@@ -17,6 +17,7 @@ static const char *const phase_names[] = {
 	[TP_BATCH_SENT] = "request-sent",
 	[TP_BATCH_RECEIVED] = "certificate-received",
 	[TP_BATCH_DONE] = "done",
+	[TP_BATCH_REFUSED] = "certificate-refused",
 };
 
 static cJSON *record_json(const struct tp_batch_record *rec, const char *error)
@@ -30,7 +31,9 @@ static cJSON *record_json(const struct tp_batch_record *rec, const char *error)
 	    !tp_json_add_optional(root, "status", rec->status) ||
 	    !tp_json_add_optional(root, "done-at", rec->done_at) ||
 	    !tp_json_add_optional(root, "attached-thing", rec->attached_thing) ||
-	    !tp_json_add_strv(root, "policies", rec->policies) || !tp_json_add_optional(root, "error", error)) {
+	    !tp_json_add_strv(root, "policies", rec->policies) ||
+	    !tp_json_add_optional(root, "refused-because", rec->refused_because) ||
+	    !tp_json_add_optional(root, "error", error)) {
 		cJSON_Delete(root);
 		return NULL;
 	}
@@ -102,7 +105,8 @@ static int record_from_json(const cJSON *root, const char *path, void *ret, stru
 	    tp_json_optional_member(root, "status", path, &rec.status, err) < 0 ||
 	    tp_json_optional_member(root, "done-at", path, &rec.done_at, err) < 0 ||
 	    tp_json_optional_member(root, "attached-thing", path, &rec.attached_thing, err) < 0 ||
-	    tp_json_strv(root, "policies", path, &rec.policies, err) < 0) {
+	    tp_json_strv(root, "policies", path, &rec.policies, err) < 0 ||
+	    tp_json_optional_member(root, "refused-because", path, &rec.refused_because, err) < 0) {
 		tp_batch_record_free(&rec);
 		return -1;
 	}
@@ -167,5 +171,6 @@ void tp_batch_record_free(struct tp_batch_record *rec)
 	free(rec->done_at);
 	free(rec->attached_thing);
 	tp_strv_free(rec->policies);
+	free(rec->refused_because);
 	*rec = (struct tp_batch_record){ 0 };
 }

@@ -16,18 +16,21 @@
 
 #include "src/base/err.h"
 
-enum tp_batch_phase { TP_BATCH_SENT = 1, TP_BATCH_RECEIVED, TP_BATCH_DONE };
+/* TP_BATCH_REFUSED: the certificate failed the check (a rerun sends a
+ * fresh request). */
+enum tp_batch_phase { TP_BATCH_SENT = 1, TP_BATCH_RECEIVED, TP_BATCH_DONE, TP_BATCH_REFUSED };
 
 struct tp_batch_record {
 	enum tp_batch_phase phase;
 	char *csr;	       /* NAME.csr */
 	char *sent_at;	       /* RFC 3339 */
-	char *certificate_id;  /* TP_BATCH_RECEIVED, TP_BATCH_DONE */
+	char *certificate_id;  /* TP_BATCH_RECEIVED, TP_BATCH_DONE, TP_BATCH_REFUSED */
 	char *certificate_arn; /* optional */
 	char *status;	       /* optional */
 	char *done_at;	       /* TP_BATCH_DONE */
 	char *attached_thing;  /* optional */
 	char **policies;       /* optional */
+	char *refused_because; /* TP_BATCH_REFUSED */
 };
 
 /* NAME.pending in dir: TP_MISSING when there is none. */

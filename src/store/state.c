@@ -1,6 +1,7 @@
 #include "src/store/state.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "src/base/strv.h"
 #include "src/store/file.h"
@@ -28,6 +29,13 @@ static cJSON *state_json(const void *record)
 		return NULL;
 	}
 	return root;
+}
+
+void tp_state_stamp(struct tp_state *s, char when[TP_TIME_MAX])
+{
+	tp_format_time(time(NULL), when);
+	s->provisioned_at = when;
+	s->tool_version = (char *)PACKAGE_VERSION;
 }
 
 static int state_from_json(const cJSON *root, const char *path, void *ret_state, struct tp_error *err)

@@ -8,6 +8,7 @@
 
 #include "src/base/err.h"
 #include "src/base/keyloc.h"
+#include "src/base/timefmt.h"
 
 #define TP_STATE_FILE "state.json"
 
@@ -25,6 +26,11 @@ struct tp_state {
 	char *attached_thing; /* the thing the certificate is attached to, or NULL */
 	char **policies;      /* the policies attached to it, NULL-terminated */
 };
+
+/* A provisioning made now, by this program: what s says was installed
+ * (set by the caller) stamped with when (the time now, kept in when) and
+ * by what version. */
+void tp_state_stamp(struct tp_state *s, char when[TP_TIME_MAX]);
 
 int tp_state_format(const struct tp_state *s, char **ret_json, struct tp_error *err);
 

@@ -362,6 +362,27 @@ check "the policy targets each certificate" [ "$(curl -sS --cacert "$EMU_CA" "$E
 	"$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["line"]["targets"]))')" -eq 3 ]
 check "the result records the attachments" [ "$(json_field "$TEST_DIR/o5/att-2.json" attached-thing)" = att-2 ]
 
+# A certificate for another key is refused as enroll refuses it: journaled
+# as refused in NAME.pending, deactivated; a rerun asks for a fresh one.
+B8="$TEST_DIR/b8"
+make_csrs "$B8" 1 wrong
+emulator_fault '{"operation": "CreateCertificateFromCsr", "mode": "wrongkey"}'
+updates_before=$(emulator_requests UpdateCertificate)
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B8" --out-dir "$TEST_DIR/o8"
+emulator_clear_faults
+check "a certificate for another key fails the batch (exit 65)" [ "$RC" -eq 65 ]
+check "the CSR is named with the reason and what became of the certificate" \
+	grep -q "wrong-1.csr: certificate [0-9a-f]\{64\} from the service is for another key.*set INACTIVE" "$RUN_ERR"
+check "an UpdateCertificate was sent for it" [ "$(($(emulator_requests UpdateCertificate) - updates_before))" -eq 1 ]
+check "it is journaled as refused" [ "$(json_field "$TEST_DIR/o8/wrong-1.pending" phase)" = certificate-refused ]
+check "nothing written for it" [ ! -e "$TEST_DIR/o8/wrong-1.json" ] && [ ! -e "$TEST_DIR/o8/wrong-1.cert.pem" ]
+# shellcheck disable=SC2046
+run -- batch $(batch_args) --csr-dir "$B8" --out-dir "$TEST_DIR/o8"
+check "the rerun sends a fresh request and gets a certificate for the key" completed "$B8" "$TEST_DIR/o8" 1
+check "no journal is left after the rerun" [ ! -e "$TEST_DIR/o8/wrong-1.pending" ]
+check "the result keeps nothing of the refused certificate" not grep -q refused "$TEST_DIR/o8/wrong-1.json"
+
 # Long input is used whole or refused, never cut: a 2,500-character
 # endpoint path reaches the service whole; a 3,000-character output
 # directory is created and used.
