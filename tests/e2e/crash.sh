@@ -80,11 +80,7 @@ env AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$EMU_SECRET_AC
 	"$TPM_PROVISION" enroll $(args) --out-dir "$out" >"$TEST_DIR/in-flight.out" 2>&1 &
 pid=$!
 register_pid "$pid"
-held() { [ "$(emulator_held)" -eq 1 ]; }
-wait_until 300 "the request held at the service" held
-kill -KILL "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-emulator_release # the answer goes to nobody; the service logs it first
+kill_when_held 1 "$pid"
 check "the lost request reached the service" \
 	[ "$(emulator_requests CreateCertificateFromCsr)" -eq $((creates + 1)) ]
 check "a request lost in flight: nothing installed" nothing_installed "$out"

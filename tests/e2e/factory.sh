@@ -173,6 +173,15 @@ completed() {
 batch_args() {
 	echo --region eu-west-1 --endpoint-url "$EMU_URL" --ca-bundle "$EMU_CA"
 }
+# batch_in_background ARGS...: a batch with the emulator's credentials,
+# not waited for; its PID in batch_pid.
+batch_in_background() {
+	# shellcheck disable=SC2046
+	env HOME="$TEST_DIR" AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" \
+		AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" "$TPM_PROVISION" batch $(batch_args) "$@" >/dev/null 2>&1 &
+	batch_pid=$!
+	register_pid "$batch_pid"
+}
 # duplicates: how many CSRs the service received more than once since
 # csr_mark (it keeps them as csr/1.pem, 2.pem, ... in the order received).
 duplicates() {
@@ -225,17 +234,8 @@ make_csrs "$B2" 40 int
 emulator_fault '[{"mode": "slow", "delay": 0, "count": 8, "operation": "CreateCertificateFromCsr"},
 	{"mode": "hold", "count": 1000, "operation": "CreateCertificateFromCsr"}]'
 csr_mark=$(ls "$EMU_DIR/csr" | wc -l)
-env HOME="$TEST_DIR" AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" \
-	AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" "$TPM_PROVISION" batch $(batch_args) --csr-dir "$B2" \
-	--out-dir "$TEST_DIR/o2" --parallel 4 >/dev/null 2>&1 &
-batch_pid=$!
-register_pid "$batch_pid"
-held_4() { [ "$(emulator_held)" -eq 4 ]; }
-wait_until 300 "4 requests of the batch held at the service" held_4
-kill -KILL "$batch_pid" 2>/dev/null
-wait "$batch_pid" 2>/dev/null
-emulator_clear_faults
-emulator_release # the service issues the 4 certificates nobody receives
+batch_in_background --csr-dir "$B2" --out-dir "$TEST_DIR/o2" --parallel 4
+kill_when_held 4 "$batch_pid" # the service issues 4 certificates nobody receives
 count() { ls "$TEST_DIR/o2" | grep -c "$1"; }
 check "the killed batch had written the 8 answered results, 4 journals of requests in flight" \
 	[ "$(count '\.json$') $(count '\.pending$')" = "8 4" ]
@@ -326,17 +326,8 @@ B6="$TEST_DIR/b6"
 make_csrs "$B6" 60 rk
 accepted_before=$(ls "$EMU_DIR/csr" | wc -l)
 emulator_fault '{"mode": "hold", "count": 1000, "operation": "CreateCertificateFromCsr"}'
-env HOME="$TEST_DIR" AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID" \
-	AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY" "$TPM_PROVISION" batch $(batch_args) --csr-dir "$B6" \
-	--out-dir "$TEST_DIR/o6" --rate 0.2 --parallel 10 >/dev/null 2>&1 &
-batch_pid=$!
-register_pid "$batch_pid"
-held_1() { [ "$(emulator_held)" -ge 1 ]; }
-wait_until 300 "the batch's first request at the service" held_1
-kill -KILL "$batch_pid" 2>/dev/null
-wait "$batch_pid" 2>/dev/null
-emulator_clear_faults
-emulator_release
+batch_in_background --csr-dir "$B6" --out-dir "$TEST_DIR/o6" --rate 0.2 --parallel 10
+kill_when_held 1 "$batch_pid"
 received=$(($(ls "$EMU_DIR/csr" | wc -l) - accepted_before))
 journaled=$(ls "$TEST_DIR/o6" | sed -n 's/\.\(pending\|json\)$//p' | sort -u | wc -l)
 check "killed under --rate: journaled $journaled CSRs, the service received $received: one each" \

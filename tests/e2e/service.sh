@@ -181,7 +181,9 @@ fails_at_once fail-invalid InvalidRequestException 400 65 "a validation error"
 fails_at_once fail-unauthorized UnauthorizedException 401 77 "a permission error"
 
 emulator_fault '{"count": 1000, "operation": "CreateCertificateFromCsr", "errorType": "ServiceUnavailableException"}'
-enroll_fresh fail-deadline --deadline 3
+# A deadline long enough for a retry however slow the first attempt is
+# (its TLS handshake under valgrind on a loaded machine).
+enroll_fresh fail-deadline --deadline 10
 expect_failure 75 "HTTP 503 ServiceUnavailableException" "a service that stays unavailable is a temporary failure at the deadline"
 check "it was retried before the deadline" [ "$(retry_lines)" -ge 1 ]
 recovers fail-deadline "503 until the deadline"

@@ -111,6 +111,20 @@ emulator_release() {
 	curl -sS --fail --cacert "$EMU_CA" -X POST "$EMU_URL/_emulator/release" >/dev/null
 }
 
+# kill_when_held N PID: once the service holds N answers ("hold" faults),
+# kill PID as a power cut would and reap it; then drop the faults left and
+# release the held answers, which go to nobody (the service logs them).
+_emulator_holds() {
+	[ "$(emulator_held)" -ge "$1" ]
+}
+kill_when_held() {
+	wait_until 300 "$1 answers held at the service" _emulator_holds "$1"
+	kill -KILL "$2" 2>/dev/null
+	wait "$2" 2>/dev/null
+	emulator_clear_faults
+	emulator_release
+}
+
 # emulator_aws ARGS...: the real aws CLI, as a peer client of the emulator
 # with its credentials ("aws iot ARGS"); output on stdout.
 emulator_aws() {
