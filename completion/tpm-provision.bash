@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # bash completion for tpm-provision(8)                     -*- shell-script -*-
 #
 # Commands, each command's options (as its --help lists them; the test

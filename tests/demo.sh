@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Demo: provision a simulated device.  Starts a software TPM (swtpm) and the
 # local AWS IoT certificate service emulator, enrolls the device, shows what
 # was installed and what the TPM holds, reruns, and stops everything.

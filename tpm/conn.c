@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The TPM connection, its errors and the retries a TPM asks for. */
 #include "tpm/internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Creating the device key under the storage root key. */
 #include "tpm/internal.h"
 

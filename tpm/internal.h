@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Shared inside the TPM library only; never included from src/. */
 #ifndef TPM_INTERNAL_H
 #define TPM_INTERNAL_H

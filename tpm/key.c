@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The device key: templates, creation, reading, the auth check, eviction. */
 #include "tpm/internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The storage root key: the TCG standard ECC P-256 template ("TPM 2.0 Keys
  * for Device Identity and Attestation", SRK template) at the standard

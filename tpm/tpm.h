@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The TPM library: the only code that talks to the TPM through tpm2-tss.
  * It includes only its own headers, tss2 and libc, never logs, and reports

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Answers come in AWS's rest-json shape, or wrapped by a gateway as
  * {"success": true, "data": {...}} / {"success": false, "error": {...}};

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* AWS answers: rest-json or a gateway's envelope, decoded and classified
  * the way AWS SDKs do.  Pure: unit tested and fuzzed. */
 #ifndef TP_ANSWER_H

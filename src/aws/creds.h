@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* AWS credentials: held in memory only, wiped when freed. */
 #ifndef TP_CREDS_H
 #define TP_CREDS_H

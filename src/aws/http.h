@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The one code that speaks HTTP: SigV4-signed requests to the AWS IoT API,
  * sent over verified TLS, retried within a deadline. */
 #ifndef TP_HTTP_H

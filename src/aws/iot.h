@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The AWS IoT operations this program uses, on top of the HTTP client. */
 #ifndef TP_IOT_H
 #define TP_IOT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The concurrent client: a fixed set of slots, each holding one job's
  * current request (waiting for its time or a token, or in flight), driven

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Many operations at once, for a batch: libcurl's multi interface (reused
  * connections, HTTP/2 multiplexing where the server offers it), at most N

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What every call to the service takes: the settings of a run, and one
  * request.  Shared by the blocking call (http.h) and the transfer both
  * calls are made of (transfer.h). */

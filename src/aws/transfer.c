@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Every request is signed with SigV4 by libcurl and sent over verified TLS.
  * libcurl hashes whatever the POST body holds, so each attempt gets a fresh

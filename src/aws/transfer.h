@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Inside the service client: one signed HTTP transfer, prepared for
  * libcurl's easy or multi interface, and what its end means.  Shared by
  * the blocking call (http.c) and the concurrent one (multi.c). */

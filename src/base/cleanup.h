@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Cleanup attributes in the systemd style: a variable declared with one is
  * released when it goes out of scope, on every path.  Every free function
  * used here accepts NULL. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Errors travel up as a small struct and are printed once, in main(). */
 #ifndef TP_ERR_H
 #define TP_ERR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Where the device key is: persisted at a TPM handle, or in a TSS2 key file.
  * The one type for it, with one formatter for messages and one for the key
  * URI the tpm2 OpenSSL provider (and so an agent) opens. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Spelling: the closest of a set of names to a word someone typed. */
 #ifndef TP_SPELL_H
 #define TP_SPELL_H

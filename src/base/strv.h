@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* NULL-terminated string arrays (lists of names: agents, policies). */
 #ifndef TP_STRV_H
 #define TP_STRV_H

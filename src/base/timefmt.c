@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "src/base/timefmt.h"
 
 void tp_format_time(time_t t, char *buf)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Times in files and messages: RFC 3339, UTC. */
 #ifndef TP_TIMEFMT_H
 #define TP_TIMEFMT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The option table and the two parsers: the command line, the config file. */
 #include "src/cli/options.h"
 

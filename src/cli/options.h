@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Options: parsed once, from the command line, the config file, the
  * environment and the defaults (in that order of precedence), into one typed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * From raw option values to the typed options: the environment and the
  * defaults fill what is unset, then every value is validated, wherever it

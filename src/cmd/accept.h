@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Accepting a certificate the service issued or knows: nothing it says is
  * trusted until checked against the TPM key and the request. */
 #ifndef TP_ACCEPT_H

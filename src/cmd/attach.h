@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What is attached to a certificate at the service (its thing and
  * policies, which is what lets the device connect), and how a command's
  * success line says it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tpm-provision batch: certificates for a directory of CSRs, on a build
  * host or factory server (no TPM).  Each NAME.csr gets NAME.cert.pem and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The certificate protocol's state machine; see certflow.h. */
 #include "src/cmd/certflow.h"
 

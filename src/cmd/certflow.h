@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The certificate protocol, the one every command follows: a certificate
  * requested (CreateCertificateFromCsr) or received (register, install, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "src/cmd/certsync.h"
 
 #include "src/cmd/log.h"

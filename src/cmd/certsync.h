@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The certificate protocol (certflow.h) one request at a time, for the
  * commands that provision this device. */
 #ifndef TP_CERTSYNC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tpm-provision check: a pre-flight for image builders and technicians.
  * Everything enroll needs, checked without changing anything (no key is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The command table; see commands.h. */
 #include "src/cmd/commands.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The command table (commands.c): a row per subcommand, dispatched from
  * main().  A command is its own file, src/cmd/NAME.c, which defines

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tpm-provision csr: the offline half of enroll, for factory lines and
  * image builds.  The TPM key is created or reused exactly as enroll does,

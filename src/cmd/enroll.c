@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tpm-provision enroll: TPM key -> CSR signed in the TPM ->
  * CreateCertificateFromCsr -> certificate checked against the key and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tpm-provision install: a certificate obtained out of band (from a batch
  * run, from a factory CA) for the TPM key, installed exactly as enroll

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* --json: one result object on stdout (see jsonout.h). */
 #include "src/cmd/jsonout.h"
 

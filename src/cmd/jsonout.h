@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * --json: a command's result as one JSON object on stdout, for scripts and
  * CI (the human lines stay on stderr).  A failure is

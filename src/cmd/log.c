@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "src/cmd/log.h"
 
 #include <stdarg.h>

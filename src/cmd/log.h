@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The program's human lines: all on stderr, line by line, in the order
  * they happen; stdout carries only what was asked for (--json, status).

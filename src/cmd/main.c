@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tpm-provision: give a device its AWS IoT identity from its TPM.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tpm-provision register: the TPM key already has a certificate (from a
  * factory CA, say); make it known to AWS IoT and install it.  The

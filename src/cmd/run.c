@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The run every command shares; see run.h. */
 #include "src/cmd/run.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A run: the typed options, and what is built from them once (where the
  * key is, the service settings, the install plan), with the start every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tpm-provision status: what this device is, offline (no credentials, no
  * region): state.json, the installed certificate, whether the key in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Crash points for the tests, compiled only into the test build of the
  * program (tests/tpm-provision-test, built by make check with

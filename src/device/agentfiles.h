@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The install step: everything the device's IoT agent needs, each file
  * replaced atomically, state.json last. */
 #ifndef TP_AGENTFILES_H

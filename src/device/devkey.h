@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The key step: find the device key this program made (at the handle or in
  * the key file), or decide a new one is needed, and create it, journaling

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The tpm2-pkcs11 token of the device key; see pkcs11.h. */
 #include "src/device/pkcs11.h"
 

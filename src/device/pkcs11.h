@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The device key as a PKCS#11 private key object: a tpm2-pkcs11 token in
  * the store DIR/pkcs11 (0700), made by tpm2_ptool, protected by a random

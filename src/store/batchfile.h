@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A batch's files in its output directory, per CSR NAME.csr: NAME.pending,
  * the journal of its request (durable before the request is sent, then

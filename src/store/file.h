@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Files: bounded reads, atomic replacement, removal, the run lock.  Bytes
  * are read and written here; the records made of them are loaded and saved
  * (json.h). */

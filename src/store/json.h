@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What the store's JSON files share: members, objects, the key location. */
 #ifndef TP_STORE_JSON_H
 #define TP_STORE_JSON_H

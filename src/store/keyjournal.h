@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * journal.json: what a run did to the TPM before state.json exists, so an
  * interrupted run can be resumed.  Written atomically before the key is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * request.json: the service step's journal.  Written durably before the
  * request is sent (phase "request-sent", with the time) and, before

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* state.json: what was provisioned, the record a rerun trusts.  This module
  * alone parses, formats, loads and saves it. */
 #ifndef TP_STATE_H

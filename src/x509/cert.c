@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "src/x509/cert.h"
 
 #include <limits.h>

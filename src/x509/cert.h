@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Certificates: parsed, checked against the TPM key, identified, encoded. */
 #ifndef TP_CERT_H
 #define TP_CERT_H

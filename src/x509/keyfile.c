@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * TSSPRIVKEY ::= SEQUENCE {
  *     type        OBJECT IDENTIFIER,          -- 2.23.133.10.1.3, loadable key

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Key files: a key that is not persisted in the TPM, kept as a standard
  * "TSS2 PRIVATE KEY" PEM file (the format of tpm2-openssl, tpm2-tss-engine

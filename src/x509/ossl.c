@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "src/x509/ossl.h"
 
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* OpenSSL glue shared by the X.509 modules: errors and cleanup. */
 #ifndef TP_OSSL_H
 #define TP_OSSL_H

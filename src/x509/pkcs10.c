@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Why the provider: the private key never exists outside the TPM, so the
  * CSR's self-signature must be made by the TPM.  The tpm2 provider opens the

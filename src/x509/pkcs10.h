@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The CSR step: a PKCS#10 request signed inside the TPM. */
 #ifndef TP_PKCS10_H
 #define TP_PKCS10_H

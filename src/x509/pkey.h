@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The TPM key's public part as an ordinary OpenSSL key. */
 #ifndef TP_PKEY_H
 #define TP_PKEY_H

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Benchmark: prints tables, asserts nothing (it is not a test).
 #
 #   tests/bench/bench.sh [N_BATCH] [N_LOOP_SAMPLE]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The cheapest client of the certificate service there is, to measure its
  * ceiling: the request bodies (JSON files named on the command line) sent

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: install for the device's IoT agent: root CA, key reference,
 # data endpoint, the agents' configuration files with their modes and
 # owner, and an OpenSSL client that authenticates with the TPM key using

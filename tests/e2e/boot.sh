@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The first-boot service under a real systemd: the machine's own systemd
 # boots as PID 1 of private PID, mount, UTS and cgroup namespaces, on a
 # throwaway overlay of / (nothing of the host is written: the overlay's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: a run killed (SIGKILL, like a power loss) after each journaled
 # step, a request lost in flight, concurrent runs and a full disk: every
 # time the device ends either untouched-and-retryable or fully provisioned,

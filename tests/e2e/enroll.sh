@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: enroll a simulated device (swtpm) against the local certificate
 # service, check the outcome with openssl and tpm2-tools, rerun, and refuse
 # bad input without leaving anything behind.

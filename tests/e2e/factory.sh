@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: the factory line and image build commands.  `csr` writes a
 # CSR for the TPM key and sends nothing; `install` puts a certificate
 # obtained elsewhere (here: by the aws CLI, an independent client) in

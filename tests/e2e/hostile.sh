@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: hostile and sloppy input is refused with one line, a
 # documented exit code, and nothing done: FIFOs where files are expected
 # (which would block forever; the CA bundle too), JSON with trailing text,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: the device's identity at the service.  Certificates that fail
 # the check (another key, expired, a bad ARN, a wrong status) are refused,
 # deactivated and never stick; a gateway's opaque ids; quotas fail fast;

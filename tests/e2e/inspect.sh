@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: what an operator inspecting a device is told.  After the
 # factory workflow (csr, batch --attach-thing --policy, install offline)
 # install does not claim the certificate is unattached; `status` shows the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Shared helpers for the end-to-end tests (sourced by bash TAP scripts).
 #
 # Every test gets its own scratch directory, its own swtpm on a free loopback

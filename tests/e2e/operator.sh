@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: what operators see.  `check` passes on a healthy setup and
 # names what is wrong on broken ones (no TPM, wrong secret, untrusted
 # endpoint) without changing anything; --json results parse and carry the

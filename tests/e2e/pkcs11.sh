@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: the device key as a tpm2-pkcs11 token, for the AWS IoT Device
 # Client (its secure-element config) and any PKCS#11 client (agent.env),
 # against swtpm behind tpm2-abrmd on a private D-Bus session bus.  A real

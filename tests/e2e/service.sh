@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end: the certificate service client against the emulator: register
 # (with CA, without CA, converging on 409), retries of temporary failures,
 # immediate failure on permanent ones, gateway envelopes, malformed answers,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The first-boot service: systemd-analyze verify passes on the generated unit
 # (and catches a broken one), the unit has the properties doc/first-boot.md promises,
 # make install puts the unit, the sysusers.d file and the docs where

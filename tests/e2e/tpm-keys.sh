@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The device key: every algorithm AWS IoT accepts, persisted or in a key
 # file, with and without an authorization value; reuse only of our own key,
 # collisions, non-exportability, TPM errors, and nothing left loaded in the

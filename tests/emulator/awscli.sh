@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # shellcheck disable=SC2317 # the test functions are called through check
 # TAP: the AWS IoT emulator (tests/emulator/iot-emulator.py) against real peers: the
 # aws CLI (botocore, signs "execute-api"), curl's SigV4 (signs "iot", like

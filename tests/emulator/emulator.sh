@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # shellcheck shell=bash
 # Helpers for the AWS IoT certificate API emulator (tests/emulator/iot-emulator.py).
 # Sourced by tests/e2e/lib.sh, which provides TEST_DIR, PY, register_pid, diag

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # A fleet provisioning client on python3-paho-mqtt: one MQTT connection
 # (EMU_MQTT_PORT, EMU_CA) with CERT and KEY as CLIENTID, then STEPs:
 #   csr:FILE                   CreateCertificateFromCsr with the PEM CSR in FILE

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Local emulator of the AWS IoT certificate API and, with --mqtt, of its
 MQTT data plane and fleet provisioning, for the tests.
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # shellcheck disable=SC2317 # the test functions are called through check
 # TAP: the emulator's MQTT data plane and fleet provisioning
 # (tests/emulator/iot-emulator.py --mqtt) against real peers: mosquitto_pub

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A stand-in for libFuzzer's main, so each harness also runs in make check:
  * the files named on the command line, or else the regression inputs of

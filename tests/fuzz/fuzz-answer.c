@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Fuzz harness: service answers and AWS error bodies. */
 #include <stdint.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz harness: a certificate the service sends, checked as production
  * checks it (tp_accept_certificate): parsed as exactly one PEM certificate,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Fuzz harness: the JSON config file parser, then the validation. */
 #include <stdint.h>
 

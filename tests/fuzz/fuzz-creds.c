@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Fuzz harness: the shared credentials file (INI) parser. */
 #include <stdint.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz harness: the CSR files of a batch (tpm-provision batch --csr-dir),
  * parsed and their self-signature verified as production does

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz harness: TSS2 key files ("TSS2 PRIVATE KEY" PEM, --key-file), read
  * the way production reads them (tp_keyfile_read, from a file), then the

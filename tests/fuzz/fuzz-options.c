@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Fuzz harness: the command line.  The input is split on NUL or newline
  * into argv; the first word is the subcommand (as main() passes it on),

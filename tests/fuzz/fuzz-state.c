@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Fuzz harness: the parsers of the files in the output directory:
  * state.json, journal.json, request.json, and a batch's NAME.pending and
  * NAME.json. */

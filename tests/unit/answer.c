@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: service answers and AWS error decoding. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # TAP: README.md stays a front door (under 250 lines), and its architecture
 # map is true: one line per file, "- `PATH` — role", for every source file
 # under src/ and tpm/, and for nothing that is not there.

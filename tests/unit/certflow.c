@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: the certificate protocol's state machine (src/cmd/certflow.c),
  * fed answers by hand: accepted, refused while ACTIVE (deactivated),
  * refused while INACTIVE, the attachments, a record resumed. */

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # TAP: completion/tpm-provision.bash, sourced in bash and called as bash
 # calls it: commands, options, values; and it offers exactly the options
 # each command's --help lists, so it cannot go stale.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: the shared credentials file parser. */
 #include <stdlib.h>
 #include <string.h>

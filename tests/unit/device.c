@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: what agent.env can hold; tpm2_ptool's process dies with this
  * program. */
 #include <errno.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # TAP: the layout README.md's "Architecture" describes holds: tpm/ stands
 # alone, each src/ layer includes only the layers below it (src/cmd, the
 # top, any of them; nothing below includes src/cmd), no two modules include

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # TAP: doc/tpm-provision.8 renders without a warning, and it cannot go
 # stale: every command of `tpm-provision --help` has its subsection, and
 # every option of each command's --help is listed there and described under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: command line, config file, defaults, endpoint derivation. */
 #include <stdlib.h>
 #include <string.h>

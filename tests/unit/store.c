@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: state.json, journal.json and request.json round trips and refusals. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: the tables of domain facts (the key algorithms, the agents)
  * and their lookups, which refuse an unknown value instead of defaulting. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # shellcheck shell=bash
 # TAP for the shell unit tests (sourced): check DESC COMMAND... is one
 # test point, passing when COMMAND succeeds; ok/not_ok DESC record one
