@@ -9,12 +9,7 @@
 # shellcheck source=tests/e2e/lib.sh
 . "$top_srcdir/tests/e2e/lib.sh"
 
-# Debian's awscli (v2); another aws on PATH may be a different major version.
-AWS_CLI=${AWS_CLI:-/usr/bin/aws}
-[ -x "$AWS_CLI" ] || AWS_CLI=$(command -v aws) || {
-	echo "1..0 # SKIP aws CLI not installed"
-	exit 0
-}
+need_aws_cli
 
 plan 46
 

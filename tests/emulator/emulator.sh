@@ -126,6 +126,16 @@ kill_when_held() {
 	emulator_release
 }
 
+# need_aws_cli: AWS_CLI names Debian's awscli (v2; another aws on PATH may
+# be a different major version), or the test is skipped as a whole.
+need_aws_cli() {
+	AWS_CLI=${AWS_CLI:-/usr/bin/aws}
+	[ -x "$AWS_CLI" ] || AWS_CLI=$(command -v aws) || {
+		echo "1..0 # SKIP aws CLI not installed"
+		exit 0
+	}
+}
+
 # emulator_aws ARGS...: the real aws CLI, as a peer client of the emulator
 # with its credentials ("aws iot ARGS"); output on stdout.
 emulator_aws() {

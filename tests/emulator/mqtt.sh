@@ -11,11 +11,7 @@
 # shellcheck source=tests/e2e/lib.sh
 . "$top_srcdir/tests/e2e/lib.sh"
 
-AWS_CLI=${AWS_CLI:-/usr/bin/aws}
-[ -x "$AWS_CLI" ] || AWS_CLI=$(command -v aws) || {
-	echo "1..0 # SKIP aws CLI not installed"
-	exit 0
-}
+need_aws_cli
 command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null || {
 	echo "1..0 # SKIP mosquitto-clients not installed"
 	exit 0
