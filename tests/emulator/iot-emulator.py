@@ -32,16 +32,23 @@ API (rest-json, shapes from botocore's iot/2015-05-28 model)
     GET  /certificates/{certificateId}      DescribeCertificate
     GET  /endpoint[?endpointType=...]       DescribeEndpoint
     PUT  /certificates/{id}?newStatus=S     UpdateCertificate (ACTIVE, INACTIVE, REVOKED)
+    DELETE /certificates/{id}[?forceDelete=true]  DeleteCertificate: ACTIVE is 406
+                                            CertificateStateException; attached to a
+                                            thing (even forced) or, unforced, to a
+                                            policy is 409 DeleteConflictException
     POST /things/{thingName}                CreateThing (200 again for the same
                                             configuration, else 409)
     GET  /things/{thingName}                DescribeThing
     PUT  /things/{thingName}/principals     AttachThingPrincipal (x-amzn-principal)
+    DELETE /things/{thingName}/principals  DetachThingPrincipal (x-amzn-principal)
     GET  /things/{thingName}/principals     ListThingPrincipals
     GET  /principals/things                 ListPrincipalThings (x-amzn-principal)
     POST /policies/{policyName}             CreatePolicy
     PUT  /target-policies/{policyName}      AttachPolicy ({"target": ARN}; a missing
                                             policy or target is 404
                                             ResourceNotFoundException)
+    POST /target-policies/{policyName}      DetachPolicy ({"target": ARN}; a missing
+                                            policy is 404, an unattached target 200)
     POST /attached-policies/{target}        ListAttachedPolicies
     Every API request must carry a valid SigV4 signature for --region and
     service "iot" or "execute-api" (canonical request as AWS defines it: the
@@ -323,6 +330,7 @@ ERROR_STATUS = {
     "CertificateStateException": 406,
     "ResourceAlreadyExistsException": 409,
     "CertificateConflictException": 409,
+    "DeleteConflictException": 409,
     "InternalFailureException": 500,
     "ServiceUnavailableException": 503,
 }
@@ -961,6 +969,15 @@ class Service:
                 known["principals"].append(arn)
         return {}
 
+    def detach_thing_principal(self, req):
+        thing = unquote(req.match.group(1))
+        with self.lock:
+            known = self.thing(thing)
+            arn = self.principal(req)
+            if arn in known["principals"]:
+                known["principals"].remove(arn)
+        return {}
+
     def list_thing_principals(self, req):
         with self.lock:
             return {"principals": list(self.thing(unquote(req.match.group(1)))["principals"])}
@@ -994,6 +1011,40 @@ class Service:
                 raise ApiError("ResourceNotFoundException", "Target %s cannot be found." % target)
             if target not in self.policies[policy]["targets"]:
                 self.policies[policy]["targets"].append(target)
+        return {}
+
+    def detach_policy(self, req):
+        policy = unquote(req.match.group(1))
+        target = string_member(json_body(req), "target", 2048)
+        with self.lock:
+            if policy not in self.policies:
+                raise ApiError("ResourceNotFoundException", "Policy %s does not exist" % policy)
+            if target in self.policies[policy]["targets"]:
+                self.policies[policy]["targets"].remove(target)
+        return {}
+
+    def delete_certificate(self, req):
+        """AWS's order: ACTIVE is refused first, then a thing attachment
+        (even with forceDelete), then policies (unless forceDelete)."""
+        certificate_id = unquote(req.match.group(1))
+        force = bool_param(req, "forceDelete")
+        with self.lock:
+            record = self.certificate(certificate_id)
+            arn = record["certificateArn"]
+            if record["status"] == "ACTIVE":
+                raise ApiError("CertificateStateException",
+                               "Certificate must be deactivated (not ACTIVE) before deletion.")
+            if any(arn in t["principals"] for t in self.things.values()):
+                raise ApiError("DeleteConflictException",
+                               "Things must be detached before deletion (arn: %s)" % arn)
+            policies = [p for p in self.policies.values() if arn in p["targets"]]
+            if policies and not force:
+                raise ApiError("DeleteConflictException",
+                               "Certificate policies must be detached before deletion (arn: %s)"
+                               % arn)
+            for entry in policies:
+                entry["targets"].remove(arn)
+            del self.certificates[record["certificateId"]]
         return {}
 
     def list_attached_policies(self, req):
@@ -1133,15 +1184,19 @@ class Service:
             ("GET", r"/certificates/([^/]+)", "DescribeCertificate",
              self.describe_certificate),
             ("PUT", r"/certificates/([^/]+)", "UpdateCertificate", self.update_certificate),
+            ("DELETE", r"/certificates/([^/]+)", "DeleteCertificate", self.delete_certificate),
             ("POST", r"/things/([^/]+)", "CreateThing", self.create_thing),
             ("GET", r"/things/([^/]+)", "DescribeThing", self.describe_thing),
             ("PUT", r"/things/([^/]+)/principals", "AttachThingPrincipal",
              self.attach_thing_principal),
+            ("DELETE", r"/things/([^/]+)/principals", "DetachThingPrincipal",
+             self.detach_thing_principal),
             ("GET", r"/things/([^/]+)/principals", "ListThingPrincipals",
              self.list_thing_principals),
             ("GET", r"/principals/things", "ListPrincipalThings", self.list_principal_things),
             ("POST", r"/policies/([^/]+)", "CreatePolicy", self.create_policy),
             ("PUT", r"/target-policies/([^/]+)", "AttachPolicy", self.attach_policy),
+            ("POST", r"/target-policies/([^/]+)", "DetachPolicy", self.detach_policy),
             ("POST", r"/attached-policies/(.+)", "ListAttachedPolicies",
              self.list_attached_policies),
             ("GET", r"/endpoint", "DescribeEndpoint", self.describe_endpoint),
