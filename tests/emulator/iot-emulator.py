@@ -62,6 +62,19 @@ API (rest-json, shapes from botocore's iot/2015-05-28 model)
     2049-12-31T23:59:59Z and a SHA-256 signature by the issuing CA.  A
     certificate's id is the lowercase hex SHA-256 of its DER encoding.
 
+Credentials provider (DIR/credentials-port, written before DIR/port;
+--credentials-port)
+    POST /role-aliases/{roleAlias}          CreateRoleAlias on the API port
+                                            ({"roleArn", "credentialDurationSeconds"})
+    GET /role-aliases/{alias}/credentials   on its own port, mutual TLS: only a
+        certificate ACTIVE at connection time is accepted (as its own trust
+        anchor); header x-amzn-iot-thingname, when sent, must name a thing
+        the certificate is attached to.  Answer:
+        {"credentials": {"accessKeyId", "secretAccessKey", "sessionToken",
+        "expiration"}}; unknown alias or thing: 403 {"message": ...}.  The
+        issued credentials then sign API requests, only with their
+        x-amz-security-token.  (No policy check of iot:AssumeRoleWithCertificate.)
+
 Accepted CSRs are kept as DIR/csr/1.pem, 2.pem, ... in the order received.
 
 Request log (DIR/requests.jsonl, also GET /_emulator/requests)
@@ -293,6 +306,7 @@ import json
 import os
 import posixpath
 import re
+import secrets
 import select
 import signal
 import socket
@@ -786,6 +800,7 @@ class Service:
         self.lock = threading.Lock()
         self.certificates = {}
         self.opaque_ids = {}      # a gateway's id -> AWS certificate id
+        self.role_aliases = {}    # alias -> {"roleArn", "duration", "arn"}
         self.things = {}          # name -> {"config", "thingId", "principals"}
         self.policies = {}        # name -> {"document", "targets"}
         self.csr_count = 0
@@ -1047,6 +1062,27 @@ class Service:
             del self.certificates[record["certificateId"]]
         return {}
 
+    def create_role_alias(self, req):
+        alias = unquote(req.match.group(1))
+        body = json_body(req)
+        role = string_member(body, "roleArn", 2048)
+        duration = body.get("credentialDurationSeconds", 3600)
+        if not isinstance(duration, int) or not 900 <= duration <= 43200:
+            raise invalid_request("credentialDurationSeconds must be 900 to 43200.")
+        arn = "arn:aws:iot:%s:%s:rolealias/%s" % (self.region, self.account, alias)
+        with self.lock:
+            if alias in self.role_aliases:
+                raise ApiError("ResourceAlreadyExistsException",
+                               "Role alias %s already exists" % alias,
+                               resourceId=alias, resourceArn=arn)
+            self.role_aliases[alias] = {"roleArn": role, "duration": duration, "arn": arn}
+        return {"roleAlias": alias, "roleAliasArn": arn}
+
+    def role_alias(self, alias):
+        with self.lock:
+            entry = self.role_aliases.get(alias)
+            return dict(entry) if entry else None
+
     def list_attached_policies(self, req):
         target = unquote(req.match.group(1))
         with self.lock:
@@ -1200,6 +1236,7 @@ class Service:
             ("POST", r"/attached-policies/(.+)", "ListAttachedPolicies",
              self.list_attached_policies),
             ("GET", r"/endpoint", "DescribeEndpoint", self.describe_endpoint),
+            ("POST", r"/role-aliases/([^/]+)", "CreateRoleAlias", self.create_role_alias),
         ]
 
 
@@ -2387,6 +2424,83 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.flush()
 
 
+# --- the credentials provider -------------------------------------------------
+
+class CredentialsHandler(BaseHTTPRequestHandler):
+    """GET /role-aliases/ALIAS/credentials over mutual TLS."""
+
+    protocol_version = "HTTP/1.1"
+
+    def deny(self, status, message):
+        self.reply(status, {"message": message})
+
+    def reply(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        match = re.fullmatch(r"/role-aliases/([^/?]+)/credentials", self.path)
+        if match is None:
+            self.deny(404, "Not Found")
+            return
+        service = self.server.service
+        der = self.connection.getpeercert(binary_form=True) or b""
+        record = service.active_certificate(hashlib.sha256(der).hexdigest())
+        thing = self.headers.get("x-amzn-iot-thingname")
+        alias = service.role_alias(unquote(match.group(1)))
+        if record is None:
+            self.deny(403, "Access Denied")
+        elif alias is None:
+            self.deny(403, "Role alias does not exist or is not allowed")
+        elif thing is not None and not service.thing_has_principal(thing, record["certificateArn"]):
+            self.deny(403, "Invalid thing name passed")
+        else:
+            self.reply(200, {"credentials": self.server.issue(alias["duration"])})
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("iot-emulator credentials: %s\n" % (fmt % args))
+
+
+class CredentialsServer(ThreadingHTTPServer):
+    """Its own port; each connection's TLS context trusts exactly the
+    certificates ACTIVE at that moment (as the MQTT broker does).  Issued
+    credentials are added to the API's verifier, with their token."""
+    daemon_threads = True
+
+    def __init__(self, port, pki, service, verifier):
+        super().__init__(("127.0.0.1", port), CredentialsHandler)
+        self.pki, self.service, self.verifier = pki, service, verifier
+
+    def get_request(self):
+        sock, address = self.socket.accept()
+        ctx = self.pki.ssl_context()
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        pems = self.service.active_pems()
+        if pems:
+            ctx.load_verify_locations(cadata="".join(pems))
+        sock.settimeout(30)
+        return ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+    def handle_error(self, request, client_address):
+        sys.stderr.write("iot-emulator credentials: connection from %s: %r\n"
+                         % (client_address[0], sys.exc_info()[1]))
+
+    def issue(self, duration):
+        credential = {"accessKeyId": "ASIA" + secrets.token_hex(8).upper(),
+                      "secretAccessKey": secrets.token_urlsafe(30),
+                      "sessionToken": secrets.token_urlsafe(96),
+                      "expiration": (utcnow() + datetime.timedelta(seconds=duration))
+                      .strftime("%Y-%m-%dT%H:%M:%SZ")}
+        self.verifier.credentials[credential["accessKeyId"]] = credential
+        return dict(credential)
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -2424,6 +2538,8 @@ def make_server(args):
     server.rate_limit = RateLimit(args.rate_limit)
     server.request_log = RequestLog(os.path.join(args.dir, "requests.jsonl"))
     server.broker = MqttBroker(args, pki, server.service, server.holds) if args.mqtt else None
+    server.credentials = CredentialsServer(args.credentials_port, pki, server.service,
+                                           server.verifier)
     return server
 
 
@@ -2442,6 +2558,8 @@ def parse_args(argv):
     parser.add_argument("--mqtt", action="store_true",
                         help="also serve MQTT over TLS (the data plane, fleet provisioning)")
     parser.add_argument("--mqtt-port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--credentials-port", type=int, default=0,
+                        help="the credentials provider's port (0: any free port)")
     parser.add_argument("--token-lifetime", type=float, default=3600,
                         help="seconds a certificateOwnershipToken stays valid (AWS: one hour)")
     args = parser.parse_args(argv)
@@ -2492,6 +2610,9 @@ def main(argv=None):
         # Before DIR/port: a test that sees the port sees this one too.
         write_file(mqtt_port_file, "%d\n" % server.broker.port)
         sys.stderr.write("iot-emulator: MQTT on mqtts://127.0.0.1:%d\n" % server.broker.port)
+    threading.Thread(target=server.credentials.serve_forever, daemon=True).start()
+    credentials_port_file = os.path.join(args.dir, "credentials-port")
+    write_file(credentials_port_file, "%d\n" % server.credentials.server_address[1])
     port = server.server_address[1]
     port_file = os.path.join(args.dir, "port")
     write_file(port_file, "%d\n" % port)
@@ -2510,7 +2631,8 @@ def main(argv=None):
         server.server_close()
         if server.broker is not None:
             server.broker.close()
-        for path in (port_file, mqtt_port_file):
+        server.credentials.server_close()
+        for path in (port_file, mqtt_port_file, credentials_port_file):
             try:
                 os.unlink(path)
             except FileNotFoundError:

@@ -12,20 +12,22 @@
 
 need_aws_cli
 
-plan 16
+plan 24
 
 emulator_start --region eu-west-1 --account 123456789012
 W="$TEST_DIR/w"
 mkdir -p "$W"
 
 # awsiot ARGS...: `aws iot ARGS`; stdout in $W/out, stderr in $W/err.
+# AK, SK and TOKEN override the credential.
 # Secrets go through the environment, never argv.
 awsiot() {
 	(
 		unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN \
 			AWS_SECURITY_TOKEN AWS_REGION AWS_DEFAULT_REGION
-		export AWS_ACCESS_KEY_ID="$EMU_ACCESS_KEY_ID"
-		export AWS_SECRET_ACCESS_KEY="$EMU_SECRET_ACCESS_KEY"
+		export AWS_ACCESS_KEY_ID="${AK:-$EMU_ACCESS_KEY_ID}"
+		export AWS_SECRET_ACCESS_KEY="${SK:-$EMU_SECRET_ACCESS_KEY}"
+		[ -z "${TOKEN:-}" ] || export AWS_SESSION_TOKEN="$TOKEN"
 		export AWS_CA_BUNDLE="$EMU_CA" AWS_CONFIG_FILE=/dev/null \
 			AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER='' \
 			AWS_EC2_METADATA_DISABLED=true AWS_RETRY_MODE=standard \
@@ -131,3 +133,53 @@ forced() {
 		awsiot list-attached-policies --target "$arn" && [ "$(count policies)" = 0 ]
 }
 check "delete-certificate --force-delete of an INACTIVE one with a policy: policy detached" forced
+
+# --- the credentials provider ---------------------------------------------------
+
+CPORT=$(cat "$EMU_DIR/credentials-port")
+awsiot create-certificate-from-csr --set-as-active \
+	--certificate-signing-request "file://$W/dev.csr" || bail "$(cat "$W/err")"
+field certificatePem >"$W/dev.pem"
+ID2=$(field certificateId)
+awsiot attach-thing-principal --thing-name lc-thing --principal "$(field certificateArn)" ||
+	bail "$(cat "$W/err")"
+check "create-role-alias" awsiot create-role-alias --role-alias lc-alias \
+	--role-arn arn:aws:iam::123456789012:role/lc-role --credential-duration-seconds 900
+
+# fetch ALIAS [THING]: the provider's answer in $W/creds.json, status printed.
+fetch() {
+	curl -sS --cacert "$EMU_CA" --cert "$W/dev.pem" --key "$W/dev.key" \
+		-H "x-amzn-iot-thingname: ${2:-lc-thing}" -o "$W/creds.json" -w '%{http_code}' \
+		"https://127.0.0.1:$CPORT/role-aliases/$1/credentials" 2>"$W/curl.err"
+}
+check "the provider answers an ACTIVE certificate of the thing" [ "$(fetch lc-alias)" = 200 ]
+cred() {
+	"$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["credentials"][sys.argv[2]], end="")' \
+		"$W/creds.json" "$1"
+}
+TAK=$(cred accessKeyId) TSK=$(cred secretAccessKey) TTOKEN=$(cred sessionToken)
+expiry_later() {
+	"$PY" -c '
+import datetime, json, sys
+e = json.load(open(sys.argv[1]))["credentials"]["expiration"]
+left = datetime.datetime.strptime(e, "%Y-%m-%dT%H:%M:%SZ") - datetime.datetime.utcnow()
+sys.exit(0 if 0 < left.total_seconds() <= 900 else 1)' "$W/creds.json"
+}
+check "the answer's expiration is within the alias's 900 s" expiry_later
+with_token() {
+	AK=$TAK SK=$TSK TOKEN=$TTOKEN awsiot describe-certificate --certificate-id "$ID2"
+}
+check "the temporary credentials sign describe-certificate with their token" with_token
+without_token() {
+	AK=$TAK SK=$TSK aws_error UnrecognizedClientException describe-certificate \
+		--certificate-id "$ID2"
+}
+check "... and are refused without it" without_token
+check "an unknown alias: 403" [ "$(fetch lc-nope)" = 403 ]
+check "a thing the certificate is not attached to: 403" [ "$(fetch lc-alias other-thing)" = 403 ]
+awsiot update-certificate --certificate-id "$ID2" --new-status INACTIVE || bail "$(cat "$W/err")"
+refused() {
+	rm -f "$W/creds.json"
+	[ "$(fetch lc-alias)" = 000 ] && [ ! -s "$W/creds.json" ]
+}
+check "an INACTIVE certificate: refused at the TLS handshake" refused
