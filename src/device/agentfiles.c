@@ -138,8 +138,10 @@ static int env_openssl_lines(const struct tp_install_plan *p, const struct tp_st
 
 	if (key_reference(p, s, &key, err) < 0 || tp_path_join(p->dir, TP_OPENSSL_CNF_FILE, &cnf, err) < 0)
 		return -1;
-	if (env_line(text, "IOT_KEY", key, err) < 0 || env_line(text, "TPM2OPENSSL_TCTI", p->tcti, err) < 0 ||
-	    env_line(text, "OPENSSL_CONF", cnf, err) < 0)
+	if (env_line(text, "IOT_KEY", key, err) < 0 || env_line(text, "TPM2OPENSSL_TCTI", p->tcti, err) < 0)
+		return -1;
+	/* Name openssl.cnf only when this install writes it (--agent openssl). */
+	if ((p->agents & TP_AGENT_OPENSSL) && env_line(text, "OPENSSL_CONF", cnf, err) < 0)
 		return -1;
 	return 0;
 }

@@ -57,9 +57,17 @@ int tp_devkey_read_auth(const char *path, struct tpm_auth *ret_auth, struct tp_e
 	nl = memchr(buf, '\n', len);
 	if (nl)
 		len = (size_t)(nl - buf);
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	r = check_auth_value(path, buf, len, err);
+	/* One rule with OpenSSL's -passin file: the first line, without its
+	 * final newline; what it would read differently is refused. */
+	if (memchr(buf, '\r', size))
+		r = tp_error_set(
+			err, EX_CONFIG,
+			"key auth file %s contains a carriage return (CRLF line end?); write it with one LF-ended line",
+			path);
+	else if (nl && (size_t)(nl - buf) + 1 < size)
+		r = tp_error_set(err, EX_CONFIG, "key auth file %s has more than one line; keep only the value", path);
+	else
+		r = check_auth_value(path, buf, len, err);
 	if (r == 0) {
 		memcpy(ret_auth->value, buf, len);
 		ret_auth->len = len;

@@ -86,6 +86,17 @@ check "--iot-endpoint sends no DescribeEndpoint" [ "$(emulator_requests Describe
 check "key.tss2.pem installed 0640" [ "$(stat -c %a "$OUT2/key.tss2.pem" 2>/dev/null)" = 640 ]
 check "key.tss2.pem is the key file" cmp -s "$OUT2/key.tss2.pem" "$TEST_DIR/device.tss2.pem"
 check "agent.env points at key.tss2.pem" grep -qx "IOT_KEY=\"$OUT2/key.tss2.pem\"" "$OUT2/agent.env"
+# --agent env without --agent openssl: agent.env names only installed files.
+check "agent.env without --agent openssl names no OPENSSL_CONF" bash -c '! grep -q "^OPENSSL_CONF=" "$1"' _ "$OUT2/agent.env"
+missing=$(
+	set -a
+	. "$OUT2/agent.env"
+	set +a
+	for v in IOT_CERT IOT_ROOT_CA IOT_KEY OPENSSL_CONF; do
+		[ -z "${!v:-}" ] || [ -e "${!v}" ] || echo "$v=${!v}"
+	done
+)
+check "every file agent.env names exists${missing:+ (missing: $missing)}" [ -z "$missing" ]
 
 # Values a shell would run or split: agent.env quotes them, so that
 # sourcing it runs nothing and reads back every value exactly.

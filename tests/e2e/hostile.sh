@@ -317,4 +317,17 @@ run -- enroll --config "$TEST_DIR/regular.json" --tcti "$TCTI" --key-handle 0x81
 check "with a regular config, key auth file and CA bundle, the rerun provisions the device" \
 	provisioned_with_key "$TEST_DIR/o3" 0x81000062
 check "... and leaves nothing loaded in the TPM" [ "$(tpm_transient_count)" -eq 0 ]
+
+# A key auth file: one rule with OpenSSL's -passin file: (the first line,
+# its final LF dropped).  OpenSSL keeps a CR, so a CRLF file is refused.
+printf 'secret\r\n' >"$TEST_DIR/auth-crlf"
+printf 'secret\nmore\n' >"$TEST_DIR/auth-2lines"
+pk() { openssl enc -aes-128-cbc -pbkdf2 -S 00 -P -pass "$1" 2>/dev/null | grep '^key'; }
+check "openssl -pass file: reads a CRLF file as other than its text" [ "$(pk file:"$TEST_DIR/auth-crlf")" != "$(pk pass:secret)" ]
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/oa1" --key-auth-file "$TEST_DIR/auth-crlf"
+expect_failure 78 "auth-crlf contains a carriage return" "a CRLF key auth file is refused, naming it"
+check "nothing was made for it" [ ! -e "$TEST_DIR/oa1/journal.json" ]
+run -- enroll "${base[@]}" --out-dir "$TEST_DIR/oa2" --key-auth-file "$TEST_DIR/auth-2lines"
+expect_failure 78 "auth-2lines has more than one line" "a key auth file of two lines is refused, naming it"
+check "nothing was made for it" [ ! -e "$TEST_DIR/oa2/journal.json" ]
 done_testing
